@@ -1,0 +1,60 @@
+"""Regenerate the README screenshots: napari with the plugin's widgets in use.
+
+Run under a display (``xvfb-run -a python docs/screenshots.py``); writes docs/images/*.png.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+from napari_segsuite.cli import build_viewer
+
+OUT = Path(__file__).parent / "images"
+
+
+def settle(widget, ms: int = 1500) -> None:
+    """Let the debounced preview run and the canvas redraw."""
+    import time
+
+    end = time.time() + ms / 1000
+    while time.time() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    viewer = napari.Viewer(title="napari-segsuite")
+    viewer.window.resize(1500, 950)
+    (w,) = build_viewer(viewer, sample="cells")
+    viewer.layers["cells ground truth"].visible = False
+    settle(w)
+    viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
+
+    w.technique.value = "threshold.adaptive"
+    w.form.set_values({"method": "sauvola", "block_size": 41, "components": True})
+    settle(w)
+    viewer.screenshot(str(OUT / "thresholding_adaptive.png"), canvas_only=False)
+
+    viewer.layers.clear()
+    viewer.open_sample("napari-segsuite", "scene")
+    viewer.layers["scene ground truth"].visible = False
+    w.technique.value = "threshold.multiotsu"
+    w.form.set_values({"classes": 4})
+    settle(w)
+    viewer.screenshot(str(OUT / "thresholding_multiotsu.png"), canvas_only=False)
+
+    w.technique.value = "threshold.global"
+    w.form.set_values({"method": "manual", "value": 120.0, "invert": True})
+    settle(w)
+    viewer.screenshot(str(OUT / "thresholding_manual.png"), canvas_only=False)
+    viewer.close()
+    print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

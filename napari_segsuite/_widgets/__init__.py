@@ -1,0 +1,22 @@
+"""napari dock widgets (the only package that imports napari and Qt).
+
+One small class per technique family, listed in ``napari.yaml``; a test checks that every family
+of the catalog has one.
+"""
+
+from napari.viewer import Viewer
+
+from .family_widget import FamilyWidget
+
+__all__ = ["FAMILY_WIDGETS", "FamilyWidget", "ThresholdingWidget"]
+
+
+class ThresholdingWidget(FamilyWidget):
+    """Global, multi-level Otsu and adaptive thresholds with live preview and histogram."""
+
+    def __init__(self, napari_viewer: Viewer) -> None:
+        super().__init__(napari_viewer, "Thresholding")
+
+
+#: family -> (manifest widget display name, widget class)
+FAMILY_WIDGETS = {"Thresholding": ("Thresholding", ThresholdingWidget)}

@@ -1,0 +1,354 @@
+"""One dock widget per technique family, generated from the catalog.
+
+The widget gathers an input layer, a technique and its parameters, runs the engine off the UI
+thread for a live preview of the displayed slice, and commits results into a labels layer through
+napari's undo history. It holds no algorithm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui import widgets
+from napari.layers import Image, Labels
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+
+from ..presets import load_preset, save_preset
+from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
+from .histogram import HistogramView
+from .layers import commit_labels, displayed_slice, update_preview_layer
+from .params import ParamsForm
+from .preview import PreviewRunner
+
+__all__ = ["FamilyWidget"]
+
+NEW_LAYER = "new layer"
+KEEP, OVERWRITE = "keep existing labels", "overwrite"
+
+
+class FamilyWidget(QWidget):
+    """Dock widget for all techniques of one catalog family (e.g. "Thresholding")."""
+
+    def __init__(self, viewer: Any, family: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.family = family
+        self.techniques: dict[str, Technique] = {t.name: t for t in families()[family]}
+        self.preview_layer: Labels | Image | None = None
+        self.last_result: Result | None = None
+        self._prepared: tuple[Any, np.ndarray, Any] | None = None  # (key, data, info)
+        self._notified: set[str] = set()
+        self._worker = None
+        self._watched: Image | None = None  # input layer whose data events we follow
+        self.runner = PreviewRunner(parent=self)
+        self.runner.done.connect(self._on_preview_done)
+
+        self.input = widgets.ComboBox(label="image", choices=self._image_choices, tooltip="Image layer to segment")
+        self.technique = widgets.ComboBox(
+            label="technique", choices=[(t.title, name) for name, t in self.techniques.items()]
+        )
+        self.forms = {name: ParamsForm(t) for name, t in self.techniques.items()}
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.histogram = HistogramView()
+        self.live = widgets.CheckBox(value=True, text="live preview", tooltip="Re-run on every parameter change")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.target = widgets.ComboBox(label="write to", choices=self._target_choices, tooltip="Labels layer that Apply writes into")
+        self.mode = widgets.ComboBox(
+            label="labelled pixels", choices=[KEEP, OVERWRITE], value=KEEP,
+            tooltip="Keep pixels that already carry a label (default), or overwrite them",
+        )
+        self.apply_button = widgets.PushButton(text="Apply")
+        self.apply_all_button = widgets.PushButton(text="Apply to all slices")
+        self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
+        self.save_button = widgets.PushButton(text="Save preset…")
+        self.load_button = widgets.PushButton(text="Load preset…")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(widgets.Container(widgets=[self.input, self.technique]).native)
+        layout.addWidget(self.summary)
+        for form in self.forms.values():
+            layout.addWidget(form.native)
+        layout.addWidget(self.histogram)
+        layout.addWidget(widgets.Container(widgets=[self.live], labels=False).native)
+        layout.addWidget(self.status)
+        layout.addWidget(widgets.Container(widgets=[self.target, self.mode]).native)
+        row = widgets.Container(layout="horizontal", labels=False, widgets=[self.apply_button, self.apply_all_button, self.cancel_button])
+        layout.addWidget(row.native)
+        presets = widgets.Container(layout="horizontal", labels=False, widgets=[self.save_button, self.load_button])
+        layout.addWidget(presets.native)
+        layout.addStretch(1)
+
+        self.input.changed.connect(self._on_input_changed)
+        self.technique.changed.connect(self._on_technique_changed)
+        for form in self.forms.values():
+            form.changed.connect(self.request_preview)
+        self.live.changed.connect(self._on_live_toggled)
+        self.apply_button.changed.connect(self.apply)
+        self.apply_all_button.changed.connect(self.apply_all_slices)
+        self.cancel_button.changed.connect(self.cancel)
+        self.save_button.changed.connect(self._save_dialog)
+        self.load_button.changed.connect(self._load_dialog)
+        self.histogram.threshold_picked.connect(self._on_histogram_pick)
+        viewer.layers.events.inserted.connect(self._reset_choices)
+        viewer.layers.events.removed.connect(self._reset_choices)
+        viewer.dims.events.current_step.connect(self._on_slice_changed)
+        self._on_technique_changed()
+        self._on_input_changed()
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def current(self) -> Technique:
+        return self.techniques[self.technique.value]
+
+    @property
+    def form(self) -> ParamsForm:
+        return self.forms[self.technique.value]
+
+    def params(self) -> dict[str, Any]:
+        return self.form.values()
+
+    def _image_choices(self, _w: Any = None) -> list[tuple[str, Image]]:
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image) and layer is not self.preview_layer]
+
+    def _target_choices(self, _w: Any = None) -> list[Any]:
+        labels = [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels) and layer is not self.preview_layer]
+        return [(NEW_LAYER, NEW_LAYER), *labels]
+
+    def _reset_choices(self, *_: Any) -> None:
+        self.input.reset_choices()
+        self.target.reset_choices()
+
+    def _has_channels(self, layer: Image) -> bool:
+        return bool(layer.rgb)
+
+    # -- preview ----------------------------------------------------------------------------------
+    def _on_technique_changed(self, *_: Any) -> None:
+        for name, form in self.forms.items():
+            form.native.setVisible(name == self.technique.value)
+        t = self.current
+        self.summary.setText(t.summary)
+        self.histogram.setVisible(t.histogram)
+        self.request_preview()
+
+    def _on_input_changed(self, *_: Any) -> None:
+        self._prepared = None
+        layer = self.input.value
+        self.apply_all_button.enabled = layer is not None and len(layer.data.shape) - layer.rgb > 2
+        if self._watched is not None:
+            self._watched.events.data.disconnect(self._on_input_data_changed)
+        self._watched = layer
+        if layer is not None:
+            layer.events.data.connect(self._on_input_data_changed)
+        self.request_preview()
+
+    def _on_input_data_changed(self, *_: Any) -> None:
+        self._prepared = None
+        self.request_preview()
+
+    def _on_slice_changed(self, *_: Any) -> None:
+        layer = self.input.value
+        if layer is not None and layer.ndim > 2:
+            self.request_preview()
+
+    def _on_live_toggled(self, on: bool) -> None:
+        if on:
+            self.request_preview()
+        elif self.preview_layer is not None and self.preview_layer in self.viewer.layers:
+            self.preview_layer.visible = False
+
+    def _prepare(self) -> tuple[tuple[int, ...], np.ndarray, Any]:
+        """The displayed slice of the input, converted once and cached until it changes."""
+        layer = self.input.value
+        if layer is None:
+            raise ValueError("add or open an image layer to segment")
+        index, raw = displayed_slice(self.viewer, layer)
+        key = (id(layer), index, self.current.channels)
+        if self._prepared is None or self._prepared[0] != key:
+            check_image(raw, channel_axis=-1 if self._has_channels(layer) else None)
+            data, info = prepare_slice(raw, has_channels=self._has_channels(layer), mode=self.current.channels)
+            self._prepared = (key, data, info)
+            for form in self.forms.values():
+                form.set_data_range(info.vmin, info.vmax)
+            if data.ndim == 2:
+                display_info = dataclasses.replace(info, integer_valued=False)
+                self.histogram.set_histogram(*intensity_histogram(data, display_info, 256))
+        return index, self._prepared[1], self._prepared[2]
+
+    def request_preview(self, *_: Any) -> None:
+        """Re-run the current technique on the displayed slice (debounced, in a worker)."""
+        if not self.live.value or self.input.value is None:
+            return
+        try:
+            _, data, info = self._prepare()
+            tech, params = self.current, self.params()
+        except (ValueError, TypeError) as e:
+            self._report_error(e)
+            return
+        self.runner.request(lambda: tech.run_prepared(data, info, params))
+
+    def _on_preview_done(self, result: Result | None, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._report_error(exc)
+            return
+        assert result is not None
+        self.last_result = result
+        layer = self.input.value
+        if layer is None:
+            return
+        name = f"{self.family} preview"
+        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, result.data, name=name, source=layer, output=self.current.output)
+        self.preview_layer.visible = True
+        thresholds = result.info.get("thresholds", [])
+        caption = ", ".join(f"{t:.4g}" for t in thresholds) if thresholds else "threshold varies per pixel"
+        self.histogram.set_thresholds(thresholds, caption)
+        n = int(result.data.max()) if result.data.size else 0
+        what = f"{n} objects" if result.kind == "instance" else f"{np.count_nonzero(result.data)} labelled pixels"
+        self.status.setStyleSheet("")
+        self.status.setText(f"{what} · {result.seconds * 1000:.1f} ms")
+        for note in result.notes:
+            self._notify(note)
+
+    def _on_histogram_pick(self, value: float) -> None:
+        for p in self.current.params:
+            if p.range is not None and p.range.from_data == "values":
+                extra = {p.when.param: p.when.values[0]} if p.when is not None else {}
+                self.form.set_values({**extra, p.name: value})
+                return
+
+    def _report_error(self, exc: BaseException) -> None:
+        msg = str(exc) or type(exc).__name__
+        self.status.setStyleSheet("color: #e06c60")
+        self.status.setText(msg)
+        self._notify(msg, error=True)
+
+    def _notify(self, msg: str, *, error: bool = False) -> None:
+        if msg in self._notified:
+            return  # said once per message: dragging a slider must not flood the user
+        self._notified.add(msg)
+        (show_error if error else show_warning)(f"{self.family}: {msg}")
+
+    # -- commit -----------------------------------------------------------------------------------
+    def _target_layer(self) -> Labels | None:
+        value = self.target.value
+        return None if value == NEW_LAYER else value
+
+    def apply(self, *_: Any) -> Labels | None:
+        """Run on the displayed slice and write the result into the target layer (undoable)."""
+        layer = self.input.value
+        try:
+            index, data, info = self._prepare()
+            tech = self.current
+            result = tech.run_prepared(data, info, self.params())
+            if tech.output != "labels":
+                raise ValueError(f"{tech.name} produces an image, not labels: use its preview layer")
+            out, notes = commit_labels(
+                self.viewer, self._target_layer(), result.data, source=layer, index=index, kind=result.kind,
+                overwrite=self.mode.value == OVERWRITE, name=f"{layer.name} {tech.name}",
+            )
+        except (ValueError, TypeError) as e:
+            self._report_error(e)
+            return None
+        for note in notes:
+            show_info(note)
+        self.target.reset_choices()
+        self.target.value = out
+        return out
+
+    def apply_all_slices(self, *_: Any) -> Any:
+        """Run on the whole stack in a worker with napari progress; Cancel stops it."""
+        layer = self.input.value
+        if layer is None:
+            self._report_error(ValueError("add or open an image layer to segment"))
+            return None
+        tech, target = self.current, self._target_layer()
+        try:
+            params = self.params()
+        except (ValueError, TypeError) as e:
+            self._report_error(e)
+            return None
+        channel_axis = -1 if self._has_channels(layer) else None
+        n = int(np.prod(layer.data.shape[: layer.ndim - 2]))
+        worker = create_worker(
+            tech.iter_run, layer.data, channel_axis=channel_axis, **params,
+            _progress={"total": n, "desc": f"{tech.name} on {n} slices"},
+        )
+
+        def finished(result: Result) -> None:
+            try:
+                out, notes = commit_labels(
+                    self.viewer, target, result.data, source=layer, kind=result.kind,
+                    overwrite=self.mode.value == OVERWRITE, name=f"{layer.name} {tech.name}",
+                )
+            except (ValueError, TypeError) as e:
+                self._report_error(e)
+                return
+            for note in notes + result.notes:
+                show_info(note)
+            self.target.reset_choices()
+            self.target.value = out
+
+        def errored(exc: BaseException) -> None:
+            if not isinstance(exc, Cancelled):
+                self._report_error(exc)
+
+        worker.returned.connect(finished)
+        worker.errored.connect(errored)
+        worker.aborted.connect(lambda: show_info(f"{tech.name}: cancelled, no layer was changed"))
+        worker.finished.connect(self._worker_finished)
+        self._worker = worker
+        self.cancel_button.enabled = True
+        self.apply_all_button.enabled = False
+        worker.start()
+        return worker
+
+    def cancel(self, *_: Any) -> None:
+        if self._worker is not None:
+            self._worker.quit()
+
+    def _worker_finished(self) -> None:
+        self._worker = None
+        self.cancel_button.enabled = False
+        self.apply_all_button.enabled = True
+
+    # -- presets ----------------------------------------------------------------------------------
+    def save_preset(self, path: str | Path) -> Path:
+        """Save the current technique and parameters as a JSON preset."""
+        return save_preset(path, self.current, self.params(), overwrite=True)
+
+    def load_preset(self, path: str | Path) -> None:
+        """Select a preset's technique and set its parameters (the preview follows)."""
+        preset = load_preset(path)
+        if preset.technique.name not in self.techniques:
+            raise ValueError(
+                f"{path}: this preset is for {preset.technique.name} ({preset.technique.family}); "
+                f"open it in the {preset.technique.family} widget"
+            )
+        self.technique.value = preset.technique.name
+        self.form.set_values(preset.params)
+
+    def _save_dialog(self, *_: Any) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.current.name}.json", "Presets (*.json)")
+        if path:
+            try:
+                show_info(f"preset saved to {self.save_preset(path)}")
+            except (OSError, ValueError) as e:
+                self._report_error(e)
+
+    def _load_dialog(self, *_: Any) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "Presets (*.json)")
+        if path:
+            try:
+                self.load_preset(path)
+            except (OSError, ValueError) as e:
+                self._report_error(e)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.runner.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,111 @@
+"""Layer plumbing: which slice is displayed, preview layers, and committing labels with undo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from napari.layers import Image, Labels
+
+from ..labels import LabelKind, commit_plan, labels_metadata
+
+__all__ = ["commit_labels", "displayed_slice", "label_kind_of", "spatial_shape", "update_preview_layer"]
+
+
+def spatial_shape(layer: Image) -> tuple[int, ...]:
+    """Shape of an image layer without its RGB(A) channel axis."""
+    shape = tuple(layer.data.shape)
+    return shape[:-1] if layer.rgb else shape
+
+
+def displayed_slice(viewer: Any, layer: Image) -> tuple[tuple[int, ...], Any]:
+    """The index of the 2D slice of ``layer`` shown now, and that slice (with channels if RGB).
+
+    The engine treats the layer's last two axes as Y, X; when the viewer displays other axes
+    (after a transpose or in 3D), a ``ValueError`` says how to get back.
+    """
+    ndim = layer.ndim
+    if ndim == 2:
+        return (), layer.data
+    if viewer.dims.ndisplay != 2:
+        raise ValueError("previews work on a 2D view: switch the viewer to 2D (the 2D/3D button)")
+    displayed = [d - (viewer.dims.ndim - ndim) for d in viewer.dims.displayed]
+    if sorted(displayed) != [ndim - 2, ndim - 1]:
+        raise ValueError("previews run on the layer's last two axes: reset the axis order (the transpose button) first")
+    data_point = layer.world_to_data(viewer.dims.point[-ndim:])
+    index = tuple(int(np.clip(round(float(c)), 0, n - 1)) for c, n in zip(data_point[:-2], layer.data.shape[: ndim - 2]))
+    return index, np.asarray(layer.data[index])
+
+
+def label_kind_of(layer: Labels) -> LabelKind | None:
+    """The label kind recorded in a labels layer's metadata, if any."""
+    entry = layer.metadata.get("segsuite") if isinstance(layer.metadata, dict) else None
+    return entry.get("kind") if isinstance(entry, dict) else None
+
+
+def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.ndarray, *, name: str, source: Image, output: str) -> Labels | Image:
+    """Put ``data`` into the preview layer (created on first use, then updated in place)."""
+    if layer is not None and layer in viewer.layers and isinstance(layer, Labels if output == "labels" else Image):
+        if layer.data.shape == data.shape and layer.data.dtype == data.dtype:
+            layer.data[...] = data
+            layer.refresh()
+        else:
+            layer.data = data
+        return layer
+    scale = tuple(source.scale[-2:])
+    translate = tuple(source.translate[-2:])
+    active = viewer.layers.selection.active
+    if output == "labels":
+        layer = viewer.add_labels(data, name=name, scale=scale, translate=translate, opacity=0.6)
+    else:
+        layer = viewer.add_image(data, name=name, scale=scale, translate=translate, blending="additive")
+    if active is not None:  # a preview appearing must not change the layer the user works on
+        viewer.layers.selection.active = active
+    return layer
+
+
+def commit_labels(
+    viewer: Any,
+    target: Labels | None,
+    result: np.ndarray,
+    *,
+    source: Image,
+    index: tuple[int, ...] = (),
+    kind: LabelKind | None,
+    overwrite: bool = False,
+    name: str = "labels",
+) -> tuple[Labels, list[str]]:
+    """Write ``result`` (the slice at ``index``, or the whole stack) into ``target`` with undo.
+
+    ``target=None`` creates a new labels layer of the image's shape. Into an existing layer the
+    write goes through ``Labels.data_setitem`` (one undo step, Ctrl+Z reverts it) and follows
+    :func:`napari_segsuite.labels.commit_plan`: labelled pixels are kept unless ``overwrite``.
+    Returns the layer and user-facing notes.
+    """
+    shape = spatial_shape(source)
+    if target is None:
+        full = np.zeros(shape, dtype=result.dtype if result.dtype.itemsize >= 4 else np.int32)
+        full[index] = result
+        layer = viewer.add_labels(
+            full, name=name, scale=source.scale[-len(shape):], translate=source.translate[-len(shape):],
+            metadata=labels_metadata(kind) if kind else {},
+        )
+        return layer, []
+    if tuple(target.data.shape) != shape:
+        raise ValueError(
+            f"the labels layer {target.name!r} has shape {tuple(target.data.shape)} but the image "
+            f"{source.name!r} has shape {shape}: choose a matching labels layer or 'new layer'"
+        )
+    target_kind = label_kind_of(target)
+    if target_kind is not None and kind is not None and target_kind != kind:
+        raise ValueError(
+            f"the labels layer {target.name!r} holds {target_kind} labels but this result is {kind}: "
+            "write into a new layer, or change the technique's output"
+        )
+    plan = commit_plan(np.asarray(target.data[index]), result, kind=kind, overwrite=overwrite)
+    if plan.values.size:
+        prefix = tuple(np.full(plan.values.size, i, dtype=np.intp) for i in index)
+        target.data_setitem(prefix + plan.indices, plan.values)
+    if target_kind is None and kind is not None:
+        target.metadata = {**target.metadata, **labels_metadata(kind)}
+    return target, plan.notes

@@ -1,0 +1,77 @@
+"""Live preview scheduling: debounced, off the UI thread, latest request wins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from qtpy.QtCore import QObject, QTimer, Signal
+
+__all__ = ["PreviewRunner"]
+
+
+class PreviewRunner(QObject):
+    """Run preview jobs one at a time in a worker thread.
+
+    ``request(job)`` (re)starts a short debounce timer; when it fires the latest job runs in the
+    worker. Requests made while a job runs are coalesced: only the newest one runs next. A result
+    is delivered (``done`` on the UI thread, with the job's result or exception) only if no newer
+    result has been delivered already, so stale runs never overwrite fresh ones.
+    """
+
+    done = Signal(object, object)  # (result or None, exception or None)
+    _finished = Signal(int, object)
+
+    def __init__(self, delay_ms: int = 15, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsuite-preview")
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self._start)
+        self._finished.connect(self._on_finished)
+        self._pending: tuple[int, Callable[[], Any]] | None = None
+        self._requested = 0
+        self._delivered = 0
+        self._busy = False
+        self.dropped = 0  # results discarded because a newer one had been shown
+
+    @property
+    def busy(self) -> bool:
+        return self._busy or self._pending is not None
+
+    def request(self, job: Callable[[], Any]) -> int:
+        """Schedule ``job``; returns its sequence number."""
+        self._requested += 1
+        self._pending = (self._requested, job)
+        self._timer.start()
+        return self._requested
+
+    def cancel_pending(self) -> None:
+        self._pending = None
+        self._timer.stop()
+
+    def shutdown(self) -> None:
+        self.cancel_pending()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self) -> None:
+        if self._busy or self._pending is None:
+            return
+        seq, job = self._pending
+        self._pending = None
+        self._busy = True
+        fut = self._executor.submit(job)
+        fut.add_done_callback(lambda f, seq=seq: self._finished.emit(seq, f))
+
+    def _on_finished(self, seq: int, fut: Future) -> None:
+        self._busy = False
+        if seq > self._delivered:
+            self._delivered = seq
+            exc = fut.exception()
+            self.done.emit(None if exc else fut.result(), exc)
+        else:
+            self.dropped += 1
+        if self._pending is not None:
+            self._start()

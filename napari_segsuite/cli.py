@@ -1,0 +1,174 @@
+"""The ``napari-segsuite`` command: ``gui`` (default), ``techniques``, ``run``.
+
+Examples::
+
+    napari-segsuite                                  # napari with a sample image and the widgets
+    napari-segsuite gui photo.png                    # ... on your images
+    napari-segsuite techniques --json                # the catalog, machine-readable
+    napari-segsuite run threshold.adaptive imgs/ -o masks/ --param method=sauvola --param block_size=31
+    napari-segsuite run my_preset.json imgs/*.tif -o masks/ --format tif
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_viewer", "main"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".webp"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="napari-segsuite", description="Interactive image segmentation for napari.")
+    sub = ap.add_subparsers(dest="command")
+    g = sub.add_parser("gui", help="open napari with the plugin's widgets docked (the default)")
+    g.add_argument("images", nargs="*", help="images to open (default: a sample image)")
+    g.add_argument("--sample", choices=["cells", "scene"], default="cells", help="sample to open when no image is given")
+    t = sub.add_parser("techniques", help="list the technique catalog")
+    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.add_argument("--family", help="only this family")
+    r = sub.add_parser("run", help="apply a technique or a preset to image files")
+    r.add_argument("technique", help="catalog name (see 'techniques') or a preset .json file")
+    r.add_argument("inputs", nargs="+", help="image files or folders")
+    r.add_argument("-o", "--output", required=True, help="output folder for the label masks")
+    r.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a parameter (repeatable)")
+    r.add_argument("--format", choices=["png", "tif", "npy"], default="png", help="mask file format (default png)")
+    r.add_argument("--channel-axis", default="auto", help="'auto' (RGB if the last axis has 3 or 4 entries), 'none', or an axis number")
+    r.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    command = args.command or "gui"
+    try:
+        if command == "gui":
+            return _gui(getattr(args, "images", []), getattr(args, "sample", "cells"))
+        if command == "techniques":
+            return _techniques(args.json, args.family)
+        return _run(args)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
+        print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+
+
+def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells") -> list[Any]:
+    """Open ``images`` (or a sample) in ``viewer`` and dock one widget per family; returns the widgets."""
+    from ._widgets import FAMILY_WIDGETS
+
+    if images:
+        for path in images:
+            viewer.open(path)
+    else:
+        viewer.open_sample("napari-segsuite", sample)
+    docked = []
+    for display_name, _ in FAMILY_WIDGETS.values():
+        _dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name)
+        docked.append(widget)
+    return docked
+
+
+def _gui(images: Sequence[str], sample: str) -> int:
+    for path in images:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such file")
+    import napari
+
+    viewer = napari.Viewer(title="napari-segsuite")
+    build_viewer(viewer, images, sample)
+    napari.run()
+    return 0
+
+
+def _techniques(as_json: bool, family: str | None) -> int:
+    from .techniques import CATALOG
+
+    techs = [t for t in CATALOG.values() if family is None or t.family == family]
+    if family is not None and not techs:
+        raise ValueError(f"no family {family!r}; families: {sorted({t.family for t in CATALOG.values()})}")
+    if as_json:
+        print(json.dumps([t.to_dict() for t in techs], indent=2))
+        return 0
+    for t in techs:
+        print(f"{t.name}  [{t.family}, {t.output}]  {t.summary}")
+        for p in t.params:
+            d = p.to_dict()
+            extra = f" choices={d['choices']}" if "choices" in d else f" range={d['range']}" if "range" in d else ""
+            when = f" (when {p.when.param} in {list(p.when.values)})" if p.when else ""
+            print(f"    {p.name}: {p.type.__name__} = {p.default!r}{extra}{when}")
+    return 0
+
+
+def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            files.append(path)
+    if not files:
+        raise ValueError(f"no images found in {list(inputs)}")
+    return files
+
+
+def _channel_axis(option: str, shape: tuple[int, ...]) -> int | None:
+    from .techniques import guess_channel_axis
+
+    if option == "auto":
+        return guess_channel_axis(shape)
+    if option == "none":
+        return None
+    try:
+        return int(option)
+    except ValueError:
+        raise ValueError(f"--channel-axis must be 'auto', 'none' or an integer, got {option!r}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .io import read_image, write_labels
+    from .presets import load_preset
+    from .techniques import get
+
+    if args.technique.endswith(".json"):
+        preset = load_preset(args.technique)
+        tech, params = preset.technique, dict(preset.params)
+    else:
+        tech, params = get(args.technique), {}
+    for item in args.param:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        params[name] = tech.param(name.strip()).parse(text.strip(), tech.name)
+    params = tech.validate_params(params)
+    if tech.output != "labels":
+        raise ValueError(f"{tech.name} produces an image, not labels; 'run' writes label masks")
+    files = _expand_inputs(args.inputs)
+    out_dir = Path(args.output)
+    failed = done = skipped = 0
+    for i, path in enumerate(files, 1):
+        target = out_dir / f"{path.stem}.{args.format}"
+        prefix = f"[{i}/{len(files)}] {path}"
+        if target.exists() and not args.overwrite:
+            skipped += 1
+            print(f"{prefix}: {target} exists, skipped (--overwrite replaces it)")
+            continue
+        try:
+            image = read_image(path)
+            result = tech.run(image, channel_axis=_channel_axis(args.channel_axis, image.shape), **params)
+            write_labels(target, result.data, overwrite=args.overwrite)
+        except (ValueError, TypeError, OSError) as e:
+            failed += 1
+            print(f"{prefix}: FAILED: {e}", file=sys.stderr)
+            continue
+        done += 1
+        notes = "".join(f"; note: {n}" for n in result.notes)
+        print(f"{prefix} -> {target} ({result.seconds * 1000:.0f} ms{notes})")
+    print(f"{done} written, {skipped} skipped, {failed} failed")
+    return 1 if failed else 0

@@ -1,0 +1,82 @@
+"""Label masks as PNG, TIFF or NPY files, and images read for the CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..labels import smallest_label_dtype
+from .atomic import atomic_write
+
+__all__ = ["MASK_FORMATS", "read_image", "write_labels"]
+
+MASK_FORMATS = ("png", "tif", "npy")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file (NPY, TIFF, or anything imageio reads) into an array.
+
+    Raises ``ValueError`` naming the file when it cannot be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path)
+        import imageio.v3 as iio
+
+        return np.asarray(iio.imread(path))
+    except Exception as e:
+        raise ValueError(f"{path}: cannot read this file as an image ({type(e).__name__}: {e})") from e
+
+
+def write_labels(path: str | os.PathLike, labels: Any, *, overwrite: bool = False) -> Path:
+    """Write a label map atomically; the format follows the suffix (.png, .tif/.tiff, .npy).
+
+    PNG takes 2D maps and is uint8 up to 255 labels, else uint16 (more than 65535 labels: use TIFF
+    or NPY). TIFF keeps nD stacks and uses uint32 beyond 65535 labels. NPY keeps the array as is.
+    """
+    path = Path(path)
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biu":
+        raise TypeError(f"label maps must be integers, got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise ValueError("label maps cannot hold negative labels")
+    top = int(labels.max()) if labels.size else 0
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        def write(f):
+            np.save(f, labels, allow_pickle=False)
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        data = labels.astype(smallest_label_dtype(top))
+
+        def write(f):
+            tifffile.imwrite(f, data, compression="zlib")
+    elif suffix == ".png":
+        if labels.ndim != 2:
+            raise ValueError(f"PNG holds 2D label maps; this one has shape {labels.shape}: use .tif or .npy")
+        if top > 65535:
+            raise ValueError(f"PNG holds at most 65535 labels; this map has label {top}: use .tif or .npy")
+        data = labels.astype(np.uint8 if top <= 255 else np.uint16)
+
+        def write(f):
+            import imageio.v3 as iio
+
+            buf = io.BytesIO()
+            iio.imwrite(buf, data, extension=".png")
+            f.write(buf.getvalue())
+    else:
+        raise ValueError(f"{path}: unknown label format {suffix!r}; use one of .png, .tif, .npy")
+    return atomic_write(path, write, overwrite=overwrite)

@@ -1,0 +1,47 @@
+"""Classical techniques and the catalog that describes them.
+
+``CATALOG`` maps a stable name (``"threshold.global"``) to a :class:`Technique`; widgets, the CLI,
+presets, tests and benchmarks are all generated from it. Import a family module to register it.
+"""
+
+from __future__ import annotations
+
+from . import threshold  # noqa: F401  (registers the thresholding family)
+from ._catalog import CATALOG, Cancelled, Param, Range, Result, SegsuiteWarning, Technique, When, technique
+from ._image import ImageInfo, check_image, guess_channel_axis, intensity_histogram, prepare_slice, to_gray
+
+__all__ = [
+    "CATALOG",
+    "Cancelled",
+    "ImageInfo",
+    "Param",
+    "Range",
+    "Result",
+    "SegsuiteWarning",
+    "Technique",
+    "When",
+    "check_image",
+    "families",
+    "get",
+    "guess_channel_axis",
+    "intensity_histogram",
+    "prepare_slice",
+    "technique",
+    "to_gray",
+]
+
+
+def get(name: str) -> Technique:
+    """The technique called ``name``, or a ``KeyError`` that lists the known names."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"unknown technique {name!r}; known techniques: {', '.join(sorted(CATALOG))}") from None
+
+
+def families() -> dict[str, list[Technique]]:
+    """Techniques grouped by family, in registration order."""
+    out: dict[str, list[Technique]] = {}
+    for t in CATALOG.values():
+        out.setdefault(t.family, []).append(t)
+    return out

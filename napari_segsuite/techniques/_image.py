@@ -1,0 +1,177 @@
+"""Input checking and preparation shared by every technique.
+
+Conventions (stated once, used everywhere):
+
+* Spatial axes are the last two (``..., Y, X``); with ``channel_axis`` given, channels are moved
+  last (``..., Y, X, C``). Every leading axis is a slice axis: techniques run per 2D slice.
+* Gray conversion of colour: ITU-R BT.709 luminance ``0.2125 R + 0.7154 G + 0.0721 B`` (as
+  ``skimage.color.rgb2gray``), alpha dropped, computed in float32 **without rescaling**, so values
+  stay in the input's units (a uint8 image gives gray values in 0..255). One channel is used as
+  is; gray + alpha keeps the gray; other channel counts are averaged.
+* Booleans are read as 0/1. Complex numbers are refused (take ``abs`` or ``real`` first).
+* Non-finite pixels (NaN, inf) are ignored by the statistics and are background in the output.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "prepare_slice", "to_gray"]
+
+LUMINANCE = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+
+
+def guess_channel_axis(shape: tuple[int, ...]) -> int | None:
+    """Return -1 when ``shape`` looks like an RGB(A) image (last axis 3 or 4, as napari guesses)."""
+    return -1 if len(shape) >= 3 and shape[-1] in (3, 4) else None
+
+
+def check_image(image: Any, *, channel_axis: int | None = None) -> Any:
+    """Validate an image and return it with channels (if any) on the last axis.
+
+    Raises ``TypeError`` for unsupported dtypes and ``ValueError`` for bad shapes, with a message
+    that says what to do. Array-likes with ``shape``/``dtype`` (dask, zarr) are not loaded here.
+    """
+    if not (hasattr(image, "shape") and hasattr(image, "dtype") and hasattr(image, "ndim")):
+        try:
+            image = np.asarray(image)
+        except Exception as e:  # pragma: no cover - exotic objects
+            raise TypeError(f"expected an image array, got {type(image).__name__}") from e
+    dtype = np.dtype(image.dtype)
+    if dtype.kind == "c":
+        raise TypeError("complex images are not supported: pass np.abs(image) or image.real instead")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"images must be numeric (bool, integer or float), got dtype {dtype}")
+    min_ndim = 2 if channel_axis is None else 3
+    if image.ndim < min_ndim:
+        what = "a 2D image (Y, X)" if channel_axis is None else "a 2D colour image (Y, X, C)"
+        raise ValueError(f"expected at least {what}, got an array of shape {tuple(image.shape)}")
+    if channel_axis is not None:
+        axis = channel_axis % image.ndim if -image.ndim <= channel_axis < image.ndim else None
+        if axis is None:
+            raise ValueError(f"channel_axis={channel_axis} is out of bounds for shape {tuple(image.shape)}")
+        if axis != image.ndim - 1:
+            image = np.moveaxis(image, axis, -1)
+    if int(np.prod(image.shape)) == 0:
+        raise ValueError(f"the image is empty (shape {tuple(image.shape)}): there is nothing to segment")
+    return image
+
+
+def iter_slices(shape: tuple[int, ...], *, has_channels: bool) -> Iterator[tuple[int, ...]]:
+    """Indices of the 2D slices of an array of ``shape`` (one empty tuple for a 2D image)."""
+    lead = shape[: len(shape) - (3 if has_channels else 2)]
+    return itertools.product(*(range(n) for n in lead))
+
+
+@dataclass
+class ImageInfo:
+    """Facts about one prepared slice that techniques and widgets use."""
+
+    dtype: np.dtype
+    integer_valued: bool
+    vmin: float
+    vmax: float
+    n_nonfinite: int = 0
+    fill_value: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.vmin == self.vmax
+
+    @property
+    def dtype_range(self) -> tuple[float, float]:
+        """The nominal range of the source dtype (ints: its limits; bool: 0..1; float: data range)."""
+        if self.dtype.kind == "b":
+            return 0.0, 1.0
+        if self.dtype.kind in "iu":
+            ii = np.iinfo(self.dtype)
+            return float(ii.min), float(ii.max)
+        return self.vmin, self.vmax
+
+    @staticmethod
+    def nonfinite_mask(image: np.ndarray) -> np.ndarray:
+        mask = ~np.isfinite(image)
+        return mask if image.ndim == 2 else mask.any(axis=-1)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Convert an (Y, X, C) array to float32 gray with the module's documented rule."""
+    c = image.shape[-1]
+    if c in (1, 2):
+        return np.asarray(image[..., 0], dtype=np.float32)
+    if c in (3, 4):
+        rgb = image[..., :3]
+        if rgb.dtype != np.float32:
+            rgb = rgb.astype(np.float32)
+        return rgb @ LUMINANCE
+    return np.asarray(image, dtype=np.float32).mean(axis=-1)
+
+
+def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tuple[np.ndarray, ImageInfo]:
+    """Turn one 2D slice (``Y, X`` or ``Y, X, C``) into float32 data plus its :class:`ImageInfo`.
+
+    ``mode="gray"`` returns ``(Y, X)``; ``mode="color"`` returns ``(Y, X, C)`` (alpha dropped,
+    gray given one channel).
+    """
+    raw = np.asarray(slice_)
+    dtype = raw.dtype
+    notes = []
+    if dtype.kind == "b":
+        notes.append("boolean image read as 0/1")
+        raw = raw.view(np.uint8)
+    if mode == "gray":
+        data = to_gray(raw) if has_channels else np.asarray(raw, dtype=np.float32)
+        integer_valued = dtype.kind in "biu" and (not has_channels or raw.shape[-1] in (1, 2))
+    else:
+        data = raw if has_channels else raw[..., None]
+        if data.shape[-1] == 4:
+            data = data[..., :3]
+        data = np.asarray(data, dtype=np.float32)
+        integer_valued = dtype.kind in "biu"
+    n_bad = 0
+    if dtype.kind == "f":
+        finite = np.isfinite(data)
+        if not finite.all():
+            n_bad = int(data.size - np.count_nonzero(finite)) // (1 if data.ndim == 2 else data.shape[-1])
+            values = data[finite]
+            notes.append(f"{n_bad} non-finite (NaN/inf) pixels were ignored and left as background")
+        else:
+            values = data
+    else:
+        values = data
+    if values.size == 0:
+        notes.append("the image has no finite pixel")
+        vmin = vmax = fill = 0.0
+    else:
+        vmin, vmax = float(values.min()), float(values.max())
+        fill = float(values.mean()) if n_bad else 0.0
+    return data, ImageInfo(np.dtype(dtype), integer_valued, vmin, vmax, n_bad, fill, notes)
+
+
+def intensity_histogram(image: np.ndarray, info: ImageInfo, nbins: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of the finite values of a prepared gray slice: ``(counts, bin_centers)``.
+
+    Integer-valued images get one bin per integer value (as ``skimage.exposure.histogram``) when
+    their range is at most 65536 values; other images get ``nbins`` equal bins over [min, max].
+    """
+    lo, hi = info.vmin, info.vmax
+    if info.integer_valued and hi - lo < 65536:
+        idx = image.astype(np.intp) if not info.n_nonfinite else image[np.isfinite(image)].astype(np.intp)
+        idx -= int(lo)
+        counts = np.bincount(idx.ravel(), minlength=int(hi - lo) + 1)
+        return counts, np.arange(int(lo), int(hi) + 1, dtype=np.float64)
+    values = image if not info.n_nonfinite else image[np.isfinite(image)]
+    if hi == lo:
+        return np.array([values.size]), np.array([lo])
+    scale = nbins / (hi - lo)
+    idx = ((values - np.float32(lo)) * np.float32(scale)).astype(np.intp)
+    np.clip(idx, 0, nbins - 1, out=idx)
+    counts = np.bincount(idx.ravel(), minlength=nbins)
+    width = (hi - lo) / nbins
+    return counts, lo + width * (np.arange(nbins) + 0.5)

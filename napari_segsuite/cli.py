@@ -5,6 +5,7 @@ Examples::
     napari-segsuite                                  # napari with a sample image and the widgets
     napari-segsuite gui photo.png                    # ... on your images
     napari-segsuite techniques --json                # the catalog, machine-readable
+    napari-segsuite techniques --markdown            # the README's technique table
     napari-segsuite run threshold.adaptive imgs/ -o masks/ --param method=sauvola --param block_size=31
     napari-segsuite run my_preset.json imgs/*.tif -o masks/ --format tif
 """
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--sample", choices=["cells", "scene"], default="cells", help="sample to open when no image is given")
     t = sub.add_parser("techniques", help="list the technique catalog")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.add_argument("--markdown", action="store_true", help="print the README's markdown table")
     t.add_argument("--family", help="only this family")
     r = sub.add_parser("run", help="apply a technique or a preset to image files")
     r.add_argument("technique", help="catalog name (see 'techniques') or a preset .json file")
@@ -51,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "gui":
             return _gui(getattr(args, "images", []), getattr(args, "sample", "cells"))
         if command == "techniques":
-            return _techniques(args.json, args.family)
+            return _techniques(args.json, args.family, args.markdown)
         return _run(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
@@ -86,7 +88,24 @@ def _gui(images: Sequence[str], sample: str) -> int:
     return 0
 
 
-def _techniques(as_json: bool, family: str | None) -> int:
+def markdown_table(techs: Sequence[Any]) -> str:
+    """The technique table of the README."""
+    lines = ["| technique | family | output | parameters |", "|---|---|---|---|"]
+    for t in techs:
+        params = []
+        for p in t.params:
+            if p.choices is not None:
+                params.append(f"`{p.name}` ({' / '.join(map(str, p.choices))})")
+            elif p.range is not None and p.range.min is not None and p.range.max is not None:
+                params.append(f"`{p.name}` {p.range.min:g}..{p.range.max:g}")
+            else:
+                params.append(f"`{p.name}`")
+        output = f"{t.output} ({t.to_dict()['label_kind']})" if t.output == "labels" else t.output
+        lines.append(f"| `{t.name}` — {t.summary} | {t.family} | {output} | {', '.join(params)} |")
+    return "\n".join(lines)
+
+
+def _techniques(as_json: bool, family: str | None, markdown: bool = False) -> int:
     from .techniques import CATALOG
 
     techs = [t for t in CATALOG.values() if family is None or t.family == family]
@@ -94,6 +113,9 @@ def _techniques(as_json: bool, family: str | None) -> int:
         raise ValueError(f"no family {family!r}; families: {sorted({t.family for t in CATALOG.values()})}")
     if as_json:
         print(json.dumps([t.to_dict() for t in techs], indent=2))
+        return 0
+    if markdown:
+        print(markdown_table(techs))
         return 0
     for t in techs:
         print(f"{t.name}  [{t.family}, {t.output}]  {t.summary}")
@@ -172,3 +194,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{prefix} -> {target} ({result.seconds * 1000:.0f} ms{notes})")
     print(f"{done} written, {skipped} skipped, {failed} failed")
     return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -63,7 +63,9 @@ def write_labels(path: str | os.PathLike, labels: Any, *, overwrite: bool = Fals
         data = labels.astype(smallest_label_dtype(top))
 
         def write(f):
-            tifffile.imwrite(f, data, compression="zlib")
+            buf = io.BytesIO()
+            tifffile.imwrite(buf, data, compression="zlib")
+            f.write(buf.getvalue())
     elif suffix == ".png":
         if labels.ndim != 2:
             raise ValueError(f"PNG holds 2D label maps; this one has shape {labels.shape}: use .tif or .npy")

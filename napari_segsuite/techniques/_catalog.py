@@ -298,7 +298,7 @@ class Technique:
         nonfinite = info.nonfinite_mask(image) if info.n_nonfinite else None
         if nonfinite is not None and self.nan_policy == "fill":
             image = np.where(nonfinite, np.float32(info.fill_value), image)
-        if info.is_constant:
+        if info.is_constant and image.size > info.n_nonfinite:
             notes.append(f"the image is constant (value {info.vmin:g})")
         kwargs = dict(params)
         if self.wants_info:
@@ -307,6 +307,7 @@ class Technique:
         res_info: dict[str, Any] = {}
         if isinstance(out, tuple):
             out, res_info = out
+            notes.extend(res_info.pop("notes", []))
         out = np.asarray(out)
         if nonfinite is not None:
             out = out.copy() if not out.flags.writeable else out
@@ -316,7 +317,9 @@ class Technique:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description of the technique."""
-        kinds = self.label_kind if not callable(self.label_kind) else "depends on parameters"
+        kinds = self.label_kind
+        if callable(kinds):
+            kinds = (inspect.getdoc(kinds) or "depends on the parameters").strip()
         return {
             "name": self.name,
             "family": self.family,

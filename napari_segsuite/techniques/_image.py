@@ -154,14 +154,17 @@ def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tup
     return data, ImageInfo(np.dtype(dtype), integer_valued, vmin, vmax, n_bad, fill, notes)
 
 
-def intensity_histogram(image: np.ndarray, info: ImageInfo, nbins: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def intensity_histogram(
+    image: np.ndarray, info: ImageInfo, nbins: int = 256, *, max_integer_bins: int = 65536
+) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of the finite values of a prepared gray slice: ``(counts, bin_centers)``.
 
     Integer-valued images get one bin per integer value (as ``skimage.exposure.histogram``) when
-    their range is at most 65536 values; other images get ``nbins`` equal bins over [min, max].
+    their range spans at most ``max_integer_bins`` values; other images get ``nbins`` equal bins
+    over [min, max].
     """
     lo, hi = info.vmin, info.vmax
-    if info.integer_valued and hi - lo < 65536:
+    if info.integer_valued and hi - lo < max_integer_bins:
         idx = image.astype(np.intp) if not info.n_nonfinite else image[np.isfinite(image)].astype(np.intp)
         idx -= int(lo)
         counts = np.bincount(idx.ravel(), minlength=int(hi - lo) + 1)

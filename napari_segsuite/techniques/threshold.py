@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 from skimage import filters
 
 from ._catalog import Range, When, technique
@@ -25,6 +24,7 @@ LocalMethod = Literal["gaussian", "mean", "median", "sauvola", "niblack"]
 
 
 def _kind(params: dict[str, Any]) -> str:
+    """semantic (0/1), or instance with components"""
     return "instance" if params["components"] else "semantic"
 
 
@@ -140,18 +140,38 @@ def multiotsu(
     """
     if info.is_constant:
         return np.zeros(image.shape, np.uint8), {"thresholds": []}
-    hist = intensity_histogram(image, info, nbins)
-    distinct = int(np.count_nonzero(hist[0]))
-    if distinct < classes:
-        raise ValueError(
-            f"the image has only {distinct} distinct intensity levels, too few for {classes} classes: "
-            f"choose at most {distinct} classes"
-        )
-    thresholds = filters.threshold_multiotsu(classes=classes, hist=hist)
+    # the search is O(bins^(classes-1)): integer images get one bin per value only up to nbins values
+    counts, centers = intensity_histogram(image, info, nbins, max_integer_bins=nbins)
+    levels = centers[counts > 0]
+    if levels.size <= classes:
+        # too few intensity levels for the classes asked: each level becomes its own class
+        thresholds = (levels[:-1] + levels[1:]) / 2
+        notes = [f"only {levels.size} intensity levels: {levels.size} classes instead of {classes}"]
+    else:
+        notes = []
+        thresholds = filters.threshold_multiotsu(classes=classes, hist=(counts, centers))
     regions = np.digitize(image, bins=thresholds).astype(np.uint8)
     if invert:
-        regions = (classes - 1 - regions).astype(np.uint8)
-    return regions, {"thresholds": [float(t) for t in thresholds]}
+        regions = (len(thresholds) - regions).astype(np.uint8)
+    return regions, {"thresholds": [float(t) for t in thresholds], "notes": notes}
+
+
+def _median_8bit(image: np.ndarray, info: ImageInfo, block_size: int) -> np.ndarray:
+    """Window median with OpenCV's constant-time 8-bit median filter, reflected borders.
+
+    Exact for integer images within 0..255; other images are quantized to 256 levels over
+    [min, max] first, so the median is within half a level, (max - min) / 510, of the exact one.
+    """
+    pad = block_size // 2
+    exact = info.integer_valued and info.vmin >= 0 and info.vmax <= 255
+    if exact:
+        lo, step = 0.0, 1.0
+    else:
+        lo, step = info.vmin, (info.vmax - info.vmin) / 255.0 or 1.0
+    levels = np.rint((image - np.float32(lo)) * np.float32(1.0 / step)).clip(0, 255).astype(np.uint8)
+    padded = np.pad(levels, pad, mode="symmetric")  # symmetric = d c b a | a b c d
+    med = cv2.medianBlur(padded, block_size)[pad:-pad, pad:-pad]
+    return med.astype(np.float32) * np.float32(step) + np.float32(lo)
 
 
 def local_threshold(
@@ -167,12 +187,7 @@ def local_threshold(
     if method == "mean":
         return cv2.blur(image, (block_size, block_size), borderType=border) - np.float32(offset)
     if method == "median":
-        if info.integer_valued and info.vmin >= 0 and info.vmax <= 255:
-            pad = block_size // 2
-            padded = np.pad(image.astype(np.uint8), pad, mode="symmetric")
-            med = cv2.medianBlur(padded, block_size)[pad:-pad, pad:-pad]
-            return med.astype(np.float32) - np.float32(offset)
-        return ndi.median_filter(image, size=block_size, mode="reflect") - np.float32(offset)
+        return _median_8bit(image, info, block_size) - np.float32(offset)
     # Sauvola / Niblack: mean and standard deviation over the window, in float64
     img64 = image.astype(np.float64)
     m = cv2.blur(img64, (block_size, block_size), borderType=border)
@@ -206,7 +221,8 @@ def adaptive(
 
     * gaussian: T = G * I - offset, G a Gaussian with sigma = (w - 1) / 6 truncated at 4 sigma
       (as ``skimage.filters.threshold_local``);
-    * mean: T = mean over the w x w window - offset; median: T = window median - offset;
+    * mean: T = mean over the w x w window - offset; median: T = window median - offset (exact
+      for 8-bit images; others are quantized to 256 levels first, see ``_median_8bit``);
     * niblack: T = m - k s; sauvola: T = m (1 + k (s / R - 1)), with m and s the window's mean and
       standard deviation.
 

@@ -1,0 +1,260 @@
+"""The thresholding dock widget driven as a user would: parameters, preview, apply, undo, presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.utils.notifications import notification_manager
+
+from napari_segsuite import samples
+from napari_segsuite._widgets import ThresholdingWidget
+from napari_segsuite.techniques import CATALOG
+
+TIMEOUT = 10_000
+
+
+@pytest.fixture
+def notes():
+    """Messages shown to the user as napari notifications during the test."""
+    seen: list[str] = []
+
+    def grab(n):
+        seen.append(str(n.message))
+
+    notification_manager.notification_ready.connect(grab)
+    yield seen
+    notification_manager.notification_ready.disconnect(grab)
+
+
+@pytest.fixture
+def cells_viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    image, _ = samples.cells()
+    viewer.add_image(image, name="cells")
+    return viewer
+
+
+def make_widget(viewer, qtbot):
+    w = ThresholdingWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    wait_idle(qtbot, w)
+    return w
+
+
+def shown(widget) -> bool:
+    """Whether a magicgui widget is shown (within its parent; the test viewer itself is hidden)."""
+    return not widget.native.isHidden()
+
+
+def wait_idle(qtbot, w):
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=TIMEOUT)
+    qtbot.wait(10)
+
+
+def test_preview_appears_and_follows_parameters(cells_viewer, qtbot):
+    w = make_widget(cells_viewer, qtbot)
+    image = cells_viewer.layers["cells"].data
+    preview = w.preview_layer
+    assert preview is not None and preview.name == "Thresholding preview"
+    np.testing.assert_array_equal(preview.data, CATALOG["threshold.global"](image))
+    assert "otsu" in w.technique.value or w.params()["method"] == "otsu"
+    n_layers = len(cells_viewer.layers)
+
+    w.form["method"].value = "manual"
+    w.form["value"].value = 1500.0
+    wait_idle(qtbot, w)
+    assert w.preview_layer is preview, "the same preview layer is updated in place"
+    assert len(cells_viewer.layers) == n_layers
+    np.testing.assert_array_equal(preview.data, (image > 1500).astype(np.uint8))
+    assert w.histogram.thresholds == [1500.0]
+    assert cells_viewer.layers.selection.active is not preview, "a preview does not steal the selection"
+
+
+def test_switching_technique_shows_its_parameters(cells_viewer, qtbot):
+    w = make_widget(cells_viewer, qtbot)
+    w.technique.value = "threshold.adaptive"
+    wait_idle(qtbot, w)
+    assert shown(w.forms["threshold.adaptive"]) and not shown(w.forms["threshold.global"])
+    form = w.form
+    assert shown(form["offset"]) and not shown(form["k"])
+    form["method"].value = "sauvola"
+    assert shown(form["k"]) and not shown(form["offset"])
+    form["block_size"].value = 20  # even: rounded to the next odd size
+    wait_idle(qtbot, w)
+    image = cells_viewer.layers["cells"].data
+    np.testing.assert_array_equal(w.preview_layer.data, CATALOG["threshold.adaptive"](image, method="sauvola", block_size=21))
+
+
+def test_histogram_click_sets_a_manual_threshold(cells_viewer, qtbot):
+    w = make_widget(cells_viewer, qtbot)
+    hist = w.histogram
+    x = hist.value_to_x(1000.0)
+    from qtpy.QtCore import QPoint, Qt
+
+    qtbot.mouseClick(hist, Qt.MouseButton.LeftButton, pos=QPoint(int(x), hist.height() // 2))
+    wait_idle(qtbot, w)
+    assert w.params()["method"] == "manual"
+    assert w.params()["value"] == pytest.approx(1000.0, rel=0.02)
+    assert w.histogram.thresholds[0] == pytest.approx(w.params()["value"])
+
+
+def test_apply_to_new_layer_then_into_existing_with_undo(cells_viewer, qtbot):
+    viewer = cells_viewer
+    w = make_widget(viewer, qtbot)
+    w.form.set_values({"components": True})
+    wait_idle(qtbot, w)
+    created = w.apply()
+    assert created is not None and created in viewer.layers and created is not w.preview_layer
+    expected = CATALOG["threshold.global"](viewer.layers["cells"].data, components=True)
+    np.testing.assert_array_equal(created.data, expected)
+    assert created.metadata["segsuite"]["kind"] == "instance"
+
+    # an existing, partly painted labels layer: painted pixels survive, ids do not collide
+    painted = np.zeros(expected.shape, np.int32)
+    painted[:40, :40] = 99
+    target = viewer.add_labels(painted.copy(), name="my labels")
+    w.target.value = target
+    w.apply()
+    assert np.all(target.data[:40, :40] == 99)
+    new_ids = np.unique(target.data[target.data != 99])
+    assert new_ids[0] == 0 and new_ids[1] > 99
+    target.undo()
+    np.testing.assert_array_equal(target.data, painted)
+
+    # overwrite mode replaces the painted pixels the result covers
+    w.mode.value = "overwrite"
+    w.apply()
+    assert np.any(target.data[:40, :40] != 99)
+
+
+def test_target_with_wrong_shape_is_refused_and_untouched(cells_viewer, qtbot, notes):
+    w = make_widget(cells_viewer, qtbot)
+    small = cells_viewer.add_labels(np.zeros((10, 10), np.uint8), name="small")
+    w.target.value = small
+    assert w.apply() is None
+    assert not small.data.any()
+    assert any("shape" in n and "small" in n for n in notes)
+
+
+def test_labels_layers_are_not_offered_as_input(cells_viewer, qtbot):
+    cells_viewer.add_labels(np.zeros((256, 256), np.uint8), name="labels")
+    w = make_widget(cells_viewer, qtbot)
+    names = [c[0] if isinstance(c, tuple) else c.name for c in w.input.choices]
+    assert "labels" not in names and "cells" in [getattr(c, "name", c) for c in w.input.choices]
+
+
+def test_nan_and_constant_images_are_reported(make_napari_viewer, qtbot, notes):
+    viewer = make_napari_viewer()
+    img = samples.cells()[0].astype(np.float32)
+    img[:20] = np.nan
+    viewer.add_image(img, name="nan image")
+    w = make_widget(viewer, qtbot)
+    assert not w.preview_layer.data[:20].any()
+    assert w.preview_layer.data[20:].any()
+    assert any("non-finite" in n for n in notes)
+    viewer.add_image(np.full((50, 50), 3.0), name="flat")
+    w.input.value = viewer.layers["flat"]
+    wait_idle(qtbot, w)
+    assert any("constant" in n for n in notes)
+    assert not w.preview_layer.data.any()
+
+
+def test_rgb_image_is_converted_to_gray(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    rgb, _, _ = samples.scene()
+    viewer.add_image(rgb, name="scene", rgb=True)
+    w = make_widget(viewer, qtbot)
+    np.testing.assert_array_equal(w.preview_layer.data, CATALOG["threshold.global"](rgb, channel_axis=-1))
+
+
+def test_preview_follows_the_displayed_slice_and_apply_all_slices(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    img, _ = samples.cells()
+    stack = np.stack([img, img[::-1], img[:, ::-1], img.T])
+    viewer.add_image(stack, name="stack")
+    w = make_widget(viewer, qtbot)
+    viewer.dims.set_current_step(0, 2)
+    wait_idle(qtbot, w)
+    np.testing.assert_array_equal(w.preview_layer.data, CATALOG["threshold.global"](stack[2]))
+
+    # apply on the displayed slice only
+    layer = w.apply()
+    assert layer.data.shape == stack.shape
+    assert layer.data[2].any() and not layer.data[[0, 1, 3]].any()
+
+    # apply to all slices runs in a worker with progress, into the same layer, undoable
+    w.target.value = layer
+    with qtbot.waitSignal(w.apply_all_slices().finished, timeout=TIMEOUT):
+        pass
+    qtbot.waitUntil(lambda: layer.data[0].any(), timeout=TIMEOUT)
+    np.testing.assert_array_equal(layer.data, CATALOG["threshold.global"](stack))
+    layer.undo()
+    assert layer.data[2].any() and not layer.data[0].any()
+
+
+def test_cancel_apply_all_slices_changes_nothing(make_napari_viewer, qtbot, notes):
+    viewer = make_napari_viewer()
+    big = np.random.default_rng(0).integers(0, 255, (200, 128, 128)).astype(np.uint8)
+    viewer.add_image(big, name="big")
+    w = make_widget(viewer, qtbot)
+    w.technique.value = "threshold.adaptive"
+    w.form.set_values({"method": "median", "block_size": 31})
+    wait_idle(qtbot, w)
+    n_layers = len(viewer.layers)
+    worker = w.apply_all_slices()
+    assert w.cancel_button.enabled
+    w.cancel()
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    qtbot.wait(50)
+    assert len(viewer.layers) == n_layers
+    assert any("cancelled" in n for n in notes)
+    assert w.apply_all_button.enabled and not w.cancel_button.enabled
+
+
+def test_presets_round_trip_through_the_widget(cells_viewer, qtbot, tmp_path, notes):
+    w = make_widget(cells_viewer, qtbot)
+    w.technique.value = "threshold.adaptive"
+    w.form.set_values({"method": "niblack", "block_size": 33, "k": -0.1})
+    path = w.save_preset(tmp_path / "mine.json")
+    w.form.set_values({"method": "gaussian", "block_size": 5})
+    w.technique.value = "threshold.global"
+    w.load_preset(path)
+    assert w.technique.value == "threshold.adaptive"
+    assert w.params() == {**CATALOG["threshold.adaptive"].defaults(), "method": "niblack", "block_size": 33, "k": -0.1}
+    wait_idle(qtbot, w)
+    image = cells_viewer.layers["cells"].data
+    np.testing.assert_array_equal(w.preview_layer.data, CATALOG["threshold.adaptive"](image, method="niblack", block_size=33, k=-0.1))
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"technique": "threshold.adaptive", "params": {"block_size": 2}}')
+    with pytest.raises(ValueError, match="out of range"):
+        w.load_preset(bad)
+    assert w.params()["block_size"] == 33, "a bad preset changes nothing"
+
+
+def test_widget_docks_from_the_plugin_manifest_and_cli_builds_the_app(make_napari_viewer, qtbot):
+    from napari_segsuite.cli import build_viewer
+
+    viewer = make_napari_viewer()
+    (w,) = build_viewer(viewer, sample="scene")
+    assert isinstance(w, ThresholdingWidget)
+    assert {"scene", "scene ground truth"} <= {layer.name for layer in viewer.layers}
+    wait_idle(qtbot, w)
+    assert w.input.value.name == "scene" and w.preview_layer is not None
+
+
+def test_gui_update_is_fast_enough_to_follow_a_slider(make_napari_viewer, qtbot):
+    """Not a benchmark (see benchmarks/threshold.py): a generous bound that catches a broken path."""
+    import time
+
+    viewer = make_napari_viewer()
+    img = np.random.default_rng(0).integers(0, 255, (1024, 1024, 3)).astype(np.uint8)
+    viewer.add_image(img, name="rgb", rgb=True)
+    w = make_widget(viewer, qtbot)
+    w.form["method"].value = "manual"
+    wait_idle(qtbot, w)
+    t0 = time.perf_counter()
+    w.form["value"].value = 100.0
+    wait_idle(qtbot, w)
+    assert time.perf_counter() - t0 < 2.0

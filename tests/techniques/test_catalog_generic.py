@@ -1,0 +1,157 @@
+"""Every catalog technique on every kind of input: generated from the catalog, not written per technique."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite.techniques import CATALOG, SegsuiteWarning
+
+TECHNIQUES = sorted(CATALOG)
+rng = np.random.default_rng(42)
+_gray = (rng.random((48, 64)) * 200 + 20).astype(np.uint8)
+_gray[10:30, 10:30] += 30  # a bright square so that every method has structure to find
+
+
+def _nan_image():
+    img = _gray.astype(np.float32)
+    img[0:5, 0:7] = np.nan
+    img[20, 20] = np.inf
+    return img
+
+
+# name -> (image, channel_axis, expected spatial shape)
+INPUTS = {
+    "gray_uint8": (_gray, None, _gray.shape),
+    "gray_uint16": (_gray.astype(np.uint16) * 250, None, _gray.shape),
+    "gray_int_negative": (_gray.astype(np.int32) - 128, None, _gray.shape),
+    "gray_float64": (_gray / 255.0, None, _gray.shape),
+    "rgb_uint8": (np.stack([_gray, 255 - _gray, _gray // 2], -1), -1, _gray.shape),
+    "rgba_float32": (np.dstack([_gray, _gray, _gray, np.full_like(_gray, 255)]).astype(np.float32), -1, _gray.shape),
+    "channels_first": (np.stack([_gray, _gray // 2, _gray // 3]), 0, _gray.shape),
+    "boolean": (_gray > 128, None, _gray.shape),
+    "tiny_1x1": (np.array([[7]], np.uint8), None, (1, 1)),
+    "thin_1xN": (_gray[:1], None, (1, 64)),
+    "stack_3d": (np.stack([_gray, _gray[::-1], _gray[:, ::-1]]), None, (3,) + _gray.shape),
+    "stack_5d": (np.broadcast_to(_gray, (2, 1, 2, 48, 64)).copy(), None, (2, 1, 2, 48, 64)),
+    "rgb_stack_4d": (np.stack([np.stack([_gray] * 3, -1)] * 2), -1, (2,) + _gray.shape),
+}
+
+
+@pytest.mark.parametrize("input_name", sorted(INPUTS))
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_runs_on_every_input_kind(name, input_name):
+    tech = CATALOG[name]
+    image, channel_axis, shape = INPUTS[input_name]
+    result = tech.run(image, channel_axis=channel_axis)
+    assert result.data.shape == shape
+    if tech.output == "labels":
+        assert result.data.dtype.kind in "iu"
+        assert result.data.min() >= 0
+        assert result.kind == tech.kind_for(tech.defaults())
+    # deterministic
+    again = tech.run(image, channel_axis=channel_axis)
+    np.testing.assert_array_equal(result.data, again.data)
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_nan_pixels_are_background_and_reported(name):
+    tech = CATALOG[name]
+    image = _nan_image()
+    with pytest.warns(SegsuiteWarning, match="non-finite"):
+        out = tech(image)
+    bad = ~np.isfinite(image)
+    if tech.output == "labels":
+        assert np.all(out[bad] == 0)
+        assert np.any(out[~bad] != 0), "finite pixels should still be segmented"
+    else:
+        assert np.all(np.isnan(out[bad]))
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_constant_image_is_reported_not_an_error(name):
+    tech = CATALOG[name]
+    with pytest.warns(SegsuiteWarning, match="constant"):
+        out = tech(np.full((20, 30), 9, np.uint8))
+    assert out.shape == (20, 30)
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_all_nan_image_gives_background(name):
+    tech = CATALOG[name]
+    with pytest.warns(SegsuiteWarning, match="no finite pixel"):
+        out = tech(np.full((10, 10), np.nan, np.float32))
+    assert not out.any()
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+@pytest.mark.parametrize(
+    ("image", "channel_axis", "error", "match"),
+    [
+        (np.zeros((0, 5)), None, ValueError, "empty"),
+        (np.zeros(5), None, ValueError, "at least"),
+        (np.zeros((4, 4), np.complex64), None, TypeError, "complex"),
+        (np.array([["a", "b"]]), None, TypeError, "numeric"),
+        (np.zeros((4, 4)), -1, ValueError, "colour image"),
+        (np.zeros((4, 4, 3)), 5, ValueError, "out of bounds"),
+    ],
+    ids=["empty", "1d", "complex", "strings", "channels_on_2d", "bad_channel_axis"],
+)
+def test_bad_images_get_clear_errors(name, image, channel_axis, error, match):
+    with pytest.raises(error, match=match):
+        CATALOG[name](image, channel_axis=channel_axis)
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_parameter_validation(name):
+    tech = CATALOG[name]
+    with pytest.raises(ValueError, match="no parameter"):
+        tech(_gray, not_a_parameter=1)
+    for p in tech.params:
+        if p.choices is not None:
+            with pytest.raises(ValueError, match="is not one of"):
+                tech(_gray, **{p.name: "no-such-choice"})
+        elif p.type in (int, float) and p.range is not None and p.range.max is not None:
+            with pytest.raises(ValueError, match="out of range"):
+                tech(_gray, **{p.name: p.range.max + 1})
+        elif p.type is bool:
+            with pytest.raises(TypeError, match="true or false"):
+                tech(_gray, **{p.name: "yes"})
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_stack_equals_slice_by_slice(name):
+    tech = CATALOG[name]
+    stack = INPUTS["stack_3d"][0]
+    params = tech.defaults()
+    whole = tech(stack, **params)
+    for i, sl in enumerate(stack):
+        single = tech(sl, **params)
+        if tech.kind_for(params) == "instance":
+            # ids are shifted per slice so that they stay unique across the stack
+            np.testing.assert_array_equal(whole[i] > 0, single > 0)
+        else:
+            np.testing.assert_array_equal(whole[i], single)
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_progress_and_cancel(name):
+    from napari_segsuite.techniques import Cancelled
+
+    tech = CATALOG[name]
+    stack = INPUTS["stack_3d"][0]
+    seen = []
+    tech.run(stack, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    with pytest.raises(Cancelled):
+        tech.run(stack, cancel=lambda: len(seen) >= 4, progress=lambda d, t: seen.append(d))
+
+
+@pytest.mark.parametrize("name", TECHNIQUES)
+def test_every_parameter_is_documented(name):
+    tech = CATALOG[name]
+    assert tech.summary, f"{name} needs a one-line summary"
+    for p in tech.params:
+        assert p.doc, f"{name}: parameter {p.name} has no description in the docstring"
+        if p.when is not None:
+            assert p.when.param in {q.name for q in tech.params}

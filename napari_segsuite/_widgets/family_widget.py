@@ -29,6 +29,7 @@ __all__ = ["FamilyWidget"]
 
 NEW_LAYER = "new layer"
 KEEP, OVERWRITE = "keep existing labels", "overwrite"
+NO_IMAGE = "No image layer to segment: open an image or a sample (File > Open Sample > SegSuite). Labels layers are not inputs."
 
 
 class FamilyWidget(QWidget):
@@ -45,6 +46,8 @@ class FamilyWidget(QWidget):
         self._notified: set[str] = set()
         self._worker = None
         self._watched: Image | None = None  # input layer whose data events we follow
+        self._pending_request: tuple | None = None  # (slice key, technique, params) of the newest preview
+        self._last_request: tuple | None = None  # ... of the preview on screen (last_result)
         self.runner = PreviewRunner(parent=self)
         self.runner.done.connect(self._on_preview_done)
 
@@ -96,9 +99,8 @@ class FamilyWidget(QWidget):
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
         self.histogram.threshold_picked.connect(self._on_histogram_pick)
-        viewer.layers.events.inserted.connect(self._reset_choices)
-        viewer.layers.events.removed.connect(self._reset_choices)
-        viewer.dims.events.current_step.connect(self._on_slice_changed)
+        for emitter, slot in self._connections():
+            emitter.connect(slot)
         self._on_technique_changed()
         self._on_input_changed()
 
@@ -167,7 +169,7 @@ class FamilyWidget(QWidget):
         """The displayed slice of the input, converted once and cached until it changes."""
         layer = self.input.value
         if layer is None:
-            raise ValueError("add or open an image layer to segment")
+            raise ValueError(NO_IMAGE)
         index, raw = displayed_slice(self.viewer, layer)
         key = (id(layer), index, self.current.channels)
         if self._prepared is None or self._prepared[0] != key:
@@ -183,7 +185,10 @@ class FamilyWidget(QWidget):
 
     def request_preview(self, *_: Any) -> None:
         """Re-run the current technique on the displayed slice (debounced, in a worker)."""
-        if not self.live.value or self.input.value is None:
+        if self.input.value is None:
+            self.status.setText(NO_IMAGE)
+            return
+        if not self.live.value:
             return
         try:
             _, data, info = self._prepare()
@@ -191,6 +196,7 @@ class FamilyWidget(QWidget):
         except (ValueError, TypeError) as e:
             self._report_error(e)
             return
+        self._pending_request = (self._prepared[0], tech.name, params)
         self.runner.request(lambda: tech.run_prepared(data, info, params))
 
     def _on_preview_done(self, result: Result | None, exc: BaseException | None) -> None:
@@ -199,6 +205,7 @@ class FamilyWidget(QWidget):
             return
         assert result is not None
         self.last_result = result
+        self._last_request = self._pending_request
         layer = self.input.value
         if layer is None:
             return
@@ -244,8 +251,12 @@ class FamilyWidget(QWidget):
         layer = self.input.value
         try:
             index, data, info = self._prepare()
-            tech = self.current
-            result = tech.run_prepared(data, info, self.params())
+            tech, params = self.current, self.params()
+            request = (self._prepared[0], tech.name, params)
+            if self.last_result is not None and self._last_request == request and not self.runner.busy:
+                result = self.last_result  # what the preview shows is what gets written
+            else:
+                result = tech.run_prepared(data, info, params)
             if tech.output != "labels":
                 raise ValueError(f"{tech.name} produces an image, not labels: use its preview layer")
             out, notes = commit_labels(
@@ -265,7 +276,7 @@ class FamilyWidget(QWidget):
         """Run on the whole stack in a worker with napari progress; Cancel stops it."""
         layer = self.input.value
         if layer is None:
-            self._report_error(ValueError("add or open an image layer to segment"))
+            self._report_error(ValueError(NO_IMAGE))
             return None
         tech, target = self.current, self._target_layer()
         try:
@@ -349,6 +360,23 @@ class FamilyWidget(QWidget):
             except (OSError, ValueError) as e:
                 self._report_error(e)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+    def cleanup(self) -> None:
+        """Stop previews and disconnect from the viewer (the widget is going away)."""
         self.runner.shutdown()
+        self.cancel()
+        for emitter, slot in self._connections():
+            emitter.disconnect(slot)
+        if self._watched is not None:
+            self._watched.events.data.disconnect(self._on_input_data_changed)
+            self._watched = None
+
+    def _connections(self) -> list[tuple[Any, Any]]:
+        return [
+            (self.viewer.layers.events.inserted, self._reset_choices),
+            (self.viewer.layers.events.removed, self._reset_choices),
+            (self.viewer.dims.events.current_step, self._on_slice_changed),
+        ]
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.cleanup()
         super().closeEvent(event)

@@ -51,6 +51,7 @@ def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.nda
             layer.refresh()
         else:
             layer.data = data
+        layer.scale, layer.translate = tuple(source.scale[-2:]), tuple(source.translate[-2:])
         return layer
     scale = tuple(source.scale[-2:])
     translate = tuple(source.translate[-2:])

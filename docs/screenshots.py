@@ -17,13 +17,17 @@ OUT = Path(__file__).parent / "images"
 
 
 def settle(widget, ms: int = 1500) -> None:
-    """Let the debounced preview run and the canvas redraw."""
+    """Let the debounced preview run and the canvas redraw, with napari's toasts dismissed."""
     import time
 
     end = time.time() + ms / 1000
     while time.time() < end:
         QApplication.processEvents()
         time.sleep(0.01)
+    for w in QApplication.topLevelWidgets() + QApplication.allWidgets():
+        if type(w).__name__ == "NapariQtNotification":
+            w.close()
+    QApplication.processEvents()
 
 
 def main() -> None:

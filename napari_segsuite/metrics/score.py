@@ -1,0 +1,214 @@
+"""``score``: one entry point for every metric, returning a flat, named result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ._checks import check_pair
+from .boundary import bf_score
+from .instance import THRESHOLDS, adapted_rand, instance_metrics, panoptic_quality, split_voi
+from .semantic import confusion_matrix, semantic_metrics
+
+__all__ = ["KINDS", "Score", "score"]
+
+Kind = Literal["semantic", "instance", "boundary", "all"]
+KINDS = ("semantic", "instance", "boundary", "all")
+
+
+@dataclass
+class Score:
+    """Scores of one prediction against one ground truth.
+
+    ``summary`` is flat (metric name -> number) and is the table row of this pair; ``per_class``
+    has one row per class (semantic and boundary), ``per_threshold`` one row per IoU threshold
+    (instance), ``per_slice`` the summary of each 2D slice of an nD pair.
+    """
+
+    kind: str
+    summary: dict[str, float] = field(default_factory=dict)
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    per_threshold: list[dict[str, Any]] = field(default_factory=list)
+    per_slice: list[dict[str, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, float]:
+        return dict(self.summary)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def score(
+    pred: Any,
+    gt: Any,
+    *,
+    kind: Kind = "semantic",
+    ignore_index: int | None = None,
+    num_classes: int | None = None,
+    binary: bool = False,
+    tolerance: float | None = None,
+    class_names: Mapping[int, str] | None = None,
+    pred_classes: Mapping[int, int] | None = None,
+    gt_classes: Mapping[int, int] | None = None,
+    thresholds: Sequence[float] = THRESHOLDS,
+) -> Score:
+    """Score label map ``pred`` against ``gt`` (same shape; nD is scored per 2D slice and overall).
+
+    Parameters
+    ----------
+    kind : str
+        ``semantic`` (confusion-matrix metrics), ``instance`` (object matching, PQ, adapted Rand,
+        VOI), ``boundary`` (per-class BF score) or ``all``.
+    ignore_index : int, optional
+        Ground-truth label left out of semantic and boundary scores (VOC: 255).
+    num_classes : int, optional
+        Number of classes (default: 1 + the largest label).
+    binary : bool
+        Semantic/boundary on foreground (label > 0) versus background only.
+    tolerance : float, optional
+        BF distance tolerance in pixels (default 0.75 % of the image diagonal, as Csurka et al.).
+    class_names : mapping, optional
+        Names for the per-class rows.
+    pred_classes, gt_classes : mapping, optional
+        Object id -> class id, for panoptic quality per class.
+    thresholds : sequence of float
+        IoU thresholds of the instance scores (default 0.5, 0.55, ..., 0.95).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    pred, gt = check_pair(pred, gt)
+    kinds = ("semantic", "instance", "boundary") if kind == "all" else (kind,)
+    out = Score(kind)
+    if pred.ndim > 2:
+        slices = list(np.ndindex(pred.shape[:-2]))
+        parts = []
+        for idx in slices:
+            s = score(pred[idx], gt[idx], kind=kind, ignore_index=ignore_index, num_classes=num_classes, binary=binary,
+                      tolerance=tolerance, class_names=class_names, pred_classes=pred_classes, gt_classes=gt_classes, thresholds=thresholds)
+            out.per_slice.append({"slice": list(idx), **s.summary})
+            parts.append(s)
+        _combine(out, parts, kinds, pred, gt, ignore_index, num_classes, binary, class_names)
+        return out
+    if ignore_index is not None and np.all(gt == ignore_index):
+        out.notes.append("every ground-truth pixel carries the ignore label: nothing to score")
+    if not pred.any() and not gt.any():
+        out.notes.append("both label maps are empty")
+    if "semantic" in kinds:
+        _semantic(out, pred, gt, ignore_index, num_classes, binary, class_names)
+    if "boundary" in kinds:
+        _boundary(out, pred, gt, ignore_index, binary, tolerance, class_names)
+    if "instance" in kinds:
+        _instance(out, pred, gt, pred_classes, gt_classes, thresholds)
+    return out
+
+
+def _prepare_semantic(pred, gt, ignore_index, binary):
+    if binary:
+        p = (pred > 0).astype(np.uint8)
+        g = (gt > 0).astype(np.uint8)
+        if ignore_index is not None:
+            g[gt == ignore_index] = 255
+        return p, g, (255 if ignore_index is not None else None)
+    return pred, gt, ignore_index
+
+
+def _class_rows(out: Score, m: dict, class_names) -> None:
+    rows = {r["class"]: r for r in out.per_class}
+    for c in range(len(m["iou"])):
+        if np.isnan(m["iou"][c]):
+            continue  # absent from both maps: excluded, as the means exclude it
+        row = rows.setdefault(c, {"class": c, "name": (class_names or {}).get(c, str(c))})
+        row.update({"iou": m["iou"][c], "dice": m["dice"][c], "accuracy": m["class_accuracy"][c],
+                    "precision": m["precision"][c], "support": int(m["support"][c]), "predicted": int(m["predicted"][c])})
+    out.per_class = [rows[k] for k in sorted(rows)]
+
+
+def _semantic(out, pred, gt, ignore_index, num_classes, binary, class_names):
+    p, g, ign = _prepare_semantic(pred, gt, ignore_index, binary)
+    cm = confusion_matrix(p, g, num_classes=2 if binary else num_classes, ignore_index=ign)
+    m = semantic_metrics(cm)
+    out.summary.update({k: m[k] for k in ("pixel_accuracy", "mean_class_accuracy", "mean_iou", "mean_dice", "fw_iou")})
+    if binary and len(m["iou"]) > 1:
+        out.summary.update({"foreground_iou": float(m["iou"][1]), "foreground_dice": float(m["dice"][1]),
+                            "foreground_precision": float(m["precision"][1]), "foreground_recall": float(m["class_accuracy"][1])})
+    _class_rows(out, m, class_names)
+
+
+def _boundary(out, pred, gt, ignore_index, binary, tolerance, class_names):
+    p, g, ign = _prepare_semantic(pred, gt, ignore_index, binary)
+    tol = 0.0075 * float(np.hypot(*p.shape)) if tolerance is None else float(tolerance)
+    valid = g != ign if ign is not None else np.ones(g.shape, bool)
+    classes = sorted((set(np.unique(p[valid]).tolist()) | set(np.unique(g[valid]).tolist())) - {ign})
+    rows = {r["class"]: r for r in out.per_class}
+    bfs = []
+    for c in classes:
+        _, _, f = bf_score((p == c) & valid, (g == c) & valid, tol)
+        bfs.append(f)
+        row = rows.setdefault(c, {"class": c, "name": (class_names or {}).get(c, str(c))})
+        row["bf"] = f
+    out.per_class = [rows[k] for k in sorted(rows)]
+    out.summary["bf_mean"] = float(np.mean(bfs)) if bfs else float("nan")
+    out.summary["bf_tolerance_px"] = tol
+
+
+def _instance(out, pred, gt, pred_classes, gt_classes, thresholds):
+    res = instance_metrics(pred, gt, thresholds=thresholds)
+    out.summary.update(res["summary"])
+    out.per_threshold = res["per_threshold"]
+    pq = panoptic_quality(pred, gt, pred_classes=pred_classes, gt_classes=gt_classes)
+    out.summary.update({k: v for k, v in pq["summary"].items()})
+    are, _, _ = adapted_rand(pred, gt)
+    split, merge = split_voi(pred, gt)
+    out.summary.update({"adapted_rand_error": are, "voi_split": split, "voi_merge": merge, "voi": split + merge})
+    if res["summary"]["n_true"] == 0 and res["summary"]["n_pred"] == 0:
+        out.notes.append("no object in either map: instance scores are undefined (NaN)")
+
+
+def _combine(out, parts, kinds, pred, gt, ignore_index, num_classes, binary, class_names):
+    """Overall scores of an nD pair: semantic on all pixels, instance counts summed over slices,
+    boundary and the rest averaged over slices."""
+    if "semantic" in kinds:
+        _semantic(out, pred, gt, ignore_index, num_classes, binary, class_names)
+    if "instance" in kinds:
+        rows = []
+        for i, t in enumerate(parts[0].per_threshold):
+            tp = sum(p.per_threshold[i]["tp"] for p in parts)
+            fp = sum(p.per_threshold[i]["fp"] for p in parts)
+            fn = sum(p.per_threshold[i]["fn"] for p in parts)
+            nan = float("nan")
+            rows.append({"threshold": t["threshold"], "tp": tp, "fp": fp, "fn": fn,
+                         "precision": tp / (tp + fp) if tp + fp else nan, "recall": tp / (tp + fn) if tp + fn else nan,
+                         "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else nan,
+                         "accuracy": tp / (tp + fp + fn) if tp + fp + fn else nan})
+        out.per_threshold = rows
+        for k in ("precision", "recall", "f1", "accuracy"):
+            out.summary[f"{k}_mean"] = float(np.mean([r[k] for r in rows]))
+        at50 = rows[0]
+        out.summary.update({"f1@0.5": at50["f1"], "precision@0.5": at50["precision"], "recall@0.5": at50["recall"],
+                            "n_true": sum(p.summary["n_true"] for p in parts), "n_pred": sum(p.summary["n_pred"] for p in parts)})
+    for key in parts[0].summary:
+        if key not in out.summary:
+            vals = [p.summary[key] for p in parts if not np.isnan(p.summary[key])]
+            out.summary[key] = float(np.mean(vals)) if vals else float("nan")
+    for p in parts:
+        out.notes.extend(n for n in p.notes if n not in out.notes)

@@ -30,11 +30,20 @@ def settle(widget, ms: int = 1500) -> None:
     QApplication.processEvents()
 
 
+def _raise_dock(widget) -> None:
+    parent = widget.parentWidget()
+    while parent is not None and not hasattr(parent, "setFloating"):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.show()
+        parent.raise_()
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
-    (w,) = build_viewer(viewer, sample="cells")
+    w, scoring = build_viewer(viewer, sample="cells")
     viewer.layers["cells ground truth"].visible = False
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
@@ -56,6 +65,22 @@ def main() -> None:
     w.form.set_values({"method": "manual", "value": 120.0, "invert": True})
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_manual.png"), canvas_only=False)
+    # scoring panel: Otsu components of the cells sample against its ground truth, live
+    viewer.layers.clear()
+    viewer.open_sample("napari-segsuite", "cells")
+    w.technique.value = "threshold.global"
+    w.form.set_values({"method": "otsu", "components": True, "invert": False})
+    settle(w)
+    mine = w.apply()
+    mine.name = "otsu objects"
+    scoring.pred.value, scoring.gt.value = mine, viewer.layers["cells ground truth"]
+    viewer.layers["cells ground truth"].visible = False
+    viewer.layers["Thresholding preview"].visible = False
+    scoring.kind.value = "instance"
+    scoring.overlay.value = True
+    _raise_dock(scoring)
+    settle(scoring)
+    viewer.screenshot(str(OUT / "scoring_instance.png"), canvas_only=False)
     viewer.close()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 

@@ -1,4 +1,4 @@
-"""The ``napari-segsuite`` command: ``gui`` (default), ``techniques``, ``run``.
+"""The ``napari-segsuite`` command: ``gui`` (default), ``techniques``, ``run``, ``evaluate``.
 
 Examples::
 
@@ -8,6 +8,7 @@ Examples::
     napari-segsuite techniques --markdown            # the README's technique table
     napari-segsuite run threshold.adaptive imgs/ -o masks/ --param method=sauvola --param block_size=31
     napari-segsuite run my_preset.json imgs/*.tif -o masks/ --format tif
+    napari-segsuite evaluate masks/ groundtruth/ --kind all --json
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["png", "tif", "npy"], default="png", help="mask file format (default png)")
     r.add_argument("--channel-axis", default="auto", help="'auto' (RGB if the last axis has 3 or 4 entries), 'none', or an axis number")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
+    e = sub.add_parser("evaluate", help="score predicted label masks against ground truth")
+    e.add_argument("pred", help="a predicted mask file, or a folder of them")
+    e.add_argument("gt", help="a ground-truth file or folder (paired with predictions by file stem); PNG/TIFF/NPY or BSDS .mat")
+    e.add_argument("--kind", choices=["semantic", "instance", "boundary", "all"], default="semantic")
+    e.add_argument("--ignore-index", type=int, default=None, help="ground-truth label to ignore (VOC: 255)")
+    e.add_argument("--binary", action="store_true", help="semantic/boundary on foreground vs background")
+    e.add_argument("--tolerance", type=float, default=None, help="BF tolerance in pixels (default 0.75%% of the diagonal)")
+    e.add_argument("--json", action="store_true", help="print JSON (per image and aggregate)")
     return ap
 
 
@@ -54,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _gui(getattr(args, "images", []), getattr(args, "sample", "cells"))
         if command == "techniques":
             return _techniques(args.json, args.family, args.markdown)
+        if command == "evaluate":
+            return _evaluate(args)
         return _run(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
@@ -61,8 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells") -> list[Any]:
-    """Open ``images`` (or a sample) in ``viewer`` and dock one widget per family; returns the widgets."""
-    from ._widgets import FAMILY_WIDGETS
+    """Open ``images`` (or a sample) in ``viewer`` and dock the plugin's widgets; returns them."""
+    from ._widgets import DOCKED
 
     if images:
         for path in images:
@@ -70,8 +81,8 @@ def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells")
     else:
         viewer.open_sample("napari-segsuite", sample)
     docked = []
-    for display_name, _ in FAMILY_WIDGETS.values():
-        _dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name)
+    for display_name in DOCKED:
+        _dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name, tabify=bool(docked))
         docked.append(widget)
     return docked
 
@@ -193,6 +204,71 @@ def _run(args: argparse.Namespace) -> int:
         notes = "".join(f"; note: {n}" for n in result.notes)
         print(f"{prefix} -> {target} ({result.seconds * 1000:.0f} ms{notes})")
     print(f"{done} written, {skipped} skipped, {failed} failed")
+    return 1 if failed else 0
+
+
+MASK_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".mat"}
+
+
+def _pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
+    if pred.is_file() and gt.is_file():
+        return [(pred, gt)]
+    if pred.is_dir() and gt.is_dir():
+        gts = {p.stem: p for p in gt.iterdir() if p.suffix.lower() in MASK_SUFFIXES}
+        pairs = [(p, gts[p.stem]) for p in sorted(pred.iterdir()) if p.suffix.lower() in MASK_SUFFIXES and p.stem in gts]
+        if not pairs:
+            raise ValueError(f"no file in {pred} has a ground truth of the same name in {gt}")
+        return pairs
+    for p in (pred, gt):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    raise ValueError("give two files or two folders")
+
+
+def _read_gt(path: Path) -> list[Any]:
+    """Ground-truth label maps of a file: one, or one per annotator for BSDS .mat."""
+    from .io import read_image
+    from .io.bsds import read_bsds_groundtruth
+
+    if path.suffix.lower() == ".mat":
+        return read_bsds_groundtruth(path).segmentations
+    return [read_image(path)]
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .io import read_image
+    from .metrics import score
+
+    rows: list[dict[str, Any]] = []
+    failed = 0
+    for pred_path, gt_path in _pairs(Path(args.pred), Path(args.gt)):
+        try:
+            pred = read_image(pred_path)
+            gts = _read_gt(gt_path)
+            scores = [score(pred, g, kind=args.kind, ignore_index=args.ignore_index, binary=args.binary, tolerance=args.tolerance) for g in gts]
+        except (ValueError, TypeError, OSError) as e:
+            failed += 1
+            print(f"{pred_path.name}: FAILED: {e}", file=sys.stderr)
+            continue
+        keys = scores[0].summary.keys()
+        summary = {k: float(np.nanmean([s.summary[k] for s in scores])) if not all(np.isnan(s.summary[k]) for s in scores) else float("nan") for k in keys}
+        rows.append({"image": pred_path.stem, "annotators": len(gts), **summary})
+    if not rows:
+        raise ValueError("no pair could be scored")
+    metrics = [k for k in rows[0] if k not in ("image", "annotators")]
+    aggregate = {k: float(np.nanmean([r[k] for r in rows])) if any(not np.isnan(r[k]) for r in rows) else float("nan") for k in metrics}
+    if args.json:
+        from .metrics.score import _jsonable
+
+        print(json.dumps(_jsonable({"images": rows, "aggregate": aggregate}), indent=2))
+    else:
+        width = max(len(r["image"]) for r in rows + [{"image": "mean"}])
+        cols = {m: max(len(m), 8) for m in metrics}
+        print(f"{'image':{width}s} " + " ".join(f"{m:>{w}s}" for m, w in cols.items()))
+        for r in rows + [{"image": "mean", **aggregate}]:
+            print(f"{r['image']:{width}s} " + " ".join(f"{r[m]:{w}.4f}" for m, w in cols.items()))
     return 1 if failed else 0
 
 

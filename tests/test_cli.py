@@ -97,3 +97,48 @@ def test_existing_output_is_not_overwritten_without_flag(tmp_path, images):
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "napari_segsuite.cli", "techniques"], capture_output=True, text=True)
     assert out.returncode == 0 and "threshold.global" in out.stdout
+
+
+def test_evaluate_folders_paired_by_stem(tmp_path, capsys):
+    pred_dir, gt_dir = tmp_path / "pred", tmp_path / "gt"
+    gt = np.zeros((20, 20), np.uint8)
+    gt[2:8, 2:8] = 1
+    gt[10:18, 10:18] = 2
+    write_labels(gt_dir / "a.png", gt)
+    write_labels(gt_dir / "b.png", gt)
+    write_labels(pred_dir / "a.png", gt)  # perfect
+    shifted = np.roll(gt, 2, axis=1)
+    write_labels(pred_dir / "b.tif", shifted)
+    write_labels(pred_dir / "unpaired.png", gt)
+    assert main(["evaluate", str(pred_dir), str(gt_dir), "--kind", "all", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by = {r["image"]: r for r in out["images"]}
+    assert set(by) == {"a", "b"}
+    assert by["a"]["mean_iou"] == 1.0 and by["b"]["mean_iou"] < 1.0
+    from napari_segsuite.metrics import score
+
+    assert by["b"]["f1_mean"] == pytest.approx(score(shifted, gt, kind="all").summary["f1_mean"])
+    assert out["aggregate"]["mean_iou"] == pytest.approx((1.0 + by["b"]["mean_iou"]) / 2)
+    assert main(["evaluate", str(pred_dir / "a.png"), str(gt_dir / "a.png")]) == 0
+    table = capsys.readouterr().out
+    assert "pixel_accuracy" in table and "mean" in table
+
+
+def test_evaluate_against_all_bsds_annotators(shared_data, tmp_path, capsys):
+    from napari_segsuite.io.bsds import read_bsds_groundtruth
+
+    mat = shared_data / "bsds500" / "bench" / "data" / "groundTruth" / "2018.mat"
+    gts = read_bsds_groundtruth(mat).segmentations
+    np.save(tmp_path / "2018.npy", gts[0])
+    assert main(["evaluate", str(tmp_path / "2018.npy"), str(mat), "--kind", "instance", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert row["annotators"] == len(gts) >= 5
+    assert 0 < row["f1_mean"] < 1, "the mean over annotators: perfect on one, not on the others"
+
+
+def test_evaluate_reports_shape_mismatch(tmp_path, capsys):
+    write_labels(tmp_path / "p.png", np.zeros((5, 5), np.uint8))
+    write_labels(tmp_path / "g.png", np.zeros((6, 5), np.uint8))
+    assert main(["evaluate", str(tmp_path / "p.png"), str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert "(5, 5)" in err and "(6, 5)" in err

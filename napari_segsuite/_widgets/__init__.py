@@ -7,8 +7,9 @@ of the catalog has one.
 from napari.viewer import Viewer
 
 from .family_widget import FamilyWidget
+from .scoring_widget import ScoringWidget
 
-__all__ = ["FAMILY_WIDGETS", "FamilyWidget", "ThresholdingWidget"]
+__all__ = ["DOCKED", "FAMILY_WIDGETS", "FamilyWidget", "ScoringWidget", "ThresholdingWidget"]
 
 
 class ThresholdingWidget(FamilyWidget):
@@ -20,3 +21,6 @@ class ThresholdingWidget(FamilyWidget):
 
 #: family -> (manifest widget display name, widget class)
 FAMILY_WIDGETS = {"Thresholding": ("Thresholding", ThresholdingWidget)}
+
+#: manifest display names of the widgets the app docks at start, in order
+DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Scoring"]

@@ -21,7 +21,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 from ..presets import load_preset, save_preset
 from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from .histogram import HistogramView
-from .layers import commit_labels, displayed_slice, update_preview_layer
+from .layers import commit_labels, displayed_slice, reset_keeping_value, update_preview_layer
 from .params import ParamsForm
 from .preview import PreviewRunner
 
@@ -124,8 +124,8 @@ class FamilyWidget(QWidget):
         return [(NEW_LAYER, NEW_LAYER), *labels]
 
     def _reset_choices(self, *_: Any) -> None:
-        self.input.reset_choices()
-        self.target.reset_choices()
+        reset_keeping_value(self.input)
+        reset_keeping_value(self.target)
 
     def _has_channels(self, layer: Image) -> bool:
         return bool(layer.rgb)

@@ -9,7 +9,19 @@ from napari.layers import Image, Labels
 
 from ..labels import LabelKind, commit_plan, labels_metadata
 
-__all__ = ["commit_labels", "displayed_slice", "label_kind_of", "spatial_shape", "update_preview_layer"]
+__all__ = ["commit_labels", "displayed_slice", "label_kind_of", "reset_keeping_value", "spatial_shape", "update_preview_layer"]
+
+
+def reset_keeping_value(combo: Any) -> None:
+    """Refresh a layer combo box's choices, keeping its layer selected if it is still offered.
+
+    (magicgui matches the old value by its label, which a renamed layer no longer has.)
+    """
+    value = combo.value
+    combo.reset_choices()
+    offered = [c[1] if isinstance(c, tuple) else c for c in combo.choices]
+    if value is not None and any(value is c for c in offered):
+        combo.value = value
 
 
 def spatial_shape(layer: Image) -> tuple[int, ...]:

@@ -237,8 +237,12 @@ def test_widget_docks_from_the_plugin_manifest_and_cli_builds_the_app(make_napar
     from napari_segsuite.cli import build_viewer
 
     viewer = make_napari_viewer()
-    (w,) = build_viewer(viewer, sample="scene")
+    w, scoring = build_viewer(viewer, sample="scene")
     assert isinstance(w, ThresholdingWidget)
+    from napari_segsuite._widgets import ScoringWidget
+
+    assert isinstance(scoring, ScoringWidget)
+    assert scoring.gt.value.name == "scene ground truth", "the ground truth layer is found by its name"
     assert {"scene", "scene ground truth"} <= {layer.name for layer in viewer.layers}
     wait_idle(qtbot, w)
     assert w.input.value.name == "scene" and w.preview_layer is not None

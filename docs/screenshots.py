@@ -65,6 +65,28 @@ def main() -> None:
     w.form.set_values({"method": "manual", "value": 120.0, "invert": True})
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_manual.png"), canvas_only=False)
+    # tuning: sweep the manual threshold against the cells ground truth
+    viewer.layers.clear()
+    viewer.open_sample("napari-segsuite", "cells")
+    w.technique.value = "threshold.adaptive"
+    w.form.set_values({"method": "gaussian", "components": False})
+    w.tuning_section.expand(animate=False)
+    w.tuning.axes[0][0].value = "block_size"
+    w.tuning.axes[0][1].value, w.tuning.axes[0][2].value, w.tuning.axes[0][3].value = 15, 151, 8
+    w.tuning.axes[1][0].value = "offset"
+    w.tuning.axes[1][1].value, w.tuning.axes[1][2].value, w.tuning.axes[1][3].value = -300, 100, 6
+    w.tuning.run()
+    while w.tuning.worker is not None:
+        settle(w, 100)
+    w.tuning.use_best()
+    viewer.layers["cells ground truth"].visible = False
+    settle(w)
+    _raise_dock(w)
+    settle(w)
+    viewer.screenshot(str(OUT / "tuning_sweep.png"), canvas_only=False)
+    w.tuning.grab().save(str(OUT / "tuning_panel.png"))  # the whole panel with its plot
+    w.tuning_section.collapse(animate=False)
+
     # scoring panel: Otsu components of the cells sample against its ground truth, live
     viewer.layers.clear()
     viewer.open_sample("napari-segsuite", "cells")

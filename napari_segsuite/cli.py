@@ -81,9 +81,12 @@ def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells")
     else:
         viewer.open_sample("napari-segsuite", sample)
     docked = []
+    first = None
     for display_name in DOCKED:
-        _dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name, tabify=bool(docked))
+        dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name, tabify=bool(docked))
+        first = first or dock
         docked.append(widget)
+    first.raise_()  # the technique widget in front, the scoring panel one tab away
     return docked
 
 

@@ -16,7 +16,8 @@ from magicgui import widgets
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
 from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
@@ -24,6 +25,7 @@ from .histogram import HistogramView
 from .layers import commit_labels, displayed_slice, reset_keeping_value, update_preview_layer
 from .params import ParamsForm
 from .preview import PreviewRunner
+from .tuning_panel import TuningPanel
 
 __all__ = ["FamilyWidget"]
 
@@ -73,7 +75,16 @@ class FamilyWidget(QWidget):
         self.save_button = widgets.PushButton(text="Save preset…")
         self.load_button = widgets.PushButton(text="Load preset…")
 
-        layout = QVBoxLayout(self)
+        # everything scrolls inside the dock, so an expanded section never forces the window taller
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.addWidget(widgets.Container(widgets=[self.input, self.technique]).native)
         layout.addWidget(self.summary)
         for form in self.forms.values():
@@ -86,6 +97,8 @@ class FamilyWidget(QWidget):
         layout.addWidget(row.native)
         presets = widgets.Container(layout="horizontal", labels=False, widgets=[self.save_button, self.load_button])
         layout.addWidget(presets.native)
+        self.tuning_section = QCollapsible("Tune against ground truth")
+        layout.addWidget(self.tuning_section)
         layout.addStretch(1)
 
         self.input.changed.connect(self._on_input_changed)
@@ -103,6 +116,8 @@ class FamilyWidget(QWidget):
             emitter.connect(slot)
         self._on_technique_changed()
         self._on_input_changed()
+        self.tuning = TuningPanel(self)  # after the technique selector exists
+        self.tuning_section.addWidget(self.tuning)
 
     # -- state ----------------------------------------------------------------------------------
     @property

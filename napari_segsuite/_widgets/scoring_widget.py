@@ -68,7 +68,7 @@ class ScoringWidget(QWidget):
         self.runner = PreviewRunner(delay_ms=30, parent=self)
         self.runner.done.connect(self._on_scored)
 
-        self.pred = widgets.ComboBox(label="prediction", choices=self._labels_choices, tooltip="Labels layer to score")
+        self.pred = widgets.ComboBox(label="prediction", choices=self._labels_choices, nullable=True, tooltip="Labels layer to score")
         self.gt = widgets.ComboBox(label="ground truth", choices=self._labels_choices, tooltip="Reference labels layer")
         self.kind = widgets.ComboBox(label="metrics", choices=["semantic", "instance", "boundary", "all"], value="semantic")
         self.binary = widgets.CheckBox(value=False, text="foreground vs background", tooltip="Score label > 0 against background only")
@@ -115,6 +115,14 @@ class ScoringWidget(QWidget):
     def _reset_choices(self, *_: Any) -> None:
         reset_keeping_value(self.pred)
         reset_keeping_value(self.gt)
+        self._default_prediction()
+
+    def _default_prediction(self) -> None:
+        """Score the newest labels layer that is not the ground truth, unless one is chosen."""
+        if self.pred.value is not None and self.pred.value is not self.gt.value:
+            return
+        others = [layer for _, layer in self._labels_choices() if layer is not self.gt.value]
+        self.pred.value = others[-1] if others else None
 
     def _guess_ground_truth(self) -> None:
         """Pick a layer named like a ground truth, and another one as the prediction."""
@@ -122,9 +130,7 @@ class ScoringWidget(QWidget):
         gt = next((layer for layer in choices if "truth" in layer.name.lower() or "gt" in layer.name.lower().split()), None)
         if gt is not None:
             self.gt.value = gt
-            others = [layer for layer in choices if layer is not gt]
-            if others:
-                self.pred.value = others[-1]
+        self._default_prediction()
 
     def _on_layers_changed(self, *_: Any) -> None:
         for layer in self._watched:

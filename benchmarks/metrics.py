@@ -84,6 +84,7 @@ def boundary() -> None:
 
 
 def gui() -> None:
+    """Paint stroke -> scoring panel updated, in a real napari viewer (needs a display)."""
     import napari
     from qtpy.QtWidgets import QApplication
 
@@ -91,10 +92,9 @@ def gui() -> None:
 
     rng = np.random.default_rng(0)
     gt = rng.integers(0, 21, (2048, 2048)).astype(np.uint8)
-    pred = gt.copy()
     viewer = napari.Viewer(show=True)
     gt_layer = viewer.add_labels(gt, name="ground truth")
-    pred_layer = viewer.add_labels(pred, name="prediction")
+    pred_layer = viewer.add_labels(gt.copy(), name="prediction")
     w = ScoringWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.pred.value, w.gt.value = pred_layer, gt_layer
@@ -105,20 +105,18 @@ def gui() -> None:
             app.processEvents()
         app.processEvents()
 
-    w.live.value = True
     settle()
+    stamps: list[float] = []
+    # connected after the panel's own slot: runs once the tables hold the new scores
+    w.runner.done.connect(lambda *_: stamps.append(time.perf_counter()))
     times = []
     for i in range(15):
-        done = []
-        w.runner.done.connect(lambda *_: done.append(time.perf_counter()))
+        rows, cols = np.nonzero(np.ones((20, 300), bool))  # a 20 px wide, 300 px long stroke
         t0 = time.perf_counter()
-        idx = (slice(100 + 50 * i, 140 + 50 * i), slice(100, 400))
-        pred_layer.data_setitem(np.nonzero(np.ones((40, 300), bool)) + 0 if False else tuple(a + s.start for a, s in zip(np.nonzero(np.ones((40, 300), bool)), idx)), 3)
-        pred_layer.events.paint(value=[])  # what a finished brush stroke emits
+        pred_layer.data_setitem((rows + 100 * i, cols + 200), (i % 20) + 1)
+        pred_layer.events.paint(value=[])  # what napari emits when a brush stroke ends
         settle()
-        times.append((done[-1] - t0) * 1000)
-        w.runner.done.disconnect()
-        w.runner.done.connect(w._on_scored)
+        times.append((stamps[-1] - t0) * 1000)
     ms = statistics.median(times)
     print(f"\nnapari scoring panel, 2048 x 2048, 21 classes: paint stroke -> table updated {ms:.1f} ms "
           f"(includes the {w.runner._timer.interval()} ms debounce; target <= 100 ms: {'met' if ms <= 100 else 'MISSED'})")

@@ -65,7 +65,7 @@ class ScoringWidget(QWidget):
         self.error_layer: Labels | None = None
         self.iou_layer = None
         self._watched: list[Labels] = []
-        self.runner = PreviewRunner(delay_ms=30, parent=self)
+        self.runner = PreviewRunner(delay_ms=15, parent=self)
         self.runner.done.connect(self._on_scored)
 
         self.pred = widgets.ComboBox(label="prediction", choices=self._labels_choices, nullable=True, tooltip="Labels layer to score")
@@ -84,7 +84,8 @@ class ScoringWidget(QWidget):
         self.detail_table = QTableWidget(0, 0)
         for table in (self.summary_table, self.detail_table):
             table.verticalHeader().setVisible(False)
-            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            table.horizontalHeader().setStretchLastSection(True)
             table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
         layout = QVBoxLayout(self)
@@ -196,6 +197,16 @@ class ScoringWidget(QWidget):
         show_error(f"Scoring: {msg}")
 
     def _fill_tables(self, result: Score) -> None:
+        for table in (self.summary_table, self.detail_table):
+            table.setUpdatesEnabled(False)
+        try:
+            self._fill(result)
+        finally:
+            for table in (self.summary_table, self.detail_table):
+                table.resizeColumnsToContents()
+                table.setUpdatesEnabled(True)
+
+    def _fill(self, result: Score) -> None:
         rows = [(k, v) for k, v in result.summary.items()]
         self.summary_table.setRowCount(len(rows))
         for i, (k, v) in enumerate(rows):

@@ -135,3 +135,31 @@ def test_stacks_are_scored_per_slice_and_overall(coins_pair):
     tp = single.per_threshold[0]["tp"] + len(np.unique(gt)) - 1
     assert s.per_threshold[0]["tp"] == tp
     assert s.summary["mean_iou"] == pytest.approx(score(stack_p, stack_g).summary["mean_iou"])
+
+
+def _assert_equal_to_stardist(pred, gt):
+    from stardist.matching import matching
+
+    res = instance_metrics(pred, gt)
+    for row in res["per_threshold"]:
+        ref = matching(gt, pred, thresh=row["threshold"])
+        assert (row["tp"], row["fp"], row["fn"]) == (ref.tp, ref.fp, ref.fn)
+        assert row["f1"] == pytest.approx(ref.f1) and row["accuracy"] == pytest.approx(ref.accuracy)
+        assert row["precision"] == pytest.approx(ref.precision) and row["recall"] == pytest.approx(ref.recall)
+        if row["tp"]:
+            assert row["mean_matched_iou"] == pytest.approx(ref.mean_matched_score, abs=1e-6)
+
+
+def test_matching_equals_stardist(coins_pair):
+    _assert_equal_to_stardist(*coins_pair)
+
+
+def test_matching_equals_stardist_on_real_nuclei(shared_data):
+    import tifffile
+
+    from napari_segsuite.techniques import CATALOG
+
+    img = tifffile.imread(shared_data / "stardist" / "img2d.tif")
+    gt = tifffile.imread(shared_data / "stardist" / "mask2d.tif")
+    pred = CATALOG["threshold.global"](img, components=True)
+    _assert_equal_to_stardist(pred, gt)

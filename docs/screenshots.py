@@ -76,7 +76,7 @@ def main() -> None:
     w.tuning.axes[1][0].value = "offset"
     w.tuning.axes[1][1].value, w.tuning.axes[1][2].value, w.tuning.axes[1][3].value = -300, 100, 6
     w.tuning.run()
-    while w.tuning.worker is not None:
+    while w.tuning.job.running:
         settle(w, 100)
     w.tuning.use_best()
     viewer.layers["cells ground truth"].visible = False

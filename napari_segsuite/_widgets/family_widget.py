@@ -22,6 +22,7 @@ from superqt import QCollapsible
 from ..presets import load_preset, save_preset
 from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from .histogram import HistogramView
+from .jobs import Job
 from .layers import commit_labels, displayed_slice, reset_keeping_value, update_preview_layer
 from .params import ParamsForm
 from .preview import PreviewRunner
@@ -46,7 +47,6 @@ class FamilyWidget(QWidget):
         self.last_result: Result | None = None
         self._prepared: tuple[Any, np.ndarray, Any] | None = None  # (key, data, info)
         self._notified: set[str] = set()
-        self._worker = None
         self._watched: Image | None = None  # input layer whose data events we follow
         self._pending_request: tuple | None = None  # (slice key, technique, params) of the newest preview
         self._last_request: tuple | None = None  # ... of the preview on screen (last_result)
@@ -71,7 +71,7 @@ class FamilyWidget(QWidget):
         )
         self.apply_button = widgets.PushButton(text="Apply")
         self.apply_all_button = widgets.PushButton(text="Apply to all slices")
-        self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
+        self.cancel_button = widgets.PushButton(text="Cancel")
         self.save_button = widgets.PushButton(text="Save preset…")
         self.load_button = widgets.PushButton(text="Load preset…")
 
@@ -108,7 +108,7 @@ class FamilyWidget(QWidget):
         self.live.changed.connect(self._on_live_toggled)
         self.apply_button.changed.connect(self.apply)
         self.apply_all_button.changed.connect(self.apply_all_slices)
-        self.cancel_button.changed.connect(self.cancel)
+        self.job = Job(self.apply_all_button, self.cancel_button)
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
         self.histogram.threshold_picked.connect(self._on_histogram_pick)
@@ -157,13 +157,17 @@ class FamilyWidget(QWidget):
     def _on_input_changed(self, *_: Any) -> None:
         self._prepared = None
         layer = self.input.value
-        self.apply_all_button.enabled = layer is not None and len(layer.data.shape) - layer.rgb > 2
+        self._update_apply_all()
         if self._watched is not None:
             self._watched.events.data.disconnect(self._on_input_data_changed)
         self._watched = layer
         if layer is not None:
             layer.events.data.connect(self._on_input_data_changed)
         self.request_preview()
+
+    def _update_apply_all(self, *_: Any) -> None:
+        layer = self.input.value
+        self.apply_all_button.enabled = not self.job.running and layer is not None and len(layer.data.shape) - layer.rgb > 2
 
     def _on_input_data_changed(self, *_: Any) -> None:
         self._prepared = None
@@ -326,22 +330,12 @@ class FamilyWidget(QWidget):
 
         worker.returned.connect(finished)
         worker.errored.connect(errored)
-        worker.aborted.connect(lambda: show_info(f"{tech.name}: cancelled, no layer was changed"))
-        worker.finished.connect(self._worker_finished)
-        self._worker = worker
-        self.cancel_button.enabled = True
-        self.apply_all_button.enabled = False
-        worker.start()
+        self.job.start(worker, cancelled=f"{tech.name}: cancelled, no layer was changed")
+        worker.finished.connect(self._update_apply_all)  # after the job's own reset
         return worker
 
     def cancel(self, *_: Any) -> None:
-        if self._worker is not None:
-            self._worker.quit()
-
-    def _worker_finished(self) -> None:
-        self._worker = None
-        self.cancel_button.enabled = False
-        self.apply_all_button.enabled = True
+        self.job.cancel()
 
     # -- presets ----------------------------------------------------------------------------------
     def save_preset(self, path: str | Path) -> Path:

@@ -11,11 +11,12 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from napari.layers import Labels
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..techniques import Cancelled
 from ..tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
+from .jobs import Job
 from .layers import displayed_slice, reset_keeping_value, spatial_shape
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ class TuningPanel(QWidget):
         super().__init__()
         self.family = family
         self.result: SweepResult | None = None
-        self.worker = None
         viewer = family.viewer
         self.gt = widgets.ComboBox(label="ground truth", choices=self._gt_choices, tooltip="Labels layer to score against")
         self.metric = widgets.ComboBox(label="metric", choices=list(METRICS), value="foreground IoU")
@@ -46,7 +46,7 @@ class TuningPanel(QWidget):
             name.changed.connect(lambda *_, i=i: self._on_param_changed(i))
             self.axes.append((name, lo, hi, steps))
         self.run_button = widgets.PushButton(text="Run sweep")
-        self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
+        self.cancel_button = widgets.PushButton(text="Cancel")
         self.best_button = widgets.PushButton(text="Use best", enabled=False)
         self.figure = Figure(figsize=(3.2, 2.4), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -64,7 +64,7 @@ class TuningPanel(QWidget):
         layout.addWidget(self.canvas)
 
         self.run_button.changed.connect(self.run)
-        self.cancel_button.changed.connect(self.cancel)
+        self.job = Job(self.run_button, self.cancel_button)
         self.best_button.changed.connect(self.use_best)
         family.technique.changed.connect(self._on_technique_changed)
         viewer.layers.events.inserted.connect(self._reset_gt)
@@ -146,21 +146,8 @@ class TuningPanel(QWidget):
         )
         worker.returned.connect(self._on_done)
         worker.errored.connect(lambda e: None if isinstance(e, Cancelled) else self._error(e))
-        worker.aborted.connect(lambda: show_info("sweep cancelled"))
-        worker.finished.connect(self._finished)
-        self.worker = worker
-        self.run_button.enabled, self.cancel_button.enabled = False, True
         self.status.setText(f"running {n} runs…")
-        worker.start()
-        return worker
-
-    def cancel(self, *_: Any) -> None:
-        if self.worker is not None:
-            self.worker.quit()
-
-    def _finished(self) -> None:
-        self.worker = None
-        self.run_button.enabled, self.cancel_button.enabled = True, False
+        return self.job.start(worker, cancelled="sweep cancelled")
 
     def _error(self, exc: BaseException) -> None:
         self.status.setText(str(exc))

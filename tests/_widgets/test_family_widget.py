@@ -205,7 +205,7 @@ def test_cancel_apply_all_slices_changes_nothing(make_napari_viewer, qtbot, note
     w.apply_all_slices()
     assert w.cancel_button.enabled
     w.cancel()
-    qtbot.waitUntil(lambda: w._worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not w.job.running, timeout=TIMEOUT)
     qtbot.wait(50)
     assert len(viewer.layers) == n_layers
     assert any("cancelled" in n for n in notes)

@@ -28,7 +28,7 @@ def widget(make_napari_viewer, qtbot):
 def run_sweep(qtbot, panel):
     worker = panel.run()
     assert worker is not None, panel.status.text()
-    qtbot.waitUntil(lambda: panel.worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=TIMEOUT)
     return panel.result
 
 

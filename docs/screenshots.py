@@ -98,6 +98,7 @@ def main() -> None:
     scoring.pred.value, scoring.gt.value = mine, viewer.layers["cells ground truth"]
     viewer.layers["cells ground truth"].visible = False
     viewer.layers["Thresholding preview"].visible = False
+    mine.visible = False  # the overlay layers tell the story
     scoring.kind.value = "instance"
     scoring.overlay.value = True
     _raise_dock(scoring)

@@ -48,7 +48,8 @@ def error_maps(pred: np.ndarray, gt: np.ndarray, kind: str, *, ignore_index: int
     lut_fn = np.zeros(int(gt.max()) + 1, np.uint8)
     lut_fn[ov.true_ids] = FN
     lut_fn[ov.true_ids[ti]] = 0
-    errors = np.maximum(lut_fp[pred], lut_fn[gt] * (pred == 0))
+    fp = lut_fp[pred]
+    errors = np.where(fp > 0, fp, lut_fn[gt])  # a missed object shows even under a merged prediction
     best = ov.iou.max(axis=0) if ov.iou.size else np.zeros(len(ov.pred_ids))
     lut_iou = np.full(int(pred.max()) + 1, np.nan, np.float32)
     lut_iou[ov.pred_ids] = best
@@ -225,16 +226,16 @@ class ScoringWidget(QWidget):
         layer = self.pred.value
         kw = {"scale": layer.scale, "translate": layer.translate}
         active = self.viewer.layers.selection.active
+        if ious is not None:  # below the errors, so that flagged objects stay visible
+            if self.iou_layer is None or self.iou_layer not in self.viewer.layers:
+                self.iou_layer = self.viewer.add_image(ious, name="matched IoU", colormap="magma", contrast_limits=(0, 1), opacity=0.6, **kw)
+            else:
+                self.iou_layer.data = ious
         if self.error_layer is None or self.error_layer not in self.viewer.layers:
             self.error_layer = self.viewer.add_labels(errors, name="score errors", colormap=ERROR_COLORS, opacity=0.8, **kw)
         else:
             self.error_layer.data = errors
             self.error_layer.visible = True
-        if ious is not None:
-            if self.iou_layer is None or self.iou_layer not in self.viewer.layers:
-                self.iou_layer = self.viewer.add_image(ious, name="matched IoU", colormap="magma", contrast_limits=(0, 1), opacity=0.6, **kw)
-            else:
-                self.iou_layer.data = ious
         if active is not None:
             self.viewer.layers.selection.active = active  # keep painting where the user was
 

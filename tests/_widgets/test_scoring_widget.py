@@ -122,3 +122,20 @@ def test_renamed_layers_stay_selected(setup, qtbot):
     pred_layer.name = "renamed"
     viewer.add_labels(np.zeros_like(gt_layer.data), name="another")
     assert w.pred.value is pred_layer and w.gt.value is gt_layer
+
+
+def test_merged_objects_show_the_missed_one(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    gt = np.zeros((20, 30), np.uint8)
+    gt[5:15, 2:14] = 1
+    gt[5:15, 14:26] = 2
+    pred = ((gt > 0) * 7).astype(np.uint8)  # one object over two: matches 1 or 2, misses the other
+    viewer.add_labels(gt, name="ground truth")
+    viewer.add_labels(pred, name="merged")
+    w = ScoringWidget(viewer)
+    w.kind.value = "instance"
+    w.overlay.value = True
+    wait(qtbot, w)
+    errors = w.error_layer.data
+    assert (errors == 2).sum() == 120, "the missed object is flagged whole"
+    assert not (errors == 1).any()

@@ -43,7 +43,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
-    w, scoring = build_viewer(viewer, sample="cells")
+    w, edges_widget, scoring = build_viewer(viewer, sample="cells")
     viewer.layers["cells ground truth"].visible = False
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
@@ -65,6 +65,27 @@ def main() -> None:
     w.form.set_values({"method": "manual", "value": 120.0, "invert": True})
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_manual.png"), canvas_only=False)
+    # edges: Canny edge map, then regions, on the colour scene
+    viewer.layers.clear()
+    viewer.open_sample("napari-segsuite", "scene")
+    viewer.layers["scene ground truth"].visible = False
+    w.live.value = False  # one preview at a time in this picture
+    _raise_dock(edges_widget)
+    edges_widget.technique.value = "edges.canny"
+    edges_widget.form.set_values({"sigma": 1.5, "output": "edges"})
+    settle(edges_widget)
+    viewer.screenshot(str(OUT / "edges_canny.png"), canvas_only=False)
+    viewer.layers.clear()  # regions: closed outlines (nuclei) make clean regions
+    viewer.open_sample("napari-segsuite", "cells")
+    viewer.layers["cells ground truth"].visible = False
+    edges_widget.form.set_values({"output": "regions", "min_size": 50, "sigma": 1.0})
+    settle(edges_widget, 2500)
+    viewer.screenshot(str(OUT / "edges_regions.png"), canvas_only=False)
+    viewer.layers.remove("Edges preview")
+    edges_widget.live.value = False
+    w.live.value = True
+    _raise_dock(w)
+
     # tuning: sweep the manual threshold against the cells ground truth
     viewer.layers.clear()
     viewer.open_sample("napari-segsuite", "cells")

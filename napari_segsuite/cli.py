@@ -114,7 +114,8 @@ def markdown_table(techs: Sequence[Any]) -> str:
                 params.append(f"`{p.name}` {p.range.min:g}..{p.range.max:g}")
             else:
                 params.append(f"`{p.name}`")
-        output = f"{t.output} ({t.to_dict()['label_kind']})" if t.output == "labels" else t.output
+        d = t.to_dict()
+        output = f"{d['output']} ({d['label_kind']})" if d["output"] == "labels" else d["output"]
         lines.append(f"| `{t.name}` — {t.summary} | {t.family} | {output} | {', '.join(params)} |")
     return "\n".join(lines)
 
@@ -132,7 +133,7 @@ def _techniques(as_json: bool, family: str | None, markdown: bool = False) -> in
         print(markdown_table(techs))
         return 0
     for t in techs:
-        print(f"{t.name}  [{t.family}, {t.output}]  {t.summary}")
+        print(f"{t.name}  [{t.family}, {t.to_dict()['output']}]  {t.summary}")
         for p in t.params:
             d = p.to_dict()
             extra = f" choices={d['choices']}" if "choices" in d else f" range={d['range']}" if "range" in d else ""
@@ -183,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = tech.param(name.strip()).parse(text.strip(), tech.name)
     params = tech.validate_params(params)
-    if tech.output != "labels":
+    if tech.output_for(params) != "labels":
         raise ValueError(f"{tech.name} produces an image, not labels; 'run' writes label masks")
     files = _expand_inputs(args.inputs)
     out_dir = Path(args.output)

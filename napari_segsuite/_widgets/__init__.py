@@ -9,7 +9,7 @@ from napari.viewer import Viewer
 from .family_widget import FamilyWidget
 from .scoring_widget import ScoringWidget
 
-__all__ = ["DOCKED", "FAMILY_WIDGETS", "FamilyWidget", "ScoringWidget", "ThresholdingWidget"]
+__all__ = ["DOCKED", "FAMILY_WIDGETS", "EdgesWidget", "FamilyWidget", "ScoringWidget", "ThresholdingWidget"]
 
 
 class ThresholdingWidget(FamilyWidget):
@@ -19,8 +19,15 @@ class ThresholdingWidget(FamilyWidget):
         super().__init__(napari_viewer, "Thresholding")
 
 
+class EdgesWidget(FamilyWidget):
+    """Canny, Sobel/Prewitt/Scharr and Laplacian-of-Gaussian edges, as edge maps or regions."""
+
+    def __init__(self, napari_viewer: Viewer) -> None:
+        super().__init__(napari_viewer, "Edges")
+
+
 #: family -> (manifest widget display name, widget class)
-FAMILY_WIDGETS = {"Thresholding": ("Thresholding", ThresholdingWidget)}
+FAMILY_WIDGETS = {"Thresholding": ("Thresholding", ThresholdingWidget), "Edges": ("Edges", EdgesWidget)}
 
 #: manifest display names of the widgets the app docks at start, in order
 DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Scoring"]

@@ -23,7 +23,7 @@ from ..presets import load_preset, save_preset
 from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from .histogram import HistogramView
 from .jobs import Job
-from .layers import commit_labels, displayed_slice, reset_keeping_value, update_preview_layer
+from .layers import commit_labels, displayed_slice, reset_keeping_value, spatial_shape, update_preview_layer
 from .params import ParamsForm
 from .preview import PreviewRunner
 from .tuning_panel import TuningPanel
@@ -219,6 +219,8 @@ class FamilyWidget(QWidget):
         self.runner.request(lambda: tech.run_prepared(data, info, params))
 
     def _on_preview_done(self, result: Result | None, exc: BaseException | None) -> None:
+        if not self.live.value:
+            return  # a run that finished after live preview was switched off
         if exc is not None:
             self._report_error(exc)
             return
@@ -229,13 +231,16 @@ class FamilyWidget(QWidget):
         if layer is None:
             return
         name = f"{self.family} preview"
-        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, result.data, name=name, source=layer, output=self.current.output)
+        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, result.data, name=name, source=layer, output=result.output)
         self.preview_layer.visible = True
         thresholds = result.info.get("thresholds", [])
         caption = ", ".join(f"{t:.4g}" for t in thresholds) if thresholds else "threshold varies per pixel"
         self.histogram.set_thresholds(thresholds, caption)
         n = int(result.data.max()) if result.data.size else 0
-        what = f"{n} objects" if result.kind == "instance" else f"{np.count_nonzero(result.data)} labelled pixels"
+        if result.output == "image":
+            what = "image output"
+        else:
+            what = f"{n} objects" if result.kind == "instance" else f"{np.count_nonzero(result.data)} labelled pixels"
         self.status.setStyleSheet("")
         self.status.setText(f"{what} · {result.seconds * 1000:.1f} ms")
         for note in result.notes:
@@ -265,7 +270,7 @@ class FamilyWidget(QWidget):
         value = self.target.value
         return None if value == NEW_LAYER else value
 
-    def apply(self, *_: Any) -> Labels | None:
+    def apply(self, *_: Any) -> Labels | Image | None:
         """Run on the displayed slice and write the result into the target layer (undoable)."""
         layer = self.input.value
         try:
@@ -276,8 +281,8 @@ class FamilyWidget(QWidget):
                 result = self.last_result  # what the preview shows is what gets written
             else:
                 result = tech.run_prepared(data, info, params)
-            if tech.output != "labels":
-                raise ValueError(f"{tech.name} produces an image, not labels: use its preview layer")
+            if result.output != "labels":
+                return self._add_image(result.data, source=layer, index=index, name=f"{layer.name} {tech.name}")
             out, notes = commit_labels(
                 self.viewer, self._target_layer(), result.data, source=layer, index=index, kind=result.kind,
                 overwrite=self.mode.value == OVERWRITE, name=f"{layer.name} {tech.name}",
@@ -290,6 +295,14 @@ class FamilyWidget(QWidget):
         self.target.reset_choices()
         self.target.value = out
         return out
+
+    def _add_image(self, data: np.ndarray, *, source: Image, index: tuple[int, ...], name: str) -> Image:
+        """Image outputs (edge maps, memberships) go to a new image layer of the source's shape."""
+        shape = spatial_shape(source)
+        full = np.zeros(shape, dtype=data.dtype) if index else data
+        if index:
+            full[index] = data
+        return self.viewer.add_image(full, name=name, scale=source.scale[-len(shape):], translate=source.translate[-len(shape):])
 
     def apply_all_slices(self, *_: Any) -> Any:
         """Run on the whole stack in a worker with napari progress; Cancel stops it."""
@@ -311,6 +324,9 @@ class FamilyWidget(QWidget):
         )
 
         def finished(result: Result) -> None:
+            if result.output != "labels":
+                self._add_image(result.data, source=layer, index=(), name=f"{layer.name} {tech.name}")
+                return
             try:
                 out, notes = commit_labels(
                     self.viewer, target, result.data, source=layer, kind=result.kind,

@@ -56,13 +56,21 @@ def label_kind_of(layer: Labels) -> LabelKind | None:
 
 
 def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.ndarray, *, name: str, source: Image, output: str) -> Labels | Image:
-    """Put ``data`` into the preview layer (created on first use, then updated in place)."""
-    if layer is not None and layer in viewer.layers and isinstance(layer, Labels if output == "labels" else Image):
+    """Put ``data`` into the preview layer (created on first use, then updated in place).
+
+    When the output switches between labels and image, the old preview layer is replaced.
+    """
+    wanted = Labels if output == "labels" else Image
+    if layer is not None and layer in viewer.layers and not isinstance(layer, wanted):
+        viewer.layers.remove(layer)
+    if layer is not None and layer in viewer.layers and isinstance(layer, wanted):
         if layer.data.shape == data.shape and layer.data.dtype == data.dtype:
             layer.data[...] = data
             layer.refresh()
         else:
             layer.data = data
+        if output != "labels":
+            layer.contrast_limits = _limits(data)
         layer.scale, layer.translate = tuple(source.scale[-2:]), tuple(source.translate[-2:])
         return layer
     scale = tuple(source.scale[-2:])
@@ -71,10 +79,21 @@ def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.nda
     if output == "labels":
         layer = viewer.add_labels(data, name=name, scale=scale, translate=translate, opacity=0.6)
     else:
-        layer = viewer.add_image(data, name=name, scale=scale, translate=translate, blending="additive")
+        layer = viewer.add_image(
+            data, name=name, scale=scale, translate=translate, blending="additive", colormap="yellow", contrast_limits=_limits(data)
+        )
     if active is not None:  # a preview appearing must not change the layer the user works on
         viewer.layers.selection.active = active
     return layer
+
+
+def _limits(data: np.ndarray) -> tuple[float, float]:
+    """Contrast limits spanning the finite values (a 0/1 edge map shows at full brightness)."""
+    finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
 def commit_labels(

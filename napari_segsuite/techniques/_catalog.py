@@ -169,6 +169,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     kind: LabelKind | None = None
     seconds: float = 0.0
+    output: Output = "labels"
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class Technique:
 
     name: str
     family: str
-    output: Output
+    output: Output | Callable[[Mapping[str, Any]], Output]
     func: Callable[..., Any]
     params: tuple[Param, ...]
     label_kind: LabelKind | Callable[[Mapping[str, Any]], LabelKind] | None
@@ -214,8 +215,16 @@ class Technique:
         out.update(params)
         return {p.name: p.validate(out[p.name], self.name) for p in self.params}
 
+    def output_for(self, params: Mapping[str, Any]) -> Output:
+        """``"labels"`` or ``"image"``: what the technique produces with these parameters."""
+        if callable(self.output):
+            return self.output(self.validate_params(params))
+        return self.output
+
     def kind_for(self, params: Mapping[str, Any]) -> LabelKind | None:
         """The label kind produced with these parameters (None for image outputs)."""
+        if self.output_for(params) != "labels":
+            return None
         if callable(self.label_kind):
             return self.label_kind(self.validate_params(params))
         return self.label_kind
@@ -262,7 +271,8 @@ class Technique:
         infos: list[dict[str, Any]] = []
         notes: dict[str, int] = {}
         offset = 0
-        kind = self.kind_for(params) if self.output == "labels" else None
+        kind = self.kind_for(params)
+        output = self.output_for(params)
         for i, index in enumerate(slices):
             if cancel is not None and cancel():
                 raise Cancelled(f"{self.name} cancelled after {i} of {total} slices")
@@ -285,7 +295,7 @@ class Technique:
         assert out is not None
         info = infos[0] if total == 1 else {"slices": infos}
         note_list = [n if total == 1 else f"{n} ({c} of {total} slices)" for n, c in notes.items()]
-        return Result(out, info, note_list, kind, time.perf_counter() - t0)
+        return Result(out, info, note_list, kind, time.perf_counter() - t0, output)
 
     def run_prepared(self, image: np.ndarray, info: ImageInfo, params: Mapping[str, Any]) -> Result:
         """Run on one prepared slice (float32 2D gray, or HxWxC) with already validated params.
@@ -309,21 +319,28 @@ class Technique:
             out, res_info = out
             notes.extend(res_info.pop("notes", []))
         out = np.asarray(out)
+        output = self.output_for(params)
         if nonfinite is not None:
-            out = out.copy() if not out.flags.writeable else out
-            out[nonfinite] = 0 if self.output == "labels" else np.nan
-        kind = self.kind_for(params) if self.output == "labels" else None
-        return Result(out, res_info, notes, kind, time.perf_counter() - t0)
+            if output == "labels":
+                out = out.copy() if not out.flags.writeable else out
+                out[nonfinite] = 0
+            else:
+                out = out.astype(np.float32)  # a copy that can hold NaN
+                out[nonfinite] = np.nan
+        return Result(out, res_info, notes, self.kind_for(params), time.perf_counter() - t0, output)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description of the technique."""
         kinds = self.label_kind
         if callable(kinds):
             kinds = (inspect.getdoc(kinds) or "depends on the parameters").strip()
+        output = self.output
+        if callable(output):
+            output = (inspect.getdoc(output) or "depends on the parameters").strip()
         return {
             "name": self.name,
             "family": self.family,
-            "output": self.output,
+            "output": output,
             "label_kind": kinds,
             "channels": self.channels,
             "summary": self.summary,
@@ -349,7 +366,7 @@ def technique(
     name: str,
     *,
     family: str,
-    output: Output = "labels",
+    output: Output | Callable[[Mapping[str, Any]], Output] = "labels",
     label_kind: LabelKind | Callable[[Mapping[str, Any]], LabelKind] | None = None,
     channels: Literal["gray", "color"] = "gray",
     nan_policy: Literal["fill", "propagate"] = "fill",
@@ -364,9 +381,9 @@ def technique(
     ``nan_policy="fill"`` replaces non-finite pixels by the mean before the call; ``"propagate"``
     passes them through. In both cases they are background (labels) or NaN (images) in the output.
     """
-    if output not in ("labels", "image"):
-        raise ValueError(f"output must be 'labels' or 'image', got {output!r}")
-    if output == "labels" and label_kind is None:
+    if not callable(output) and output not in ("labels", "image"):
+        raise ValueError(f"output must be 'labels', 'image' or a function of the parameters, got {output!r}")
+    if (callable(output) or output == "labels") and label_kind is None:
         raise ValueError(f"{name}: a labels technique must declare its label_kind")
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,6 +8,24 @@ import pytest
 from napari_segsuite.techniques import CATALOG, SegsuiteWarning
 
 TECHNIQUES = sorted(CATALOG)
+
+
+def _variants():
+    """(technique, params): the defaults, plus each choice that changes the kind of output."""
+    out = []
+    for name in TECHNIQUES:
+        tech = CATALOG[name]
+        out.append((name, {}))
+        base = tech.output_for({})
+        for p in tech.params:
+            for value in p.choices or ():
+                if tech.output_for({p.name: value}) != base:
+                    out.append((name, {p.name: value}))
+    return out
+
+
+VARIANTS = _variants()
+VARIANT_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items()) or 'defaults'}" for n, p in VARIANTS]
 rng = np.random.default_rng(42)
 _gray = (rng.random((48, 64)) * 200 + 20).astype(np.uint8)
 _gray[10:30, 10:30] += 30  # a bright square so that every method has structure to find
@@ -39,33 +57,40 @@ INPUTS = {
 
 
 @pytest.mark.parametrize("input_name", sorted(INPUTS))
-@pytest.mark.parametrize("name", TECHNIQUES)
-def test_runs_on_every_input_kind(name, input_name):
+@pytest.mark.parametrize(("name", "params"), VARIANTS, ids=VARIANT_IDS)
+def test_runs_on_every_input_kind(name, params, input_name):
     tech = CATALOG[name]
     image, channel_axis, shape = INPUTS[input_name]
-    result = tech.run(image, channel_axis=channel_axis)
+    result = tech.run(image, channel_axis=channel_axis, **params)
     assert result.data.shape == shape
-    if tech.output == "labels":
+    assert result.output == tech.output_for(params)
+    if result.output == "labels":
         assert result.data.dtype.kind in "iu"
         assert result.data.min() >= 0
-        assert result.kind == tech.kind_for(tech.defaults())
-    # deterministic
-    again = tech.run(image, channel_axis=channel_axis)
-    np.testing.assert_array_equal(result.data, again.data)
+        assert result.kind == tech.kind_for(params)
+    else:
+        assert result.kind is None and result.data.dtype.kind in "fiub"
+    # deterministic (float maps within float32 rounding: OpenCV's SIMD path follows the buffer's alignment)
+    again = tech.run(image, channel_axis=channel_axis, **params)
+    if result.data.dtype.kind == "f":
+        np.testing.assert_allclose(result.data, again.data, rtol=1e-5, atol=1e-5 * float(np.abs(result.data).max() or 1))
+    else:
+        np.testing.assert_array_equal(result.data, again.data)
 
 
-@pytest.mark.parametrize("name", TECHNIQUES)
-def test_nan_pixels_are_background_and_reported(name):
+@pytest.mark.parametrize(("name", "params"), VARIANTS, ids=VARIANT_IDS)
+def test_nan_pixels_are_background_and_reported(name, params):
     tech = CATALOG[name]
     image = _nan_image()
     with pytest.warns(SegsuiteWarning, match="non-finite"):
-        out = tech(image)
+        out = tech(image, **params)
     bad = ~np.isfinite(image)
-    if tech.output == "labels":
+    if tech.output_for(params) == "labels":
         assert np.all(out[bad] == 0)
         assert np.any(out[~bad] != 0), "finite pixels should still be segmented"
     else:
         assert np.all(np.isnan(out[bad]))
+        assert np.all(np.isfinite(out[~bad]))
 
 
 @pytest.mark.parametrize("name", TECHNIQUES)
@@ -76,14 +101,17 @@ def test_constant_image_is_reported_not_an_error(name):
     assert out.shape == (20, 30)
 
 
-@pytest.mark.parametrize("name", TECHNIQUES)
-def test_all_nan_image_gives_background(name):
+@pytest.mark.parametrize(("name", "params"), VARIANTS, ids=VARIANT_IDS)
+def test_all_nan_image_gives_background(name, params):
     tech = CATALOG[name]
     with pytest.warns(SegsuiteWarning) as record:
-        out = tech(np.full((10, 10), np.nan, np.float32))
+        out = tech(np.full((10, 10), np.nan, np.float32), **params)
     messages = [str(w.message) for w in record]
     assert any("no finite pixel" in m for m in messages) and any("100 non-finite" in m for m in messages)
-    assert not out.any()
+    if tech.output_for(params) == "labels":
+        assert not out.any()
+    else:
+        assert np.isnan(out).all()
 
 
 @pytest.mark.parametrize("name", TECHNIQUES)
@@ -121,17 +149,19 @@ def test_parameter_validation(name):
                 tech(_gray, **{p.name: "yes"})
 
 
-@pytest.mark.parametrize("name", TECHNIQUES)
-def test_stack_equals_slice_by_slice(name):
+@pytest.mark.parametrize(("name", "params"), VARIANTS, ids=VARIANT_IDS)
+def test_stack_equals_slice_by_slice(name, params):
     tech = CATALOG[name]
     stack = INPUTS["stack_3d"][0]
-    params = tech.defaults()
+    params = {**tech.defaults(), **params}
     whole = tech(stack, **params)
     for i, sl in enumerate(stack):
         single = tech(sl, **params)
         if tech.kind_for(params) == "instance":
             # ids are shifted per slice so that they stay unique across the stack
             np.testing.assert_array_equal(whole[i] > 0, single > 0)
+        elif single.dtype.kind == "f":
+            np.testing.assert_allclose(whole[i], single, rtol=1e-5, atol=1e-5 * float(np.abs(single).max() or 1))
         else:
             np.testing.assert_array_equal(whole[i], single)
 

@@ -1,0 +1,203 @@
+"""Edge-based segmentation: Canny, gradient operators (Sobel, Prewitt, Scharr) and the Laplacian
+of Gaussian with zero crossings.
+
+Each outputs the edge map (an image layer) or, with ``output="regions"``, instance labels: the
+areas that edges enclose become markers and a watershed on the gradient magnitude assigns every
+pixel (edge pixels included) to one region. Thresholds are quantiles of the gradient magnitude,
+so the same values work for any dtype and intensity range.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import cv2
+import numpy as np
+from skimage.segmentation import watershed
+
+from ._catalog import Range, When, technique
+
+__all__ = ["canny", "gradient", "laplacian_of_gaussian"]
+
+Output = Literal["edges", "regions"]
+BORDER = cv2.BORDER_REFLECT  # scipy.ndimage mode="reflect"
+
+
+def _output(params: dict[str, Any]) -> str:
+    """image (edge map), or labels with output=regions"""
+    return "labels" if params["output"] == "regions" else "image"
+
+
+def _kind(params: dict[str, Any]) -> str:
+    """instance (one id per region)"""
+    return "instance"
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0:
+        return image
+    radius = max(int(4.0 * sigma + 0.5), 1)
+    return cv2.GaussianBlur(image, (2 * radius + 1, 2 * radius + 1), sigma, borderType=BORDER)
+
+
+def _quantile(values: np.ndarray, q: float, bins: int = 4096) -> float:
+    """Approximate quantile of non-negative values from a histogram (much faster than sorting)."""
+    top = float(values.max())
+    if top <= 0:
+        return 0.0
+    idx = np.minimum((values * np.float32((bins - 1) / top)).astype(np.intp), bins - 1)
+    cdf = np.cumsum(np.bincount(idx.ravel(), minlength=bins)) / values.size
+    return float(np.searchsorted(cdf, q) + 0.5) * top / (bins - 1)
+
+
+def _regions(elevation: np.ndarray, interior: np.ndarray, min_size: int) -> np.ndarray:
+    """Watershed of ``elevation`` from the connected components of ``interior`` (>= min_size px)."""
+    n, markers, stats, _ = cv2.connectedComponentsWithStats(interior.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_size)
+    if small.size:
+        lut = np.arange(n, dtype=np.int32)
+        lut[small] = 0
+        lut[0] = 0
+        keep = np.flatnonzero(lut)
+        lut[keep] = np.arange(1, keep.size + 1)
+        markers = lut[markers]
+    if not markers.any():
+        return np.ones(elevation.shape, np.int32) if elevation.size else markers
+    return watershed(elevation, markers).astype(np.int32)
+
+
+def _sobel_xy(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=BORDER), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=BORDER)
+
+
+@technique("edges.canny", family="Edges", output=_output, label_kind=_kind)
+def canny(
+    image: np.ndarray,
+    *,
+    sigma: Annotated[float, Range(0.0, 10.0, step=0.1)] = 1.5,
+    low: Annotated[float, Range(0.0, 1.0, step=0.01)] = 0.80,
+    high: Annotated[float, Range(0.0, 1.0, step=0.01)] = 0.92,
+    output: Output = "edges",
+    min_size: Annotated[int, Range(1, 100000), When("output", "regions")] = 30,
+) -> tuple[np.ndarray, dict]:
+    """Canny edges: Gaussian smoothing, Sobel gradients, non-maximum suppression, hysteresis.
+
+    Parameters
+    ----------
+    sigma : float
+        Gaussian smoothing before the gradients, in pixels (0 = none).
+    low : float
+        Weak-edge threshold as a quantile of the gradient magnitude (0.8 = the strongest 20 %).
+    high : float
+        Strong-edge (seed) threshold as a quantile of the gradient magnitude; at least ``low``.
+    output : str
+        ``edges``: the binary edge map as an image; ``regions``: labels of the enclosed areas.
+    min_size : int
+        Enclosed areas smaller than this (pixels) do not start a region.
+    """
+    if high < low:
+        raise ValueError(f"edges.canny: high ({high}) must be at least low ({low})")
+    smoothed = _smooth(image, sigma)
+    dx, dy = _sobel_xy(smoothed)
+    magnitude = cv2.magnitude(dx, dy)
+    t_low, t_high = _quantile(magnitude, low), _quantile(magnitude, high)
+    top = float(max(np.abs(dx).max(), np.abs(dy).max()))
+    if top == 0:
+        edges = np.zeros(image.shape, np.uint8)
+    else:
+        # OpenCV's Canny takes int16 derivatives: scale them (and the thresholds) to that range
+        scale = 32000.0 / top
+        dx16 = (dx * np.float32(scale)).astype(np.int16)
+        dy16 = (dy * np.float32(scale)).astype(np.int16)
+        edges = (cv2.Canny(dx16, dy16, t_low * scale, max(t_high, t_low) * scale, L2gradient=True) > 0).view(np.uint8)
+    info = {"thresholds": [t_low, t_high]}
+    if output == "edges":
+        return edges, info
+    return _regions(magnitude, edges == 0, min_size), info
+
+
+_KERNELS = {
+    "sobel": (np.array([1, 2, 1], np.float32) / 4, np.array([-1, 0, 1], np.float32)),
+    "prewitt": (np.array([1, 1, 1], np.float32) / 3, np.array([-1, 0, 1], np.float32)),
+    "scharr": (np.array([3, 10, 3], np.float32) / 16, np.array([-1, 0, 1], np.float32)),
+}
+
+
+@technique("edges.sobel", family="Edges", output=_output, label_kind=_kind)
+def gradient(
+    image: np.ndarray,
+    *,
+    operator: Literal["sobel", "prewitt", "scharr"] = "sobel",
+    sigma: Annotated[float, Range(0.0, 10.0, step=0.1)] = 0.0,
+    output: Output = "edges",
+    flat: Annotated[float, Range(0.01, 0.99, step=0.01), When("output", "regions")] = 0.5,
+    min_size: Annotated[int, Range(1, 100000), When("output", "regions")] = 30,
+) -> tuple[np.ndarray, dict]:
+    """Gradient magnitude with the Sobel, Prewitt or Scharr operator.
+
+    Kernels are those of ``skimage.filters.sobel_h`` etc. (smoothing weights sum to 1), borders
+    are reflected, and the magnitude is sqrt(dx^2 + dy^2), i.e. ``skimage.filters.sobel`` times
+    sqrt(2) (scikit-image divides by the square root of the number of axes).
+
+    Parameters
+    ----------
+    operator : str
+        sobel, prewitt or scharr.
+    sigma : float
+        Gaussian smoothing before the operator, in pixels (0 = none).
+    output : str
+        ``edges``: the gradient magnitude as an image; ``regions``: watershed regions.
+    flat : float
+        With regions: pixels below this quantile of the magnitude are region interiors (markers).
+    min_size : int
+        Interiors smaller than this (pixels) do not start a region.
+    """
+    smoothed = _smooth(image, sigma)
+    smooth_k, diff_k = _KERNELS[operator]
+    dx = cv2.sepFilter2D(smoothed, cv2.CV_32F, diff_k[::-1].copy(), smooth_k, borderType=BORDER)
+    dy = cv2.sepFilter2D(smoothed, cv2.CV_32F, smooth_k, diff_k[::-1].copy(), borderType=BORDER)
+    magnitude = cv2.magnitude(dx, dy)
+    if output == "edges":
+        return magnitude, {}
+    return _regions(magnitude, magnitude < _quantile(magnitude, flat), min_size), {}
+
+
+@technique("edges.log", family="Edges", output=_output, label_kind=_kind)
+def laplacian_of_gaussian(
+    image: np.ndarray,
+    *,
+    sigma: Annotated[float, Range(0.5, 20.0, step=0.1)] = 2.0,
+    strength: Annotated[float, Range(0.0, 1.0, step=0.01)] = 0.7,
+    output: Output = "edges",
+    min_size: Annotated[int, Range(1, 100000), When("output", "regions")] = 30,
+) -> tuple[np.ndarray, dict]:
+    """Laplacian of Gaussian (Marr-Hildreth): edges at zero crossings of the filtered image.
+
+    A pixel is an edge when the LoG changes sign between it and its right or lower neighbour and
+    the jump across the crossing exceeds the ``strength`` quantile of all such jumps.
+
+    Parameters
+    ----------
+    sigma : float
+        Scale of the Gaussian, in pixels.
+    strength : float
+        Quantile of the zero-crossing jumps below which crossings are ignored (suppresses noise).
+    output : str
+        ``edges``: the binary zero-crossing map as an image; ``regions``: watershed regions.
+    min_size : int
+        Enclosed areas smaller than this (pixels) do not start a region.
+    """
+    smoothed = _smooth(image, sigma)
+    log = cv2.Laplacian(smoothed, cv2.CV_32F, ksize=1, borderType=BORDER)
+    jump = np.zeros(image.shape, np.float32)
+    right = np.signbit(log[:, :-1]) != np.signbit(log[:, 1:])
+    down = np.signbit(log[:-1, :]) != np.signbit(log[1:, :])
+    jump[:, :-1] = np.where(right, np.abs(log[:, :-1] - log[:, 1:]), 0)
+    jump[:-1, :] = np.maximum(jump[:-1, :], np.where(down, np.abs(log[:-1, :] - log[1:, :]), 0))
+    crossing = jump > 0
+    t = _quantile(jump[crossing], strength) if crossing.any() else 0.0
+    edges = (crossing & (jump >= t)).view(np.uint8)
+    if output == "edges":
+        return edges, {"thresholds": [t]}
+    dx, dy = _sobel_xy(smoothed)
+    return _regions(cv2.magnitude(dx, dy), edges == 0, min_size), {"thresholds": [t]}

@@ -43,7 +43,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
-    w, edges_widget, scoring = build_viewer(viewer, sample="cells")
+    w, edges_widget, clustering_widget, scoring = build_viewer(viewer, sample="cells")
     viewer.layers["cells ground truth"].visible = False
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
@@ -83,6 +83,17 @@ def main() -> None:
     viewer.screenshot(str(OUT / "edges_regions.png"), canvas_only=False)
     viewer.layers.remove("Edges preview")
     edges_widget.live.value = False
+
+    # clustering: k-means in Lab on the colour scene
+    viewer.layers.clear()
+    viewer.open_sample("napari-segsuite", "scene")
+    viewer.layers["scene ground truth"].visible = False
+    _raise_dock(clustering_widget)
+    clustering_widget.form.set_values({"k": 5, "color_space": "lab"})
+    settle(clustering_widget)
+    viewer.screenshot(str(OUT / "clustering_kmeans.png"), canvas_only=False)
+    viewer.layers.remove("Clustering preview")
+    clustering_widget.live.value = False
     w.live.value = True
     _raise_dock(w)
 

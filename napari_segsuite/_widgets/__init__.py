@@ -9,7 +9,7 @@ from napari.viewer import Viewer
 from .family_widget import FamilyWidget
 from .scoring_widget import ScoringWidget
 
-__all__ = ["DOCKED", "FAMILY_WIDGETS", "EdgesWidget", "FamilyWidget", "ScoringWidget", "ThresholdingWidget"]
+__all__ = ["DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "EdgesWidget", "FamilyWidget", "ScoringWidget", "ThresholdingWidget"]
 
 
 class ThresholdingWidget(FamilyWidget):
@@ -26,8 +26,19 @@ class EdgesWidget(FamilyWidget):
         super().__init__(napari_viewer, "Edges")
 
 
+class ClusteringWidget(FamilyWidget):
+    """K-means clustering of colours (and optionally positions) into classes."""
+
+    def __init__(self, napari_viewer: Viewer) -> None:
+        super().__init__(napari_viewer, "Clustering")
+
+
 #: family -> (manifest widget display name, widget class)
-FAMILY_WIDGETS = {"Thresholding": ("Thresholding", ThresholdingWidget), "Edges": ("Edges", EdgesWidget)}
+FAMILY_WIDGETS = {
+    "Thresholding": ("Thresholding", ThresholdingWidget),
+    "Edges": ("Edges", EdgesWidget),
+    "Clustering": ("Clustering", ClusteringWidget),
+}
 
 #: manifest display names of the widgets the app docks at start, in order
 DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Scoring"]

@@ -307,7 +307,8 @@ class Technique:
         notes = list(info.notes)
         nonfinite = info.nonfinite_mask(image) if info.n_nonfinite else None
         if nonfinite is not None and self.nan_policy == "fill":
-            image = np.where(nonfinite, np.float32(info.fill_value), image)
+            mask = nonfinite if image.ndim == 2 else nonfinite[..., None]
+            image = np.where(mask | ~np.isfinite(image), np.float32(info.fill_value), image)
         if info.is_constant and image.size > info.n_nonfinite:
             notes.append(f"the image is constant (value {info.vmin:g})")
         kwargs = dict(params)

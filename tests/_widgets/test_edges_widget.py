@@ -40,3 +40,21 @@ def test_edge_map_preview_then_regions(make_napari_viewer, qtbot):
     w.technique.value = "edges.sobel"
     wait(qtbot, w)
     assert isinstance(w.preview_layer, Image) and w.preview_layer.data.dtype == np.float32
+
+
+def test_clustering_widget_previews_kmeans_on_colour(make_napari_viewer, qtbot):
+    from napari_segsuite._widgets import ClusteringWidget
+
+    viewer = make_napari_viewer()
+    rgb, _, _ = samples.scene()
+    viewer.add_image(rgb, name="scene", rgb=True)
+    w = ClusteringWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    wait(qtbot, w)
+    assert isinstance(w.preview_layer, Labels)
+    np.testing.assert_array_equal(w.preview_layer.data, CATALOG["cluster.kmeans"](rgb, channel_axis=-1))
+    w.form["k"].value = 6
+    wait(qtbot, w)
+    assert w.preview_layer.data.max() == 6
+    layer = w.apply()
+    assert layer.metadata["segsuite"]["kind"] == "semantic"

@@ -43,7 +43,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
-    w, edges_widget, clustering_widget, scoring = build_viewer(viewer, sample="cells")
+    w, edges_widget, clustering_widget, graph_widget, scoring = build_viewer(viewer, sample="cells")
     viewer.layers["cells ground truth"].visible = False
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
@@ -94,6 +94,12 @@ def main() -> None:
     viewer.screenshot(str(OUT / "clustering_kmeans.png"), canvas_only=False)
     viewer.layers.remove("Clustering preview")
     clustering_widget.live.value = False
+    _raise_dock(graph_widget)
+    graph_widget.form.set_values({"scale": 400.0, "sigma": 0.8, "min_size": 200})
+    settle(graph_widget, 2500)
+    viewer.screenshot(str(OUT / "graph_felzenszwalb.png"), canvas_only=False)
+    viewer.layers.remove("Graph-based preview")
+    graph_widget.live.value = False
     w.live.value = True
     _raise_dock(w)
 

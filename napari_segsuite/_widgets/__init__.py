@@ -9,7 +9,7 @@ from napari.viewer import Viewer
 from .family_widget import FamilyWidget
 from .scoring_widget import ScoringWidget
 
-__all__ = ["DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "EdgesWidget", "FamilyWidget", "ScoringWidget", "ThresholdingWidget"]
+__all__ = ["DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "ScoringWidget", "ThresholdingWidget"]
 
 
 class ThresholdingWidget(FamilyWidget):
@@ -33,11 +33,19 @@ class ClusteringWidget(FamilyWidget):
         super().__init__(napari_viewer, "Clustering")
 
 
+class GraphWidget(FamilyWidget):
+    """Graph-based segmentation: Felzenszwalb-Huttenlocher."""
+
+    def __init__(self, napari_viewer: Viewer) -> None:
+        super().__init__(napari_viewer, "Graph-based")
+
+
 #: family -> (manifest widget display name, widget class)
 FAMILY_WIDGETS = {
     "Thresholding": ("Thresholding", ThresholdingWidget),
     "Edges": ("Edges", EdgesWidget),
     "Clustering": ("Clustering", ClusteringWidget),
+    "Graph-based": ("Graph-based", GraphWidget),
 }
 
 #: manifest display names of the widgets the app docks at start, in order

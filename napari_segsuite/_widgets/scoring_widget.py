@@ -179,6 +179,8 @@ class ScoringWidget(QWidget):
         self.runner.request(job)
 
     def _on_scored(self, value: Any, exc: BaseException | None) -> None:
+        if self.pred.value is None or self.gt.value is None:
+            return  # a layer was removed while its scores were computed
         if exc is not None:
             self._error(str(exc))
             return

@@ -58,3 +58,19 @@ def test_clustering_widget_previews_kmeans_on_colour(make_napari_viewer, qtbot):
     assert w.preview_layer.data.max() == 6
     layer = w.apply()
     assert layer.metadata["segsuite"]["kind"] == "semantic"
+
+
+def test_graph_widget_previews_felzenszwalb(make_napari_viewer, qtbot):
+    from napari_segsuite._widgets import GraphWidget
+
+    viewer = make_napari_viewer()
+    rgb, _, _ = samples.scene()
+    viewer.add_image(rgb, name="scene", rgb=True)
+    w = GraphWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    wait(qtbot, w)
+    np.testing.assert_array_equal(w.preview_layer.data, CATALOG["graph.felzenszwalb"](rgb, channel_axis=-1))
+    before = w.preview_layer.data.max()
+    w.form["scale"].value = 1000.0
+    wait(qtbot, w)
+    assert w.preview_layer.data.max() < before

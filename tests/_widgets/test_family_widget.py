@@ -237,7 +237,7 @@ def test_widget_docks_from_the_plugin_manifest_and_cli_builds_the_app(make_napar
     from napari_segsuite.cli import build_viewer
 
     viewer = make_napari_viewer()
-    w, edges_widget, clustering_widget, scoring = build_viewer(viewer, sample="scene")
+    w, edges_widget, clustering_widget, graph_widget, scoring = build_viewer(viewer, sample="scene")
     assert isinstance(w, ThresholdingWidget)
     from napari_segsuite._widgets import ScoringWidget
 

@@ -139,3 +139,11 @@ def test_merged_objects_show_the_missed_one(make_napari_viewer, qtbot):
     errors = w.error_layer.data
     assert (errors == 2).sum() == 120, "the missed object is flagged whole"
     assert not (errors == 1).any()
+
+
+def test_removing_a_layer_while_scoring_is_harmless(setup, qtbot):
+    viewer, w, pred_layer, gt_layer = setup
+    w.request_score(force=True)
+    viewer.layers.remove(pred_layer)  # before the worker reports back
+    wait(qtbot, w)
+    assert w.pred.value is None or w.pred.value is not pred_layer

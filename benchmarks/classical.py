@@ -9,25 +9,14 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import cv2
 import numpy as np
 from skimage import color, feature, filters
 
 from napari_segsuite.samples import scene
+from _timing import median_ms
+
 from napari_segsuite.techniques import CATALOG, prepare_slice
-
-
-def median_ms(fn, repeat=10):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def row(label, ours, base, what, target=None):

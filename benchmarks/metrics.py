@@ -16,20 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from _timing import settle_while, timed
+
 from napari_segsuite.metrics import bsds_boundary_image, confusion_matrix, semantic_metrics
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def timed(fn, repeat=5, warm_up=True):
-    if warm_up:
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), out
 
 
 def semantic() -> None:
@@ -86,8 +77,6 @@ def boundary() -> None:
 def gui() -> None:
     """Paint stroke -> scoring panel updated, in a real napari viewer (needs a display)."""
     import napari
-    from qtpy.QtWidgets import QApplication
-
     from napari_segsuite._widgets import ScoringWidget
 
     rng = np.random.default_rng(0)
@@ -98,12 +87,9 @@ def gui() -> None:
     w = ScoringWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.pred.value, w.gt.value = pred_layer, gt_layer
-    app = QApplication.instance()
 
     def settle():
-        while w.runner.busy:
-            app.processEvents()
-        app.processEvents()
+        settle_while(lambda: w.runner.busy)
 
     settle()
     stamps: list[float] = []

@@ -18,21 +18,12 @@ import time
 import numpy as np
 from skimage import color, filters
 
+from _timing import median_ms, settle_while
+
 from napari_segsuite.samples import scene
 from napari_segsuite.techniques import CATALOG, prepare_slice
 
 TARGETS = {"otsu preview": 10.0, "adaptive preview": 20.0, "gui slider -> preview": 100.0}
-
-
-def median_ms(fn, repeat: int = 30, warm_up: bool = True) -> float:
-    if warm_up:
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def row(label: str, ours: float, baseline: float | None, base_label: str, target: float | None = None) -> None:
@@ -93,20 +84,15 @@ def engine(img: np.ndarray) -> None:
 def gui(img: np.ndarray) -> None:
     """Slider change -> preview layer updated, in a real napari viewer (needs a display)."""
     import napari
-    from qtpy.QtWidgets import QApplication
-
     from napari_segsuite._widgets import ThresholdingWidget
 
     viewer = napari.Viewer(show=True)
     layer = viewer.add_image(img, name="rgb", rgb=True)
     w = ThresholdingWidget(viewer)
     viewer.window.add_dock_widget(w)
-    app = QApplication.instance()
 
     def settle():
-        while w.runner.busy:
-            app.processEvents()
-        app.processEvents()
+        settle_while(lambda: w.runner.busy)
 
     settle()
     w.form["method"].value = "manual"

@@ -1,7 +1,8 @@
 """napari dock widgets (the only package that imports napari and Qt).
 
-One small class per technique family, listed in ``napari.yaml``; a test checks that every family
-of the catalog has one.
+One widget class per technique family, made by :func:`family_widget_class` and listed in
+``napari.yaml`` (npe2 needs importable names); a test checks that every family of the catalog
+has one.
 """
 
 from napari.viewer import Viewer
@@ -9,36 +10,25 @@ from napari.viewer import Viewer
 from .family_widget import FamilyWidget
 from .scoring_widget import ScoringWidget
 
-__all__ = ["DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "ScoringWidget", "ThresholdingWidget"]
+__all__ = [
+    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "EdgesWidget", "FamilyWidget", "GraphWidget",
+    "ScoringWidget", "ThresholdingWidget", "family_widget_class",
+]
 
 
-class ThresholdingWidget(FamilyWidget):
-    """Global, multi-level Otsu and adaptive thresholds with live preview and histogram."""
+def family_widget_class(class_name: str, family: str, doc: str) -> type[FamilyWidget]:
+    """A FamilyWidget subclass bound to one family, constructible by napari from the viewer."""
 
-    def __init__(self, napari_viewer: Viewer) -> None:
-        super().__init__(napari_viewer, "Thresholding")
+    def __init__(self: FamilyWidget, napari_viewer: Viewer) -> None:
+        FamilyWidget.__init__(self, napari_viewer, family)
 
-
-class EdgesWidget(FamilyWidget):
-    """Canny, Sobel/Prewitt/Scharr and Laplacian-of-Gaussian edges, as edge maps or regions."""
-
-    def __init__(self, napari_viewer: Viewer) -> None:
-        super().__init__(napari_viewer, "Edges")
+    return type(class_name, (FamilyWidget,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
 
 
-class ClusteringWidget(FamilyWidget):
-    """K-means clustering of colours (and optionally positions) into classes."""
-
-    def __init__(self, napari_viewer: Viewer) -> None:
-        super().__init__(napari_viewer, "Clustering")
-
-
-class GraphWidget(FamilyWidget):
-    """Graph-based segmentation: Felzenszwalb-Huttenlocher."""
-
-    def __init__(self, napari_viewer: Viewer) -> None:
-        super().__init__(napari_viewer, "Graph-based")
-
+ThresholdingWidget = family_widget_class("ThresholdingWidget", "Thresholding", "Global, multi-level Otsu and adaptive thresholds with live preview and histogram.")
+EdgesWidget = family_widget_class("EdgesWidget", "Edges", "Canny, Sobel/Prewitt/Scharr and Laplacian-of-Gaussian edges, as edge maps or regions.")
+ClusteringWidget = family_widget_class("ClusteringWidget", "Clustering", "K-means clustering of colours (and optionally positions) into classes.")
+GraphWidget = family_widget_class("GraphWidget", "Graph-based", "Graph-based segmentation: Felzenszwalb-Huttenlocher.")
 
 #: family -> (manifest widget display name, widget class)
 FAMILY_WIDGETS = {

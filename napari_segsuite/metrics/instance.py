@@ -78,20 +78,30 @@ def instance_metrics(pred: np.ndarray, gt: np.ndarray, *, thresholds: Sequence[f
     for t in thresholds:
         ti, pi = match_objects(ov.iou, t)
         tp = len(ti)
-        fp, fn = n_pred - tp, n_true - tp
-        nan = float("nan")
-        rows.append({
-            "threshold": float(t), "tp": tp, "fp": fp, "fn": fn,
-            "precision": tp / (tp + fp) if tp + fp else nan,
-            "recall": tp / (tp + fn) if tp + fn else nan,
-            "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else nan,
-            "accuracy": tp / (tp + fp + fn) if tp + fp + fn else nan,
-            "mean_matched_iou": float(ov.iou[ti, pi].mean()) if tp else nan,
-        })
+        row = detection_row(t, tp, n_pred - tp, n_true - tp)
+        row["mean_matched_iou"] = float(ov.iou[ti, pi].mean()) if tp else float("nan")
+        rows.append(row)
+    return {"summary": detection_summary(rows, n_true, n_pred), "per_threshold": rows, "overlap": ov}
+
+
+def detection_row(threshold: float, tp: int, fp: int, fn: int) -> dict[str, float]:
+    """Precision, recall, F1 and accuracy TP / (TP + FP + FN) from counts (NaN when undefined)."""
+    nan = float("nan")
+    return {
+        "threshold": float(threshold), "tp": tp, "fp": fp, "fn": fn,
+        "precision": tp / (tp + fp) if tp + fp else nan,
+        "recall": tp / (tp + fn) if tp + fn else nan,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else nan,
+        "accuracy": tp / (tp + fp + fn) if tp + fp + fn else nan,
+    }
+
+
+def detection_summary(rows: Sequence[Mapping[str, float]], n_true: int, n_pred: int) -> dict[str, float]:
+    """Means over the thresholds, the scores at IoU 0.5, and the object counts."""
     summary = {f"{k}_mean": float(np.mean([r[k] for r in rows])) for k in ("precision", "recall", "f1", "accuracy")}
     at50 = next((r for r in rows if abs(r["threshold"] - 0.5) < 1e-9), rows[0])
     summary.update({"n_true": n_true, "n_pred": n_pred, "f1@0.5": at50["f1"], "precision@0.5": at50["precision"], "recall@0.5": at50["recall"]})
-    return {"summary": summary, "per_threshold": rows, "overlap": ov}
+    return summary
 
 
 def panoptic_quality(

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._checks import check_pair
 from .boundary import bf_score
-from .instance import THRESHOLDS, adapted_rand, instance_metrics, panoptic_quality, split_voi
+from .instance import THRESHOLDS, adapted_rand, detection_row, detection_summary, instance_metrics, panoptic_quality, split_voi
 from .semantic import confusion_matrix, semantic_metrics
 
 __all__ = ["KINDS", "Score", "score"]
@@ -190,22 +190,12 @@ def _combine(out, parts, kinds, pred, gt, ignore_index, num_classes, binary, cla
     if "semantic" in kinds:
         _semantic(out, pred, gt, ignore_index, num_classes, binary, class_names)
     if "instance" in kinds:
-        rows = []
-        for i, t in enumerate(parts[0].per_threshold):
-            tp = sum(p.per_threshold[i]["tp"] for p in parts)
-            fp = sum(p.per_threshold[i]["fp"] for p in parts)
-            fn = sum(p.per_threshold[i]["fn"] for p in parts)
-            nan = float("nan")
-            rows.append({"threshold": t["threshold"], "tp": tp, "fp": fp, "fn": fn,
-                         "precision": tp / (tp + fp) if tp + fp else nan, "recall": tp / (tp + fn) if tp + fn else nan,
-                         "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else nan,
-                         "accuracy": tp / (tp + fp + fn) if tp + fp + fn else nan})
+        rows = [
+            detection_row(t["threshold"], *(sum(p.per_threshold[i][k] for p in parts) for k in ("tp", "fp", "fn")))
+            for i, t in enumerate(parts[0].per_threshold)
+        ]
         out.per_threshold = rows
-        for k in ("precision", "recall", "f1", "accuracy"):
-            out.summary[f"{k}_mean"] = float(np.mean([r[k] for r in rows]))
-        at50 = rows[0]
-        out.summary.update({"f1@0.5": at50["f1"], "precision@0.5": at50["precision"], "recall@0.5": at50["recall"],
-                            "n_true": sum(p.summary["n_true"] for p in parts), "n_pred": sum(p.summary["n_pred"] for p in parts)})
+        out.summary.update(detection_summary(rows, sum(p.summary["n_true"] for p in parts), sum(p.summary["n_pred"] for p in parts)))
     for key in parts[0].summary:
         if key not in out.summary:
             vals = [p.summary[key] for p in parts if not np.isnan(p.summary[key])]

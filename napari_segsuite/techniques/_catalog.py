@@ -217,17 +217,19 @@ class Technique:
 
     def output_for(self, params: Mapping[str, Any]) -> Output:
         """``"labels"`` or ``"image"``: what the technique produces with these parameters."""
-        if callable(self.output):
-            return self.output(self.validate_params(params))
-        return self.output
+        return self._output_of(self.validate_params(params))
 
     def kind_for(self, params: Mapping[str, Any]) -> LabelKind | None:
         """The label kind produced with these parameters (None for image outputs)."""
-        if self.output_for(params) != "labels":
+        return self._kind_of(self.validate_params(params))
+
+    def _output_of(self, valid: Mapping[str, Any]) -> Output:
+        return self.output(valid) if callable(self.output) else self.output
+
+    def _kind_of(self, valid: Mapping[str, Any]) -> LabelKind | None:
+        if self._output_of(valid) != "labels":
             return None
-        if callable(self.label_kind):
-            return self.label_kind(self.validate_params(params))
-        return self.label_kind
+        return self.label_kind(valid) if callable(self.label_kind) else self.label_kind
 
     # -- running ------------------------------------------------------------------------------
     def __call__(self, image: Any, *, channel_axis: int | None = None, **params: Any) -> np.ndarray:
@@ -271,8 +273,8 @@ class Technique:
         infos: list[dict[str, Any]] = []
         notes: dict[str, int] = {}
         offset = 0
-        kind = self.kind_for(params)
-        output = self.output_for(params)
+        kind = self._kind_of(params)
+        output = self._output_of(params)
         for i, index in enumerate(slices):
             if cancel is not None and cancel():
                 raise Cancelled(f"{self.name} cancelled after {i} of {total} slices")
@@ -320,7 +322,7 @@ class Technique:
             out, res_info = out
             notes.extend(res_info.pop("notes", []))
         out = np.asarray(out)
-        output = self.output_for(params)
+        output = self._output_of(params)  # params are validated: no second validation per preview
         if nonfinite is not None:
             if output == "labels":
                 out = out.copy() if not out.flags.writeable else out
@@ -328,7 +330,7 @@ class Technique:
             else:
                 out = out.astype(np.float32)  # a copy that can hold NaN
                 out[nonfinite] = np.nan
-        return Result(out, res_info, notes, self.kind_for(params), time.perf_counter() - t0, output)
+        return Result(out, res_info, notes, self._kind_of(params), time.perf_counter() - t0, output)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description of the technique."""

@@ -240,10 +240,9 @@ def _read_gt(path: Path) -> list[Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from .io import read_image
     from .metrics import score
+    from .metrics.score import mean_of_defined
 
     rows: list[dict[str, Any]] = []
     failed = 0
@@ -256,13 +255,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             failed += 1
             print(f"{pred_path.name}: FAILED: {e}", file=sys.stderr)
             continue
-        keys = scores[0].summary.keys()
-        summary = {k: float(np.nanmean([s.summary[k] for s in scores])) if not all(np.isnan(s.summary[k]) for s in scores) else float("nan") for k in keys}
+        summary = {k: mean_of_defined([s.summary[k] for s in scores]) for k in scores[0].summary}
         rows.append({"image": pred_path.stem, "annotators": len(gts), **summary})
     if not rows:
         raise ValueError("no pair could be scored")
     metrics = [k for k in rows[0] if k not in ("image", "annotators")]
-    aggregate = {k: float(np.nanmean([r[k] for r in rows])) if any(not np.isnan(r[k]) for r in rows) else float("nan") for k in metrics}
+    aggregate = {k: mean_of_defined([r[k] for r in rows]) for k in metrics}
     if args.json:
         from .metrics.score import _jsonable
 

@@ -46,6 +46,12 @@ class Score:
         return json.dumps(self.to_dict(), indent=2)
 
 
+def mean_of_defined(values: Sequence[float]) -> float:
+    """Mean over the defined (non-NaN) values; NaN when none is defined."""
+    defined = [float(v) for v in values if not np.isnan(v)]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -198,7 +204,6 @@ def _combine(out, parts, kinds, pred, gt, ignore_index, num_classes, binary, cla
         out.summary.update(detection_summary(rows, sum(p.summary["n_true"] for p in parts), sum(p.summary["n_pred"] for p in parts)))
     for key in parts[0].summary:
         if key not in out.summary:
-            vals = [p.summary[key] for p in parts if not np.isnan(p.summary[key])]
-            out.summary[key] = float(np.mean(vals)) if vals else float("nan")
+            out.summary[key] = mean_of_defined([p.summary[key] for p in parts])
     for p in parts:
         out.notes.extend(n for n in p.notes if n not in out.notes)

@@ -48,8 +48,7 @@ class FamilyWidget(QWidget):
         self._prepared: tuple[Any, np.ndarray, Any] | None = None  # (key, data, info)
         self._notified: set[str] = set()
         self._watched: Image | None = None  # input layer whose data events we follow
-        self._pending_request: tuple | None = None  # (slice key, technique, params) of the newest preview
-        self._last_request: tuple | None = None  # ... of the preview on screen (last_result)
+        self._last_request: tuple | None = None  # (slice key, technique, params) of last_result
         self.runner = PreviewRunner(parent=self)
         self.runner.done.connect(self._on_preview_done)
 
@@ -215,18 +214,18 @@ class FamilyWidget(QWidget):
         except (ValueError, TypeError) as e:
             self._report_error(e)
             return
-        self._pending_request = (self._prepared[0], tech.name, params)
-        self.runner.request(lambda: tech.run_prepared(data, info, params))
+        request = (self._prepared[0], tech.name, params)
+        self.runner.request(lambda: (request, tech.run_prepared(data, info, params)))
 
-    def _on_preview_done(self, result: Result | None, exc: BaseException | None) -> None:
+    def _on_preview_done(self, done: tuple[tuple, Result] | None, exc: BaseException | None) -> None:
         if not self.live.value:
             return  # a run that finished after live preview was switched off
         if exc is not None:
             self._report_error(exc)
             return
-        assert result is not None
+        assert done is not None
+        self._last_request, result = done
         self.last_result = result
-        self._last_request = self._pending_request
         layer = self.input.value
         if layer is None:
             return

@@ -42,15 +42,21 @@ def test_edge_map_preview_then_regions(make_napari_viewer, qtbot):
     assert isinstance(w.preview_layer, Image) and w.preview_layer.data.dtype == np.float32
 
 
-def test_clustering_widget_previews_kmeans_on_colour(make_napari_viewer, qtbot):
-    from napari_segsuite._widgets import ClusteringWidget
-
+def scene_widget(make_napari_viewer, qtbot, widget_class):
+    """A family widget docked in a viewer showing the colour scene, after its first preview."""
     viewer = make_napari_viewer()
     rgb, _, _ = samples.scene()
     viewer.add_image(rgb, name="scene", rgb=True)
-    w = ClusteringWidget(viewer)
+    w = widget_class(viewer)
     viewer.window.add_dock_widget(w)
     wait(qtbot, w)
+    return rgb, w
+
+
+def test_clustering_widget_previews_kmeans_on_colour(make_napari_viewer, qtbot):
+    from napari_segsuite._widgets import ClusteringWidget
+
+    rgb, w = scene_widget(make_napari_viewer, qtbot, ClusteringWidget)
     assert isinstance(w.preview_layer, Labels)
     np.testing.assert_array_equal(w.preview_layer.data, CATALOG["cluster.kmeans"](rgb, channel_axis=-1))
     w.form["k"].value = 6
@@ -63,12 +69,7 @@ def test_clustering_widget_previews_kmeans_on_colour(make_napari_viewer, qtbot):
 def test_graph_widget_previews_felzenszwalb(make_napari_viewer, qtbot):
     from napari_segsuite._widgets import GraphWidget
 
-    viewer = make_napari_viewer()
-    rgb, _, _ = samples.scene()
-    viewer.add_image(rgb, name="scene", rgb=True)
-    w = GraphWidget(viewer)
-    viewer.window.add_dock_widget(w)
-    wait(qtbot, w)
+    rgb, w = scene_widget(make_napari_viewer, qtbot, GraphWidget)
     np.testing.assert_array_equal(w.preview_layer.data, CATALOG["graph.felzenszwalb"](rgb, channel_axis=-1))
     before = w.preview_layer.data.max()
     w.form["scale"].value = 1000.0

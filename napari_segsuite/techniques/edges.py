@@ -28,11 +28,6 @@ def _output(params: dict[str, Any]) -> str:
     return "labels" if params["output"] == "regions" else "image"
 
 
-def _kind(params: dict[str, Any]) -> str:
-    """instance (one id per region)"""
-    return "instance"
-
-
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return image
@@ -70,7 +65,7 @@ def _sobel_xy(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=BORDER), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=BORDER)
 
 
-@technique("edges.canny", family="Edges", output=_output, label_kind=_kind)
+@technique("edges.canny", family="Edges", output=_output, label_kind="instance")
 def canny(
     image: np.ndarray,
     *,
@@ -123,7 +118,7 @@ _KERNELS = {
 }
 
 
-@technique("edges.sobel", family="Edges", output=_output, label_kind=_kind)
+@technique("edges.sobel", family="Edges", output=_output, label_kind="instance")
 def gradient(
     image: np.ndarray,
     *,
@@ -162,7 +157,7 @@ def gradient(
     return _regions(magnitude, magnitude < _quantile(magnitude, flat), min_size), {}
 
 
-@technique("edges.log", family="Edges", output=_output, label_kind=_kind)
+@technique("edges.log", family="Edges", output=_output, label_kind="instance")
 def laplacian_of_gaussian(
     image: np.ndarray,
     *,

@@ -9,7 +9,7 @@ from napari.layers import Image, Labels
 
 from ..labels import LabelKind, commit_plan, labels_metadata
 
-__all__ = ["commit_labels", "displayed_slice", "label_kind_of", "reset_keeping_value", "spatial_shape", "update_preview_layer"]
+__all__ = ["commit_labels", "displayed_slice", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:
@@ -49,10 +49,15 @@ def displayed_slice(viewer: Any, layer: Image) -> tuple[tuple[int, ...], Any]:
     return index, np.asarray(layer.data[index])
 
 
+def segsuite_metadata(layer: Labels) -> dict[str, Any]:
+    """The ``layer.metadata["segsuite"]`` entry (kind, classes), or an empty dict."""
+    entry = layer.metadata.get("segsuite") if isinstance(layer.metadata, dict) else None
+    return entry if isinstance(entry, dict) else {}
+
+
 def label_kind_of(layer: Labels) -> LabelKind | None:
     """The label kind recorded in a labels layer's metadata, if any."""
-    entry = layer.metadata.get("segsuite") if isinstance(layer.metadata, dict) else None
-    return entry.get("kind") if isinstance(entry, dict) else None
+    return segsuite_metadata(layer).get("kind")
 
 
 def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.ndarray, *, name: str, source: Image, output: str) -> Labels | Image:

@@ -16,7 +16,7 @@ from qtpy.QtWidgets import QFileDialog, QHeaderView, QLabel, QTableWidget, QTabl
 
 from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
-from .layers import reset_keeping_value
+from .layers import reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner
 
 __all__ = ["ScoringWidget", "error_maps"]
@@ -279,8 +279,7 @@ class ScoringWidget(QWidget):
 
 
 def _class_names(layer: Labels) -> dict[int, str] | None:
-    entry = layer.metadata.get("segsuite", {}) if isinstance(layer.metadata, dict) else {}
-    classes = entry.get("classes") if isinstance(entry, dict) else None
+    classes = segsuite_metadata(layer).get("classes")
     return {int(c["id"]): str(c["name"]) for c in classes} if classes else None
 
 

@@ -25,11 +25,12 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import numpy as np
 
 from ..labels import LabelKind
-from ._image import ImageInfo, check_image, iter_slices, prepare_slice
+from ._image import ImageInfo, check_image, check_input, iter_slices, prepare_slice, slice_input
 
 __all__ = [
     "CATALOG",
     "Cancelled",
+    "Input",
     "Param",
     "Range",
     "Result",
@@ -71,6 +72,34 @@ class When:
     def __init__(self, param: str, *values: Any) -> None:
         object.__setattr__(self, "param", param)
         object.__setattr__(self, "values", tuple(values))
+
+
+@dataclass(frozen=True)
+class Input:
+    """Marks a keyword parameter that takes its value from a napari layer instead of a widget.
+
+    The function receives a 2D ``int32`` marker image of the slice (0 = no seed) or ``None``.
+    Callers pass either a label/mask array with the image's spatial shape (Labels layer, or a
+    Shapes layer rasterised), or point coordinates ``(N, ndim)`` (Points layer; each point becomes
+    its own seed id 1..N). ``layers`` lists the napari layer types a widget offers.
+    """
+
+    layers: tuple[str, ...] = ("points", "labels")
+    required: bool = False
+
+    def __init__(self, *layers: str, required: bool = False) -> None:
+        object.__setattr__(self, "layers", tuple(layers) or ("points", "labels"))
+        object.__setattr__(self, "required", required)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A technique's layer input: its name, accepted layer types, whether required, its help."""
+
+    name: str
+    layers: tuple[str, ...]
+    required: bool
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,12 +211,13 @@ class Technique:
     func: Callable[..., Any]
     params: tuple[Param, ...]
     label_kind: LabelKind | Callable[[Mapping[str, Any]], LabelKind] | None
-    channels: Literal["gray", "color"] = "gray"
+    channels: Literal["gray", "color", "labels"] = "gray"
     nan_policy: Literal["fill", "propagate"] = "fill"
     histogram: bool = False
     summary: str = ""
     doc: str = ""
     wants_info: bool = False
+    inputs: tuple[InputSpec, ...] = ()
 
     # -- parameters ---------------------------------------------------------------------------
     @property
@@ -265,8 +295,11 @@ class Technique:
     ) -> Iterator[tuple[int, int]]:
         """Generator form of :meth:`run`: yields ``(done, total)`` after each slice, returns a Result."""
         t0 = time.perf_counter()
+        layer_inputs = {spec.name: params.pop(spec.name, None) for spec in self.inputs}
         params = self.validate_params(params)
         image = check_image(image, channel_axis=channel_axis)
+        spatial = tuple(image.shape[:-1] if channel_axis is not None else image.shape)
+        layer_inputs = {k: check_input(v, spatial, k) for k, v in layer_inputs.items()}
         slices = list(iter_slices(image.shape, has_channels=channel_axis is not None))
         total = len(slices)
         out: np.ndarray | None = None
@@ -279,7 +312,8 @@ class Technique:
             if cancel is not None and cancel():
                 raise Cancelled(f"{self.name} cancelled after {i} of {total} slices")
             prepared, info = prepare_slice(image[index], has_channels=channel_axis is not None, mode=self.channels)
-            res = self.run_prepared(prepared, info, params)
+            sliced = {k: slice_input(v, index, spatial[-2:]) for k, v in layer_inputs.items()}
+            res = self.run_prepared(prepared, info, params, sliced)
             data = res.data
             if kind == "instance" and offset:
                 data = np.where(data > 0, data + offset, 0).astype(data.dtype, copy=False)
@@ -299,21 +333,33 @@ class Technique:
         note_list = [n if total == 1 else f"{n} ({c} of {total} slices)" for n, c in notes.items()]
         return Result(out, info, note_list, kind, time.perf_counter() - t0, output)
 
-    def run_prepared(self, image: np.ndarray, info: ImageInfo, params: Mapping[str, Any]) -> Result:
+    def run_prepared(
+        self, image: np.ndarray, info: ImageInfo, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = None
+    ) -> Result:
         """Run on one prepared slice (float32 2D gray, or HxWxC) with already validated params.
 
         This is the fast path of live previews: the widget prepares the displayed slice once and
-        calls this on every parameter change.
+        calls this on every parameter change. ``inputs`` holds the layer inputs already cut to this
+        slice (see :func:`slice_input`): ``(markers, notes)`` pairs or None.
         """
         t0 = time.perf_counter()
         notes = list(info.notes)
+        kwargs = dict(params)
+        for spec in self.inputs:
+            markers, input_notes = (inputs or {}).get(spec.name) or (None, [])
+            notes.extend(input_notes)
+            if markers is None and spec.required:
+                raise ValueError(
+                    f"{self.name} needs {spec.name} ({spec.doc or 'seeds'}): pick a "
+                    f"{' or '.join(spec.layers)} layer with at least one seed on this slice"
+                )
+            kwargs[spec.name] = markers
         nonfinite = info.nonfinite_mask(image) if info.n_nonfinite else None
         if nonfinite is not None and self.nan_policy == "fill":
             mask = nonfinite if image.ndim == 2 else nonfinite[..., None]
             image = np.where(mask | ~np.isfinite(image), np.float32(info.fill_value), image)
-        if info.is_constant and image.size > info.n_nonfinite:
+        if info.is_constant and image.size > info.n_nonfinite and self.channels != "labels":
             notes.append(f"the image is constant (value {info.vmin:g})")
-        kwargs = dict(params)
         if self.wants_info:
             kwargs["info"] = info
         out = self.func(image, **kwargs)
@@ -346,6 +392,7 @@ class Technique:
             "output": output,
             "label_kind": kinds,
             "channels": self.channels,
+            "inputs": [{"name": i.name, "layers": list(i.layers), "required": i.required, "doc": i.doc} for i in self.inputs],
             "summary": self.summary,
             "params": [p.to_dict() for p in self.params],
         }
@@ -371,14 +418,14 @@ def technique(
     family: str,
     output: Output | Callable[[Mapping[str, Any]], Output] = "labels",
     label_kind: LabelKind | Callable[[Mapping[str, Any]], LabelKind] | None = None,
-    channels: Literal["gray", "color"] = "gray",
+    channels: Literal["gray", "color", "labels"] = "gray",
     nan_policy: Literal["fill", "propagate"] = "fill",
     histogram: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a function as a catalog technique.
 
-    The function takes the prepared 2D slice as its first argument (float32 gray, or HxWxC when
-    ``channels="color"``), keyword-only parameters annotated with ``Annotated[type, Range(...)]``,
+    The function takes the prepared 2D slice as its first argument (float32 gray, HxWxC when
+    ``channels="color"``, or int32/int64 label ids when ``channels="labels"``: post-processing), keyword-only parameters annotated with ``Annotated[type, Range(...)]``,
     ``Literal[...]`` choices and optionally :class:`When`, and returns an array or
     ``(array, info_dict)``. A keyword ``info`` (no default) receives the slice's :class:`ImageInfo`.
     ``nan_policy="fill"`` replaces non-finite pixels by the mean before the call; ``"propagate"``
@@ -392,7 +439,7 @@ def technique(
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         if name in CATALOG:
             raise ValueError(f"technique {name!r} is registered twice")
-        params, wants_info = _params_from_signature(func)
+        params, wants_info, inputs = _params_from_signature(func)
         doc = inspect.getdoc(func) or ""
         CATALOG[name] = Technique(
             name=name,
@@ -407,16 +454,18 @@ def technique(
             summary=doc.split("\n\n")[0].replace("\n", " ").strip(),
             doc=doc,
             wants_info=wants_info,
+            inputs=inputs,
         )
         return func
 
     return register
 
 
-def _params_from_signature(func: Callable[..., Any]) -> tuple[tuple[Param, ...], bool]:
+def _params_from_signature(func: Callable[..., Any]) -> tuple[tuple[Param, ...], bool, tuple[InputSpec, ...]]:
     hints = get_type_hints(func, include_extras=True)
     docs = _numpydoc_params(inspect.getdoc(func) or "")
     params = []
+    inputs = []
     wants_info = False
     for i, (pname, p) in enumerate(inspect.signature(func).parameters.items()):
         if i == 0:
@@ -430,6 +479,10 @@ def _params_from_signature(func: Callable[..., Any]) -> tuple[tuple[Param, ...],
         rng = when = None
         if get_origin(hint) is Annotated:
             hint, *meta = get_args(hint)
+            layer = next((m for m in meta if isinstance(m, Input)), None)
+            if layer is not None:
+                inputs.append(InputSpec(pname, layer.layers, layer.required, docs.get(pname, "")))
+                continue
             rng = next((m for m in meta if isinstance(m, Range)), None)
             when = next((m for m in meta if isinstance(m, When)), None)
         choices = None
@@ -438,7 +491,7 @@ def _params_from_signature(func: Callable[..., Any]) -> tuple[tuple[Param, ...],
             hint = type(choices[0])
         params.append(Param(pname, hint, p.default, docs.get(pname, ""), rng, choices, when))
         params[-1].validate(p.default, func.__name__)  # a bad default is a programming error
-    return tuple(params), wants_info
+    return tuple(params), wants_info, tuple(inputs)
 
 
 def _numpydoc_params(doc: str) -> dict[str, str]:

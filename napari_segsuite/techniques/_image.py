@@ -19,9 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
-__all__ = ["ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "prepare_slice", "to_gray"]
+__all__ = [
+    "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "prepare_slice", "to_gray", "to_lab", "to_unit",
+    "check_input", "slice_input",
+]
 
 LUMINANCE = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
 
@@ -122,6 +126,8 @@ def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tup
     raw = np.asarray(slice_)
     dtype = raw.dtype
     notes = []
+    if mode == "labels":
+        return _prepare_labels(raw, has_channels)
     if dtype.kind == "b":
         notes.append("boolean image read as 0/1")
         raw = raw.view(np.uint8)
@@ -154,6 +160,25 @@ def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tup
     return data, ImageInfo(np.dtype(dtype), integer_valued, vmin, vmax, n_bad, fill, notes)
 
 
+def _prepare_labels(raw: np.ndarray, has_channels: bool) -> tuple[np.ndarray, ImageInfo]:
+    """A label image as int32/int64 ids (booleans give 0/1; floats must hold whole numbers)."""
+    if has_channels:
+        raise ValueError("post-processing works on a label image, which has no channels: pick a labels layer")
+    if raw.dtype.kind == "f":
+        finite = np.isfinite(raw)
+        if not finite.all() or not np.array_equal(raw, np.round(raw)):
+            raise TypeError(
+                f"post-processing works on labels (whole numbers), got {raw.dtype} values with fractions "
+                "or NaN: run a segmentation technique first, or pick a labels layer"
+            )
+    if raw.dtype.kind in "iuf" and raw.size and raw.min() < 0:
+        raise ValueError("label images must not hold negative ids: 0 is background, objects are 1, 2, ...")
+    big = raw.size and raw.dtype.kind in "iuf" and raw.max() >= 2**31
+    data = raw.astype(np.int64 if big else np.int32)
+    vmax = float(data.max()) if data.size else 0.0
+    return data, ImageInfo(np.dtype(raw.dtype), True, float(data.min()) if data.size else 0.0, vmax)
+
+
 def intensity_histogram(
     image: np.ndarray, info: ImageInfo, nbins: int = 256, *, max_integer_bins: int = 65536
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -178,3 +203,72 @@ def intensity_histogram(
     counts = np.bincount(idx.ravel(), minlength=nbins)
     width = (hi - lo) / nbins
     return counts, lo + width * (np.arange(nbins) + 0.5)
+
+
+def to_unit(image: np.ndarray, info: ImageInfo) -> np.ndarray:
+    """float32 copy scaled to [0, 1]: integers by their dtype's range, floats by their data range
+    (widened to include [0, 1], so images already in [0, 1] are unchanged)."""
+    lo, hi = info.dtype_range if info.dtype.kind in "biu" else (min(info.vmin, 0.0), max(info.vmax, 1.0))
+    return (image - np.float32(lo)) * np.float32(1.0 / ((hi - lo) or 1.0))
+
+
+def to_lab(image: np.ndarray, info: ImageInfo) -> np.ndarray:
+    """(Y, X, C) float32 CIE Lab (L in 0..100) of a prepared colour slice; one-channel images give
+    their intensity scaled to 0..100, so distances have the same units for gray and colour."""
+    unit = np.clip(to_unit(image, info), 0, 1)
+    if unit.ndim == 3 and unit.shape[-1] == 3:
+        return cv2.cvtColor(np.ascontiguousarray(unit), cv2.COLOR_RGB2Lab)
+    return unit.reshape(unit.shape[:2] + (-1,)) * np.float32(100)
+
+
+def check_input(value: Any, spatial_shape: tuple[int, ...], name: str = "seeds") -> Any:
+    """Validate a layer input for an image whose spatial shape (leading axes, Y, X) is given.
+
+    Accepts ``None``, a label/mask array of exactly ``spatial_shape`` (integers or booleans), or
+    point coordinates of shape ``(N, len(spatial_shape))`` (or ``(N, 2)`` for any image: the
+    points then apply to every slice). Raises ``ValueError`` saying what was wrong otherwise.
+    """
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.shape == tuple(spatial_shape):
+        if arr.dtype.kind not in "biu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+            raise TypeError(f"{name}: a label image must hold whole numbers, got dtype {arr.dtype}")
+        return ("labels", arr)
+    if arr.ndim == 2 and arr.shape[1] in (2, len(spatial_shape)) and arr.dtype.kind in "biuf":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}: point coordinates must be finite numbers")
+        return ("points", arr.astype(np.float64))
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        return ("points", np.zeros((0, len(spatial_shape))))
+    raise ValueError(
+        f"{name}: expected a label image of shape {tuple(spatial_shape)} (the image's shape without "
+        f"channels) or point coordinates of shape (N, {len(spatial_shape)}); got shape {arr.shape}"
+    )
+
+
+def slice_input(checked: Any, index: tuple[int, ...], plane: tuple[int, ...]) -> tuple[np.ndarray | None, list[str]] | None:
+    """Cut a :func:`check_input` value to one 2D slice: ``(markers int32 (Y, X) or None, notes)``.
+
+    Points become one seed id each (1..N, in order); points on other slices are skipped; points
+    outside the image are dropped with a note. A slice without any seed gives ``None`` markers.
+    """
+    if checked is None:
+        return None
+    kind, arr = checked
+    if kind == "labels":
+        markers = np.asarray(arr[index]).astype(np.int32)
+        return (markers if markers.any() else None), []
+    notes = []
+    pts = arr
+    if pts.shape[1] > 2:
+        lead = np.round(pts[:, :-2]).astype(np.int64)
+        pts = pts[np.all(lead == np.asarray(index, np.int64), axis=1)]
+    yx = np.round(pts[:, -2:]).astype(np.int64)
+    inside = (yx[:, 0] >= 0) & (yx[:, 0] < plane[0]) & (yx[:, 1] >= 0) & (yx[:, 1] < plane[1])
+    if not inside.all():
+        notes.append(f"{int((~inside).sum())} seed point(s) outside the image were ignored")
+    markers = np.zeros(plane, np.int32)
+    ids = np.flatnonzero(inside) + 1
+    markers[yx[inside, 0], yx[inside, 1]] = ids
+    return (markers if len(ids) else None), notes

@@ -1,17 +1,22 @@
-"""Graph-based segmentation on the pixel grid."""
+"""Graph-based segmentation: on the pixel grid (Felzenszwalb, SLIC) and on region adjacency graphs
+of superpixels (normalized cuts, hierarchical merging)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 from numba import njit
 
-from ._catalog import Range, technique
-from ._image import ImageInfo
+import scipy.linalg
+from scipy.sparse import csgraph, csr_matrix
 
-__all__ = ["felzenszwalb"]
+from ._catalog import Range, When, technique
+from ._image import ImageInfo, to_lab, to_unit
+from ._rag import Rag, agglomerate, build_rag
+
+__all__ = ["felzenszwalb", "normalized_cut", "rag_merge", "slic", "slic_labels"]
 
 
 @njit(cache=True)
@@ -96,8 +101,7 @@ def felzenszwalb(
         Smallest segment kept, in pixels.
     """
     h, w, c = image.shape
-    lo, hi = info.dtype_range if info.dtype.kind in "biu" else (min(info.vmin, 0.0), max(info.vmax, 1.0))
-    img = (image - np.float32(lo)) * np.float32(1.0 / ((hi - lo) or 1.0))
+    img = to_unit(image, info)
     if sigma > 0:
         radius = max(int(4.0 * sigma + 0.5), 1)
         img = cv2.GaussianBlur(img, (2 * radius + 1, 2 * radius + 1), sigma, borderType=cv2.BORDER_REFLECT)
@@ -119,3 +123,254 @@ def felzenszwalb(
     present[roots] = 1
     lut = np.cumsum(present, dtype=np.int32)  # roots -> 1..n in order of first index
     return lut[roots].reshape(h, w)
+
+
+@njit(cache=True)
+def _slic_iterate(lab, step, compactness, n_iter):  # pragma: no cover - compiled
+    h, w, c = lab.shape
+    ny = max(h // step, 1)
+    nx = max(w // step, 1)
+    k = ny * nx
+    centres = np.zeros((k, c + 2))
+    for i in range(ny):
+        for j in range(nx):
+            y = min(int((i + 0.5) * h / ny), h - 1)
+            x = min(int((j + 0.5) * w / nx), w - 1)
+            centres[i * nx + j, 0] = y
+            centres[i * nx + j, 1] = x
+            for q in range(c):
+                centres[i * nx + j, 2 + q] = lab[y, x, q]
+    labels = np.zeros((h, w), np.int32)
+    dist = np.empty((h, w), np.float32)
+    spatial = (compactness / step) ** 2
+    sums = np.zeros((k, c + 3))
+    for _ in range(n_iter):
+        dist[:] = np.inf
+        for ci in range(k):
+            cy = centres[ci, 0]
+            cx = centres[ci, 1]
+            for y in range(max(int(cy) - step, 0), min(int(cy) + step + 1, h)):
+                dy2 = (y - cy) ** 2
+                for x in range(max(int(cx) - step, 0), min(int(cx) + step + 1, w)):
+                    d = spatial * (dy2 + (x - cx) ** 2)
+                    for q in range(c):
+                        diff = lab[y, x, q] - centres[ci, 2 + q]
+                        d += diff * diff
+                    if d < dist[y, x]:
+                        dist[y, x] = d
+                        labels[y, x] = ci
+        sums[:] = 0
+        for y in range(h):
+            for x in range(w):
+                ci = labels[y, x]
+                sums[ci, 0] += y
+                sums[ci, 1] += x
+                for q in range(c):
+                    sums[ci, 2 + q] += lab[y, x, q]
+                sums[ci, c + 2] += 1
+        for ci in range(k):
+            if sums[ci, c + 2] > 0:
+                for q in range(c + 2):
+                    centres[ci, q] = sums[ci, q] / sums[ci, c + 2]
+    return labels
+
+
+@njit(cache=True)
+def _enforce_connectivity(labels, min_size):  # pragma: no cover - compiled
+    """Relabel 4-connected pieces 1..n; pieces under min_size join the previous piece they touch."""
+    h, w = labels.shape
+    out = np.zeros((h, w), np.int32)
+    stack_y = np.empty(h * w, np.int64)
+    stack_x = np.empty(h * w, np.int64)
+    n = 0
+    for sy in range(h):
+        for sx in range(w):
+            if out[sy, sx] != 0:
+                continue
+            n += 1
+            lab = labels[sy, sx]
+            adjacent = 0
+            for dy, dx in ((-1, 0), (0, -1), (1, 0), (0, 1)):
+                yy, xx = sy + dy, sx + dx
+                if 0 <= yy < h and 0 <= xx < w and out[yy, xx] != 0:
+                    adjacent = out[yy, xx]
+            out[sy, sx] = n
+            stack_y[0] = sy
+            stack_x[0] = sx
+            top = 1
+            size = 0
+            while size < top:  # breadth-first over the stack, which also lists the piece
+                y, x = stack_y[size], stack_x[size]
+                size += 1
+                for dy, dx in ((-1, 0), (0, -1), (1, 0), (0, 1)):
+                    yy, xx = y + dy, x + dx
+                    if 0 <= yy < h and 0 <= xx < w and out[yy, xx] == 0 and labels[yy, xx] == lab:
+                        out[yy, xx] = n
+                        stack_y[top] = yy
+                        stack_x[top] = xx
+                        top += 1
+            if size < min_size and adjacent != 0:
+                for i in range(size):
+                    out[stack_y[i], stack_x[i]] = adjacent
+                n -= 1
+    return out
+
+
+def slic_labels(lab: np.ndarray, n_segments: int, compactness: float, iterations: int = 10) -> np.ndarray:
+    """SLIC superpixels (labels 1..n) of a (Y, X, C) float32 Lab image (L in 0..100)."""
+    h, w = lab.shape[:2]
+    step = max(int(round(np.sqrt(h * w / max(n_segments, 1)))), 1)
+    labels = _slic_iterate(np.ascontiguousarray(lab, np.float32), step, float(compactness), int(iterations))
+    return _enforce_connectivity(labels, max(step * step // 4, 1))
+
+
+@technique("graph.slic", family="Graph-based", output="labels", label_kind="instance", channels="color")
+def slic(
+    image: np.ndarray,
+    *,
+    info: ImageInfo,
+    n_segments: Annotated[int, Range(1, 100000)] = 400,
+    compactness: Annotated[float, Range(0.01, 100.0, step=0.5)] = 10.0,
+    iterations: Annotated[int, Range(1, 50)] = 10,
+    sigma: Annotated[float, Range(0.0, 10.0, step=0.1)] = 0.0,
+) -> np.ndarray:
+    """SLIC superpixels: k-means in (Lab colour, position) restricted to a window around each centre.
+
+    Achanta et al. (2012): centres start on a regular grid of step S = sqrt(pixels / n_segments);
+    each pixel joins the centre within 2S x 2S that minimises d_lab^2 + (compactness / S)^2 d_xy^2;
+    disconnected pieces under S^2 / 4 pixels then join a neighbour. Gray images use intensity
+    scaled to 0..100 (the units of L).
+
+    Parameters
+    ----------
+    n_segments : int
+        Approximate number of superpixels.
+    compactness : float
+        Weight of position against colour (the paper's m): larger values give squarer superpixels.
+    iterations : int
+        Number of assignment / update rounds.
+    sigma : float
+        Gaussian smoothing before clustering, in pixels (0 = none).
+    """
+    return slic_labels(_smoothed_lab(image, info, sigma), n_segments, compactness, iterations)
+
+
+def _smoothed_lab(image: np.ndarray, info: ImageInfo, sigma: float) -> np.ndarray:
+    lab = to_lab(image, info)
+    if sigma > 0:
+        lab = cv2.GaussianBlur(lab, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(lab.shape)
+    return lab
+
+
+def _superpixel_rag(image: np.ndarray, info: ImageInfo, n_segments: int, compactness: float) -> Rag:
+    lab = to_lab(image, info)
+    return build_rag(slic_labels(lab, n_segments, compactness), lab)
+
+
+def ncut_partition(rag: Rag, sigma: float, threshold: float, num_cuts: int) -> np.ndarray:
+    """Recursive two-way normalized cuts (Shi & Malik 2000) of a RAG; returns a label per node.
+
+    Edge weights are colour similarities exp(-(d / sigma)^2) between touching regions. Each
+    (connected) part is split along the second generalized eigenvector of (D - W) y = l D y at the
+    best of ``num_cuts`` evenly spaced values, and split again while the cut's Ncut value stays
+    below ``threshold``.
+    """
+    n = rag.n
+    d = np.linalg.norm(rag.means[rag.a] - rag.means[rag.b], axis=1)
+    weights = np.exp(-((d / sigma) ** 2))
+    w_all = np.zeros((n, n))
+    w_all[rag.a, rag.b] = weights
+    w_all[rag.b, rag.a] = weights
+    out = np.zeros(n, np.int64)
+    next_label = 1
+    todo = [np.arange(n)]
+    while todo:
+        idx = todo.pop()
+        w = w_all[np.ix_(idx, idx)]
+        n_parts, parts = csgraph.connected_components(csr_matrix(w > 0), directed=False)
+        if n_parts > 1:  # disconnected pieces: a cut of value 0
+            todo.extend(idx[parts == p] for p in range(n_parts))
+            continue
+        best = None
+        if len(idx) > 2:
+            deg = w.sum(1)
+            inv_sqrt = 1.0 / np.sqrt(deg)
+            lap = np.eye(len(idx)) - inv_sqrt[:, None] * w * inv_sqrt[None, :]
+            _, vecs = scipy.linalg.eigh(lap, subset_by_index=[1, 1])
+            y = vecs[:, 0] * inv_sqrt
+            for t in np.linspace(y.min(), y.max(), num_cuts + 2)[1:-1]:
+                side = y > t
+                if side.all() or not side.any():
+                    continue
+                cut = w[side][:, ~side].sum()
+                value = cut / deg[side].sum() + cut / deg[~side].sum()
+                if best is None or value < best[0]:
+                    best = (value, side)
+        if best is not None and best[0] < threshold:
+            todo.extend([idx[best[1]], idx[~best[1]]])
+        else:
+            out[idx] = next_label
+            next_label += 1
+    return out
+
+
+@technique("graph.normalized_cut", family="Graph-based", output="labels", label_kind="instance", channels="color")
+def normalized_cut(
+    image: np.ndarray,
+    *,
+    info: ImageInfo,
+    n_segments: Annotated[int, Range(2, 5000)] = 400,
+    compactness: Annotated[float, Range(0.01, 100.0, step=0.5)] = 10.0,
+    sigma: Annotated[float, Range(0.1, 100.0, step=0.5)] = 10.0,
+    threshold: Annotated[float, Range(0.0, 2.0, step=0.01)] = 0.2,
+    num_cuts: Annotated[int, Range(1, 100)] = 10,
+) -> np.ndarray:
+    """Normalized cuts: recursive spectral bipartition of a graph of SLIC superpixels.
+
+    The image is first cut into ``n_segments`` SLIC superpixels; touching superpixels are joined
+    by edges weighted by the similarity of their mean Lab colours, exp(-(d / sigma)^2); the graph
+    is split in two along its second generalized eigenvector while the normalized cut value
+    stays below ``threshold`` (Shi & Malik 2000).
+
+    Parameters
+    ----------
+    n_segments : int
+        Number of SLIC superpixels the graph is built on.
+    compactness : float
+        SLIC compactness (squareness of the superpixels).
+    sigma : float
+        Colour distance (Lab units) at which the similarity falls to 1/e.
+    threshold : float
+        A part is split again only when the best cut's Ncut value is below this.
+    num_cuts : int
+        Number of splitting points tried along the eigenvector.
+    """
+    rag = _superpixel_rag(image, info, n_segments, compactness)
+    return ncut_partition(rag, sigma, threshold, num_cuts)[rag.labels].astype(np.int32)
+
+
+@technique("graph.rag_merge", family="Graph-based", output="labels", label_kind="instance", channels="color")
+def rag_merge(
+    image: np.ndarray,
+    *,
+    info: ImageInfo,
+    n_segments: Annotated[int, Range(2, 20000)] = 800,
+    compactness: Annotated[float, Range(0.01, 100.0, step=0.5)] = 10.0,
+    threshold: Annotated[float, Range(0.0, 100.0, step=0.5)] = 12.0,
+) -> np.ndarray:
+    """Hierarchical merging of superpixels: the most similar touching pair merges first.
+
+    SLIC superpixels are joined in a region adjacency graph; the pair of touching regions with
+    the closest mean Lab colours merges (means updated by size) until no touching pair is closer
+    than ``threshold``.
+
+    Parameters
+    ----------
+    n_segments : int
+        Number of SLIC superpixels to start from.
+    compactness : float
+        SLIC compactness (squareness of the superpixels).
+    threshold : float
+        Largest Lab colour distance between regions that still merge.
+    """
+    return agglomerate(_superpixel_rag(image, info, n_segments, compactness), linkage="mean", threshold=threshold)

@@ -7,13 +7,21 @@ import pytest
 
 from napari_segsuite.techniques import CATALOG, SegsuiteWarning
 
-TECHNIQUES = sorted(CATALOG)
+TECHNIQUES = sorted(n for n in CATALOG if CATALOG[n].channels != "labels")  # techniques on images
+LABEL_TECHNIQUES = sorted(n for n in CATALOG if CATALOG[n].channels == "labels")  # post-processing
 
 
-def _variants():
+def seeds_for(name, shape):
+    """Layer inputs a technique requires: two seed points (y, x) that apply to every slice."""
+    h, w = shape[-2:]
+    points = np.array([[h // 4, w // 4], [(3 * h) // 4, (3 * w) // 4]], float)
+    return {spec.name: points for spec in CATALOG[name].inputs if spec.required}
+
+
+def _variants(names=None):
     """(technique, params): the defaults, plus each choice that changes the kind of output."""
     out = []
-    for name in TECHNIQUES:
+    for name in names or TECHNIQUES:
         tech = CATALOG[name]
         out.append((name, {}))
         base = tech.output_for({})
@@ -61,7 +69,8 @@ INPUTS = {
 def test_runs_on_every_input_kind(name, params, input_name):
     tech = CATALOG[name]
     image, channel_axis, shape = INPUTS[input_name]
-    result = tech.run(image, channel_axis=channel_axis, **params)
+    seeds = seeds_for(name, shape)
+    result = tech.run(image, channel_axis=channel_axis, **seeds, **params)
     assert result.data.shape == shape
     assert result.output == tech.output_for(params)
     if result.output == "labels":
@@ -71,7 +80,7 @@ def test_runs_on_every_input_kind(name, params, input_name):
     else:
         assert result.kind is None and result.data.dtype.kind in "fiub"
     # deterministic (float maps within float32 rounding: OpenCV's SIMD path follows the buffer's alignment)
-    again = tech.run(image, channel_axis=channel_axis, **params)
+    again = tech.run(image, channel_axis=channel_axis, **seeds, **params)
     if result.data.dtype.kind == "f":
         np.testing.assert_allclose(result.data, again.data, rtol=1e-5, atol=1e-5 * float(np.abs(result.data).max() or 1))
     else:
@@ -82,12 +91,14 @@ def test_runs_on_every_input_kind(name, params, input_name):
 def test_nan_pixels_are_background_and_reported(name, params):
     tech = CATALOG[name]
     image = _nan_image()
-    with pytest.warns(SegsuiteWarning, match="non-finite"):
-        out = tech(image, **params)
+    with pytest.warns(SegsuiteWarning, match="non-finite") as record:
+        out = tech(image, **seeds_for(name, image.shape), **params)
     bad = ~np.isfinite(image)
     if tech.output_for(params) == "labels":
         assert np.all(out[bad] == 0)
-        assert np.any(out[~bad] != 0), "finite pixels should still be segmented"
+        # finite pixels are still segmented, unless the technique tells the user why nothing was found
+        explained = any("vanished" in str(w.message) or "nothing to" in str(w.message) for w in record)
+        assert np.any(out[~bad] != 0) or explained, "finite pixels should still be segmented"
     else:
         assert np.all(np.isnan(out[bad]))
         assert np.all(np.isfinite(out[~bad]))
@@ -97,7 +108,7 @@ def test_nan_pixels_are_background_and_reported(name, params):
 def test_constant_image_is_reported_not_an_error(name):
     tech = CATALOG[name]
     with pytest.warns(SegsuiteWarning, match="constant"):
-        out = tech(np.full((20, 30), 9, np.uint8))
+        out = tech(np.full((20, 30), 9, np.uint8), **seeds_for(name, (20, 30)))
     assert out.shape == (20, 30)
 
 
@@ -105,7 +116,7 @@ def test_constant_image_is_reported_not_an_error(name):
 def test_all_nan_image_gives_background(name, params):
     tech = CATALOG[name]
     with pytest.warns(SegsuiteWarning) as record:
-        out = tech(np.full((10, 10), np.nan, np.float32), **params)
+        out = tech(np.full((10, 10), np.nan, np.float32), **seeds_for(name, (10, 10)), **params)
     messages = [str(w.message) for w in record]
     assert any("no finite pixel" in m for m in messages) and any("100 non-finite" in m for m in messages)
     if tech.output_for(params) == "labels":
@@ -154,9 +165,10 @@ def test_stack_equals_slice_by_slice(name, params):
     tech = CATALOG[name]
     stack = INPUTS["stack_3d"][0]
     params = {**tech.defaults(), **params}
-    whole = tech(stack, **params)
+    seeds = seeds_for(name, stack.shape)
+    whole = tech(stack, **seeds, **params)
     for i, sl in enumerate(stack):
-        single = tech(sl, **params)
+        single = tech(sl, **seeds, **params)
         if tech.kind_for(params) == "instance":
             # ids are shifted per slice so that they stay unique across the stack
             np.testing.assert_array_equal(whole[i] > 0, single > 0)
@@ -173,13 +185,14 @@ def test_progress_and_cancel(name):
     tech = CATALOG[name]
     stack = INPUTS["stack_3d"][0]
     seen = []
-    tech.run(stack, progress=lambda done, total: seen.append((done, total)))
+    seeds = seeds_for(name, stack.shape)
+    tech.run(stack, progress=lambda done, total: seen.append((done, total)), **seeds)
     assert seen == [(1, 3), (2, 3), (3, 3)]
     with pytest.raises(Cancelled):
-        tech.run(stack, cancel=lambda: len(seen) >= 4, progress=lambda d, t: seen.append(d))
+        tech.run(stack, cancel=lambda: len(seen) >= 4, progress=lambda d, t: seen.append(d), **seeds)
 
 
-@pytest.mark.parametrize("name", TECHNIQUES)
+@pytest.mark.parametrize("name", sorted(CATALOG))
 def test_every_parameter_is_documented(name):
     tech = CATALOG[name]
     assert tech.summary, f"{name} needs a one-line summary"
@@ -187,3 +200,91 @@ def test_every_parameter_is_documented(name):
         assert p.doc, f"{name}: parameter {p.name} has no description in the docstring"
         if p.when is not None:
             assert p.when.param in {q.name for q in tech.params}
+    for spec in tech.inputs:
+        assert spec.doc, f"{name}: layer input {spec.name} has no description in the docstring"
+
+
+# -- layer inputs (seeds, initial shapes) -------------------------------------------------------
+
+INPUT_TECHNIQUES = sorted(n for n in CATALOG if CATALOG[n].inputs)
+
+
+@pytest.mark.parametrize("name", INPUT_TECHNIQUES)
+def test_seed_inputs_are_checked(name):
+    tech = CATALOG[name]
+    spec = tech.inputs[0]
+    with pytest.raises(ValueError, match="expected a label image of shape"):
+        tech(_gray, **{spec.name: np.zeros((5, 5), np.int32)})
+    if spec.required:
+        for nothing in (None, np.zeros((0, 2)), np.zeros(_gray.shape, np.int32)):
+            with pytest.raises(ValueError, match=f"needs {spec.name}"):
+                tech(_gray, **{spec.name: nothing})
+    # points outside the image are dropped with a note; the others still count
+    points = np.array([[-5, 3], [12, 16], [36, 48], [100, 100]], float)
+    result = tech.run(_gray, **{spec.name: points})
+    assert "2 seed point(s) outside the image were ignored" in result.notes
+    assert result.data.shape == _gray.shape
+
+
+def test_points_select_their_slice_in_a_stack():
+    from napari_segsuite.techniques import get
+
+    stack = INPUTS["stack_3d"][0]
+    # one seed on slice 0 only: slices 1 and 2 have no seed, which region growing cannot work without
+    with pytest.raises(ValueError, match="at least one seed on this slice"):
+        get("region.grow")(stack, seeds=np.array([[0, 12, 16]]))
+    out = get("region.grow")(stack, seeds=np.array([[0, 12, 16], [1, 12, 16], [2, 12, 16]]), tolerance=100.0)
+    assert (out > 0).all(axis=(1, 2)).all() and len(np.unique(out)) == 3
+
+
+# -- post-processing: label images in, label images out ------------------------------------------
+
+LABEL_VARIANTS = _variants(LABEL_TECHNIQUES)
+LABEL_VARIANT_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items()) or 'defaults'}" for n, p in LABEL_VARIANTS]
+_blobs = np.zeros((48, 64), np.int32)
+_blobs[5:20, 5:25] = 1
+_blobs[8:12, 10:14] = 0  # a hole
+_blobs[25:40, 20:35] = 2
+_blobs[30:45, 33:50] = 3  # touches 2
+_blobs[2:4, 60:62] = 4  # a speck
+LABEL_INPUTS = {
+    "instance_int32": (_blobs, _blobs.shape),
+    "semantic_uint8": ((_blobs > 0).astype(np.uint8) + (_blobs == 3), _blobs.shape),
+    "mask_bool": (_blobs > 0, _blobs.shape),
+    "whole_float": (_blobs.astype(np.float32), _blobs.shape),
+    "big_ids_uint64": (_blobs.astype(np.uint64) * (2**40), _blobs.shape),
+    "all_background": (np.zeros((10, 12), np.uint16), (10, 12)),
+    "all_one_label": (np.full((10, 12), 7, np.uint16), (10, 12)),
+    "tiny_1x1": (np.array([[3]], np.int32), (1, 1)),
+    "stack_3d": (np.stack([_blobs, _blobs[::-1], _blobs[:, ::-1]]), (3,) + _blobs.shape),
+}
+
+
+@pytest.mark.parametrize("input_name", sorted(LABEL_INPUTS))
+@pytest.mark.parametrize(("name", "params"), LABEL_VARIANTS, ids=LABEL_VARIANT_IDS)
+def test_post_processing_runs_on_every_label_input(name, params, input_name):
+    tech = CATALOG[name]
+    labels, shape = LABEL_INPUTS[input_name]
+    result = tech.run(labels, **params)
+    assert result.data.shape == shape and result.data.dtype.kind in "iu" and result.data.min() >= 0
+    assert result.kind == tech.kind_for(params)
+    if not np.any(labels):
+        assert not result.data.any()
+    np.testing.assert_array_equal(result.data, tech.run(labels, **params).data)
+
+
+@pytest.mark.parametrize("name", LABEL_TECHNIQUES)
+@pytest.mark.parametrize(
+    ("labels", "channel_axis", "error", "match"),
+    [
+        (_gray / 255.0, None, TypeError, "whole numbers"),
+        (np.where(_blobs > 0, np.nan, 0.0), None, TypeError, "NaN"),
+        (_blobs - 1, None, ValueError, "negative"),
+        (np.stack([_blobs] * 3, -1), -1, ValueError, "no channels"),
+        (np.zeros((0, 4), np.int32), None, ValueError, "empty"),
+    ],
+    ids=["fractions", "nan", "negative", "channels", "empty"],
+)
+def test_post_processing_refuses_what_is_not_labels(name, labels, channel_axis, error, match):
+    with pytest.raises(error, match=match):
+        CATALOG[name](labels, channel_axis=channel_axis)

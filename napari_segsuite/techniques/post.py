@@ -1,0 +1,273 @@
+"""Post-processing of label images: morphology, hole filling, small-object removal, splitting of
+touching objects, connected components. Chainable after any technique (see :mod:`.chain`).
+
+Every step works label by label, so touching objects never merge and semantic classes keep their
+ids. ``kind`` says how the input is read: ``instance`` (one id per object) or ``semantic`` (class
+ids, each class possibly in several pieces); steps that create objects output instance labels.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from ._catalog import Range, technique
+from ._rag import relabel_sequential, touching_pairs
+
+__all__ = ["connected_components", "fill_holes", "morphology", "remove_small", "split_touching"]
+
+Kind = Literal["instance", "semantic"]
+
+
+def _same_kind(params) -> str:
+    """the kind of the input (the kind parameter)"""
+    return params["kind"]
+
+
+def footprint(shape: str, radius: int) -> np.ndarray:
+    """A (2r+1)^2 uint8 footprint: ``disk``, ``square`` or ``diamond``."""
+    y, x = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    if shape == "disk":
+        return (x * x + y * y <= radius * radius + radius // 2).astype(np.uint8)  # as skimage's disk
+    if shape == "diamond":
+        return (np.abs(x) + np.abs(y) <= radius).astype(np.uint8)
+    return np.ones_like(x, np.uint8)
+
+
+def _as_float(labels: np.ndarray) -> np.ndarray:
+    # cv2's min/max filters run on float64 exactly for any integer id below 2^53
+    return labels.astype(np.float64)
+
+
+def _erode(labels: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """Per-label erosion: a pixel keeps its id only if every pixel under the footprint has it."""
+    f = _as_float(labels)
+    lo = cv2.erode(f, fp, borderType=cv2.BORDER_REPLICATE)
+    hi = cv2.dilate(f, fp, borderType=cv2.BORDER_REPLICATE)
+    return np.where((lo == f) & (hi == f), labels, 0).astype(labels.dtype)
+
+
+def _dilate(labels: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """Per-label dilation into background only (where ids compete, the largest id wins)."""
+    grown = cv2.dilate(_as_float(labels), fp, borderType=cv2.BORDER_REPLICATE).astype(labels.dtype)
+    return np.where(labels == 0, grown, labels)
+
+
+@technique("post.morphology", family="Post-processing", output="labels", label_kind=_same_kind, channels="labels")
+def morphology(
+    labels: np.ndarray,
+    *,
+    operation: Literal["open", "close", "erode", "dilate"] = "open",
+    shape: Literal["disk", "square", "diamond"] = "disk",
+    radius: Annotated[int, Range(1, 50)] = 2,
+    kind: Kind = "instance",
+) -> np.ndarray:
+    """Morphology per label: opening, closing, erosion or dilation with a footprint.
+
+    Opening removes protrusions and specks thinner than the footprint; closing fills gaps and
+    notches. Each label is processed on its own: dilation grows into background only, so objects
+    never merge, and opening/closing never give a pixel to another label.
+
+    Parameters
+    ----------
+    operation : str
+        ``open`` (erode then dilate), ``close`` (dilate then erode), ``erode`` or ``dilate``.
+    shape : str
+        Footprint shape.
+    radius : int
+        Footprint radius in pixels.
+    kind : str
+        How the input is read: instance ids or semantic classes (the output keeps it).
+    """
+    fp = footprint(shape, radius)
+    if operation == "erode":
+        return _erode(labels, fp)
+    if operation == "dilate":
+        return _dilate(labels, fp)
+    if operation == "open":
+        opened = _dilate(_erode(labels, fp), fp)
+        return np.where(opened == labels, labels, 0).astype(labels.dtype)
+    closed = _erode(_dilate(labels, fp), fp)
+    return np.where(labels == 0, closed, labels).astype(labels.dtype)
+
+
+def _holes(labels: np.ndarray, max_size: int) -> np.ndarray:
+    """Ids to paint into each background pixel that lies in a hole (0 elsewhere).
+
+    A hole is a 4-connected background component that does not touch the image border and whose
+    neighbours all carry one label; holes larger than ``max_size`` pixels (when > 0) are kept.
+    """
+    background, n = ndi.label(labels == 0)
+    if n == 0:
+        return np.zeros_like(labels)
+    offset = int(labels.max()) + 1
+    combined = np.where(labels > 0, labels.astype(np.int64), background.astype(np.int64) + offset)
+    seq, m = relabel_sequential(combined)
+    a, b, _ = touching_pairs(seq, m)
+    # map sequential ids back: components are the ids >= offset in the combined image
+    values = np.zeros(m, np.int64)
+    values[seq.ravel()] = combined.ravel()
+    va, vb = values[a], values[b]
+    is_hole_edge = (va >= offset) ^ (vb >= offset)
+    comp = np.where(va >= offset, va, vb)[is_hole_edge] - offset
+    neighbour = np.where(va >= offset, vb, va)[is_hole_edge]
+    n_neighbours = np.bincount(comp, minlength=n + 1)
+    fill = np.zeros(n + 1, labels.dtype)
+    fill[comp] = neighbour
+    border = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
+    ok = n_neighbours == 1
+    ok[border] = False
+    ok[0] = False
+    if max_size > 0:
+        ok &= np.bincount(background.ravel(), minlength=n + 1) <= max_size
+    fill[~ok] = 0
+    return fill[background]
+
+
+@technique("post.fill_holes", family="Post-processing", output="labels", label_kind=_same_kind, channels="labels")
+def fill_holes(
+    labels: np.ndarray,
+    *,
+    max_size: Annotated[int, Range(0, 10**8)] = 0,
+    kind: Kind = "instance",
+) -> np.ndarray:
+    """Fill holes: background enclosed by a single label takes that label.
+
+    Parameters
+    ----------
+    max_size : int
+        Largest hole filled, in pixels (0 = every hole).
+    kind : str
+        How the input is read: instance ids or semantic classes (the output keeps it).
+    """
+    return np.where(labels == 0, _holes(labels, max_size), labels).astype(labels.dtype)
+
+
+@technique("post.remove_small", family="Post-processing", output="labels", label_kind=_same_kind, channels="labels")
+def remove_small(
+    labels: np.ndarray,
+    *,
+    min_size: Annotated[int, Range(0, 10**8)] = 64,
+    max_hole: Annotated[int, Range(0, 10**8)] = 0,
+    connectivity: Literal[4, 8] = 8,
+    kind: Kind = "instance",
+) -> np.ndarray:
+    """Remove small objects (and fill small holes).
+
+    Instance labels: objects with fewer than ``min_size`` pixels become background. Semantic
+    labels: connected pieces of a class smaller than ``min_size`` become background. Holes of at
+    most ``max_hole`` pixels are then filled with the label around them.
+
+    Parameters
+    ----------
+    min_size : int
+        Objects (pieces) smaller than this many pixels are removed.
+    max_hole : int
+        Holes up to this many pixels are filled (0 = none).
+    connectivity : int
+        Pixel connectivity of the pieces of a semantic class (4 or 8).
+    kind : str
+        How the input is read: instance ids or semantic classes (the output keeps it).
+    """
+    if kind == "instance":
+        seq, n = relabel_sequential(labels)
+        keep = np.bincount(seq.ravel(), minlength=n) >= min_size
+        out = np.where((labels > 0) & keep[seq], labels, 0).astype(labels.dtype)
+    else:
+        pieces = _components(labels, connectivity)
+        sizes = np.bincount(pieces.ravel())
+        out = np.where((pieces > 0) & (sizes[pieces] >= min_size), labels, 0).astype(labels.dtype)
+    if max_hole > 0:
+        out = np.where(out == 0, _holes(out, max_hole), out).astype(labels.dtype)
+    return out
+
+
+def _ids(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 1..n in order of value, background (0) kept as 0."""
+    seq, _ = relabel_sequential(labels)
+    return (seq if (labels == 0).any() else seq + 1).astype(np.int32)
+
+
+def _components(labels: np.ndarray, connectivity: int) -> np.ndarray:
+    """Connected pieces of each label value, numbered 1..n (0 stays 0); pieces of different
+    values never join. ``ndi.label`` runs per value inside its bounding box."""
+    structure = ndi.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    seq = _ids(labels)
+    out = np.zeros(labels.shape, np.int32)
+    count = 0
+    for value, box in enumerate(ndi.find_objects(seq), start=1):
+        if box is None:
+            continue
+        pieces, k = ndi.label(seq[box] == value, structure)
+        target = out[box]
+        target[pieces > 0] = pieces[pieces > 0] + count
+        count += k
+    return out
+
+
+@technique("post.connected_components", family="Post-processing", output="labels", label_kind="instance", channels="labels")
+def connected_components(
+    labels: np.ndarray,
+    *,
+    connectivity: Literal[4, 8] = 8,
+) -> np.ndarray:
+    """Connected components: each connected piece of each label becomes its own object.
+
+    Turns a semantic map or a mask into instance labels; pieces of different labels never join.
+
+    Parameters
+    ----------
+    connectivity : int
+        4 (edge neighbours) or 8 (edge and corner neighbours).
+    """
+    return _components(labels, connectivity)
+
+
+@technique("post.split_touching", family="Post-processing", output="labels", label_kind="instance", channels="labels")
+def split_touching(
+    labels: np.ndarray,
+    *,
+    min_distance: Annotated[int, Range(1, 200)] = 5,
+    footprint_shape: Literal["disk", "square"] = "disk",
+    compactness: Annotated[float, Range(0.0, 10.0, step=0.01)] = 0.0,
+) -> np.ndarray:
+    """Split touching objects: watershed of the distance transform from its peaks.
+
+    Inside the foreground, the distance to the nearest background (or to a pixel of another
+    label) has one peak per round object; peaks at least ``min_distance`` apart seed a watershed
+    of the inverted distance, which cuts objects along their necks. Output: instance labels.
+
+    Parameters
+    ----------
+    min_distance : int
+        Smallest distance between two object centres, in pixels.
+    footprint_shape : str
+        Neighbourhood in which a peak must be the maximum: disk or square of radius ``min_distance``.
+    compactness : float
+        Compact watershed weight (0 = classic).
+    """
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import find_boundaries, watershed
+
+    fg = labels > 0
+    if not fg.any():
+        return np.zeros(labels.shape, np.int32)
+    inside = fg & ~find_boundaries(labels, mode="inner", background=0) if labels.max() > 1 else fg
+    dist = ndi.distance_transform_edt(np.pad(inside, 1)).astype(np.float32)[1:-1, 1:-1]
+    pieces = _components(labels, 8)
+    fp = footprint(footprint_shape, min_distance).astype(bool)
+    peaks = peak_local_max(dist, footprint=fp, labels=pieces, exclude_border=False)
+    markers = np.zeros(labels.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    # every piece gets at least one marker, so that no object disappears
+    missing = np.setdiff1d(np.unique(pieces[fg]), np.unique(pieces[markers > 0]))
+    for piece in missing:
+        ys, xs = np.nonzero(pieces == piece)
+        best = int(np.argmax(dist[ys, xs]))
+        markers[ys[best], xs[best]] = markers.max() + 1
+    out = watershed(-dist, markers, mask=fg, compactness=compactness)
+    # a watershed basin never crosses from one input label to another
+    return _ids(np.where(fg, out.astype(np.int64) * (int(labels.max()) + 1) + labels, 0))

@@ -322,7 +322,7 @@ def normalized_cut(
     n_segments: Annotated[int, Range(2, 5000)] = 400,
     compactness: Annotated[float, Range(0.01, 100.0, step=0.5)] = 10.0,
     sigma: Annotated[float, Range(0.1, 100.0, step=0.5)] = 10.0,
-    threshold: Annotated[float, Range(0.0, 2.0, step=0.01)] = 0.2,
+    threshold: Annotated[float, Range(0.0, 2.0, step=0.001)] = 0.01,
     num_cuts: Annotated[int, Range(1, 100)] = 10,
 ) -> np.ndarray:
     """Normalized cuts: recursive spectral bipartition of a graph of SLIC superpixels.

@@ -31,7 +31,7 @@ def footprint(shape: str, radius: int) -> np.ndarray:
     """A (2r+1)^2 uint8 footprint: ``disk``, ``square`` or ``diamond``."""
     y, x = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     if shape == "disk":
-        return (x * x + y * y <= radius * radius + radius // 2).astype(np.uint8)  # as skimage's disk
+        return (x * x + y * y <= radius * radius).astype(np.uint8)  # as skimage.morphology.disk
     if shape == "diamond":
         return (np.abs(x) + np.abs(y) <= radius).astype(np.uint8)
     return np.ones_like(x, np.uint8)

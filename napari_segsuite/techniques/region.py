@@ -124,11 +124,34 @@ def split_merge(
         Regions smaller than this (pixels) join their most similar neighbour.
     """
     lab = to_lab(image, info)
-    rag = build_rag(quadtree_leaves(lab, split_threshold, min_block, predicate), lab)
-    merged = agglomerate(rag, linkage="mean", threshold=merge_threshold)
+    leaves = quadtree_leaves(lab, split_threshold, min_block, predicate)
+    merged = agglomerate(build_rag(leaves, lab), linkage="mean", threshold=merge_threshold)
+    if min_block > 1:
+        merged = _refine_mixed_blocks(merged, leaves, lab, min_block)
     if min_size > 1:
         merged = agglomerate(build_rag(merged, lab), linkage="small", min_size=min_size)
     return merged
+
+
+def _refine_mixed_blocks(merged: np.ndarray, leaves: np.ndarray, lab: np.ndarray, block: int) -> np.ndarray:
+    """Pixel-accurate boundaries: each pixel of a minimal block (one that straddles an edge)
+    joins the region, among its own and those ``block`` pixels away, closest to it in colour."""
+    sizes = np.bincount(leaves.ravel())
+    mixed = sizes[leaves] <= block * block
+    if not mixed.any():
+        return merged
+    n = int(merged.max()) + 1
+    flat = merged.ravel()
+    counts = np.maximum(np.bincount(flat, minlength=n), 1)
+    means = np.stack([np.bincount(flat, weights=lab[..., j].ravel(), minlength=n) for j in range(lab.shape[-1])], 1) / counts[:, None]
+    padded = np.pad(merged, block, mode="edge")
+    h, w = merged.shape
+    ys, xs = np.nonzero(mixed)
+    cands = np.stack([padded[ys + block + dy, xs + block + dx] for dy in (-block, 0, block) for dx in (-block, 0, block)])
+    dist = ((means[cands] - lab[ys, xs][None]) ** 2).sum(-1)
+    out = merged.copy()
+    out[ys, xs] = cands[dist.argmin(0), np.arange(len(ys))]
+    return out
 
 
 # -- seeded region growing -------------------------------------------------------------------------
@@ -315,7 +338,7 @@ def random_walker(
     *,
     info: ImageInfo,
     seeds: Annotated[np.ndarray | None, Input("labels", "points", required=True)] = None,
-    beta: Annotated[float, Range(1.0, 100000.0, step=10.0)] = 130.0,
+    beta: Annotated[float, Range(1.0, 100000.0, step=10.0)] = 1000.0,
     tol: Annotated[float, Range(1e-6, 0.1)] = 1e-3,
     max_pixels: Annotated[int, Range(1024, 10**8)] = 65536,
 ) -> tuple[np.ndarray, dict]:

@@ -57,3 +57,77 @@ def test_more_clusters_than_colours_is_reported():
     with pytest.warns(SegsuiteWarning, match="2 distinct colours"):
         labels = KMEANS(img, channel_axis=-1, k=5)
     assert set(np.unique(labels)) == {1, 2}
+
+
+# -- mean shift, hierarchical, fuzzy c-means -----------------------------------------------------
+
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from napari_segsuite.techniques import get  # noqa: E402
+from napari_segsuite.techniques.cluster import fuzzy_cmeans_fit  # noqa: E402
+
+
+def _blocks(noise=3.0, seed=0):
+    y, x = np.mgrid[:96, :128]
+    truth = 1 + (x > 50) + 2 * (y > 60)
+    colours = np.array([[0, 0, 0], [220, 40, 40], [40, 200, 40], [40, 40, 220], [230, 230, 60]], float)
+    img = colours[truth] + np.random.default_rng(seed).normal(0, noise, truth.shape + (3,))
+    return np.clip(img, 0, 255).astype(np.uint8), truth
+
+
+def test_meanshift_finds_the_constant_regions_under_noise():
+    img, truth = _blocks(noise=6)
+    out = get("cluster.meanshift")(img, channel_axis=-1)
+    assert adjusted_rand_score(truth.ravel(), out.ravel()) > 0.98
+
+
+def test_meanshift_range_bandwidth_controls_how_much_merges():
+    img, _ = _blocks(noise=6)
+    fine = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=2.0, min_size=1)
+    coarse = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=100.0, min_size=1)
+    assert len(np.unique(coarse)) < 4 < len(np.unique(fine))
+
+
+def test_hierarchical_stops_at_n_clusters_with_connected_regions():
+    img, truth = _blocks()
+    out = get("cluster.hierarchical")(img, channel_axis=-1, n_clusters=4, n_segments=200)
+    assert len(np.unique(out)) == 4
+    assert adjusted_rand_score(truth.ravel(), out.ravel()) > 0.98
+
+
+def test_fuzzy_cmeans_memberships_equal_scikit_fuzzy():
+    skfuzzy = pytest.importorskip("skfuzzy", reason="scikit-fuzzy is the reference implementation (test extra)")
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(c, 0.08, (300, 3)) for c in (0.1, 0.5, 0.9)])
+    u0 = rng.random((3, len(x)))
+    u0 /= u0.sum(0)
+    # both start from the same partition: the centres it implies
+    centres0 = (u0**2 @ x) / (u0**2).sum(1)[:, None]
+    cntr, u_ref, *_ = skfuzzy.cluster.cmeans(x.T, 3, 2.0, error=1e-9, maxiter=1000, init=u0)
+    centres, u, _ = fuzzy_cmeans_fit(x, np.ones(len(x)), centres0, 2.0, 1000, 1e-9)
+    order = [int(np.argmin(((cntr - c) ** 2).sum(1))) for c in centres]
+    np.testing.assert_allclose(u, u_ref[order].T, atol=1e-3)
+
+
+def test_fuzzy_cmeans_counting_equal_colours_once_changes_nothing():
+    rng = np.random.default_rng(4)
+    uniq = rng.random((50, 3))
+    counts = rng.integers(1, 5, 50)
+    start = uniq[:4].copy()
+    c1, u1, _ = fuzzy_cmeans_fit(uniq, counts, start, 2.0, 500, 1e-10)
+    c2, u2, _ = fuzzy_cmeans_fit(np.repeat(uniq, counts, 0), np.ones(counts.sum()), start, 2.0, 500, 1e-10)
+    np.testing.assert_allclose(c1, c2, atol=1e-8)
+    np.testing.assert_allclose(np.repeat(u1, counts, 0), u2, atol=1e-8)
+
+
+def test_fuzzy_cmeans_outputs_labels_memberships_and_certainty():
+    img, truth = _blocks()
+    tech = get("cluster.fuzzy_cmeans")
+    labels = tech(img, channel_axis=-1, k=4)
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.99
+    maps = np.stack([tech(img, channel_axis=-1, k=4, output="membership", cluster=j) for j in range(1, 5)])
+    np.testing.assert_allclose(maps.sum(0), 1, atol=1e-5)
+    np.testing.assert_array_equal(maps.argmax(0) + 1, labels)
+    certainty = tech(img, channel_axis=-1, k=4, output="certainty")
+    np.testing.assert_allclose(certainty, maps.max(0), atol=1e-6)
+    assert tech.output_for({"output": "membership"}) == "image"

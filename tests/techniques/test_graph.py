@@ -30,3 +30,68 @@ def test_gray_images_and_scale_controls_segment_size():
     assert small > 2 * large >= 2
     ref = segmentation.felzenszwalb(img, scale=50.0, sigma=0.8, min_size=20)
     assert small == ref.max() + 1
+
+
+# -- SLIC, normalized cuts, RAG merging ------------------------------------------------------------
+
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from napari_segsuite.techniques import get  # noqa: E402
+
+
+def _blocks(noise=3.0, seed=0):
+    y, x = np.mgrid[:96, :128]
+    truth = 1 + (x > 50) + 2 * (y > 60)
+    colours = np.array([[0, 0, 0], [220, 40, 40], [40, 200, 40], [40, 40, 220], [230, 230, 60]], float)
+    img = colours[truth] + np.random.default_rng(seed).normal(0, noise, truth.shape + (3,))
+    return np.clip(img, 0, 255).astype(np.uint8), truth
+
+
+def _asa(segments, truth):
+    """Achievable segmentation accuracy: each segment labelled with its majority truth label."""
+    n = segments.max() + 1
+    table = np.zeros((n, truth.max() + 1), int)
+    np.add.at(table, (segments.ravel(), truth.ravel()), 1)
+    return table.max(1).sum() / truth.size
+
+
+def test_slic_gives_connected_superpixels_as_good_as_scikit_image(shared_data):
+    from skimage.io import imread
+    from skimage.segmentation import slic as sk_slic
+
+    from napari_segsuite.io.bsds import read_bsds_groundtruth
+
+    img_path = sorted((shared_data / "bsds500" / "images" / "val").glob("*.jpg"))[0]
+    image = imread(img_path)
+    truth = read_bsds_groundtruth(shared_data / "bsds500" / "groundTruth" / "val" / (img_path.stem + ".mat")).segmentations[0]
+    ours = get("graph.slic")(image, channel_axis=-1, n_segments=400)
+    ref = sk_slic(image, n_segments=400, compactness=10, start_label=1)
+    n = len(np.unique(ours))
+    assert 300 <= n <= 500
+    from scipy import ndimage as ndi
+
+    assert sum(ndi.label(ours == v)[1] for v in np.unique(ours)) == n  # every superpixel in one piece
+    assert _asa(ours, truth) >= _asa(ref, truth) - 0.01
+
+
+def test_normalized_cut_separates_colour_blocks():
+    img, truth = _blocks()
+    out = get("graph.normalized_cut")(img, channel_axis=-1, n_segments=200)
+    assert adjusted_rand_score(truth.ravel(), out.ravel()) > 0.95
+
+
+def test_ncut_partition_keeps_disconnected_parts_apart():
+    from napari_segsuite.techniques._rag import Rag
+    from napari_segsuite.techniques.graph import ncut_partition
+
+    rag = Rag(np.zeros((1, 1), np.int32), np.ones(4), np.zeros((4, 3)), np.array([0, 2]), np.array([1, 3]), np.ones(2))
+    parts = ncut_partition(rag, sigma=10.0, threshold=0.0, num_cuts=5)
+    assert parts[0] == parts[1] != parts[2] == parts[3]
+
+
+def test_rag_merge_merges_superpixels_back_into_the_blocks():
+    img, truth = _blocks()
+    out = get("graph.rag_merge")(img, channel_axis=-1, n_segments=300)
+    assert adjusted_rand_score(truth.ravel(), out.ravel()) > 0.98
+    many = get("graph.rag_merge")(img, channel_axis=-1, n_segments=300, threshold=0.0)
+    assert len(np.unique(many)) > 100  # threshold 0 merges nothing

@@ -173,9 +173,12 @@ def _run(args: argparse.Namespace) -> int:
     from .presets import load_preset
     from .techniques import get
 
+    from .techniques.chain import Chain
+
+    post = ()
     if args.technique.endswith(".json"):
         preset = load_preset(args.technique)
-        tech, params = preset.technique, dict(preset.params)
+        tech, params, post = preset.technique, dict(preset.params), preset.post
     else:
         tech, params = get(args.technique), {}
     for item in args.param:
@@ -186,6 +189,9 @@ def _run(args: argparse.Namespace) -> int:
     params = tech.validate_params(params)
     if tech.output_for(params) != "labels":
         raise ValueError(f"{tech.name} produces an image, not labels; 'run' writes label masks")
+    if any(i.required for i in tech.inputs):
+        raise ValueError(f"{tech.name} needs seeds from a layer; it runs in the app, not on files")
+    chain = Chain([(tech, params), *post])
     files = _expand_inputs(args.inputs)
     out_dir = Path(args.output)
     failed = done = skipped = 0
@@ -198,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
             continue
         try:
             image = read_image(path)
-            result = tech.run(image, channel_axis=_channel_axis(args.channel_axis, image.shape), **params)
+            result = chain.run(image, channel_axis=_channel_axis(args.channel_axis, image.shape))
             write_labels(target, result.data, overwrite=args.overwrite)
         except (ValueError, TypeError, OSError) as e:
             failed += 1

@@ -106,7 +106,9 @@ def markdown_table(techs: Sequence[Any]) -> str:
     """The technique table of the README."""
     lines = ["| technique | family | output | parameters |", "|---|---|---|---|"]
     for t in techs:
-        params = []
+        params = [
+            f"`{i.name}` from a {' / '.join(i.layers)} layer{'' if i.required else ' (optional)'}" for i in t.inputs
+        ]
         for p in t.params:
             if p.choices is not None:
                 params.append(f"`{p.name}` ({' / '.join(map(str, p.choices))})")

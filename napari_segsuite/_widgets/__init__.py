@@ -11,8 +11,8 @@ from .family_widget import FamilyWidget
 from .scoring_widget import ScoringWidget
 
 __all__ = [
-    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "EdgesWidget", "FamilyWidget", "GraphWidget",
-    "ScoringWidget", "ThresholdingWidget", "family_widget_class",
+    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget",
+    "PostProcessingWidget", "RegionWidget", "ScoringWidget", "ThresholdingWidget", "family_widget_class",
 ]
 
 
@@ -27,8 +27,11 @@ def family_widget_class(class_name: str, family: str, doc: str) -> type[FamilyWi
 
 ThresholdingWidget = family_widget_class("ThresholdingWidget", "Thresholding", "Global, multi-level Otsu and adaptive thresholds with live preview and histogram.")
 EdgesWidget = family_widget_class("EdgesWidget", "Edges", "Canny, Sobel/Prewitt/Scharr and Laplacian-of-Gaussian edges, as edge maps or regions.")
-ClusteringWidget = family_widget_class("ClusteringWidget", "Clustering", "K-means clustering of colours (and optionally positions) into classes.")
-GraphWidget = family_widget_class("GraphWidget", "Graph-based", "Graph-based segmentation: Felzenszwalb-Huttenlocher.")
+ClusteringWidget = family_widget_class("ClusteringWidget", "Clustering", "K-means, mean shift, hierarchical and fuzzy c-means clustering.")
+GraphWidget = family_widget_class("GraphWidget", "Graph-based", "Felzenszwalb-Huttenlocher, SLIC superpixels, normalized cuts and RAG merging.")
+RegionWidget = family_widget_class("RegionWidget", "Region-based", "Split and merge, region growing, watershed and random walker (seeds from layers).")
+ContourWidget = family_widget_class("ContourWidget", "Active contours", "Chan-Vese and geodesic active contours (initial shapes from layers).")
+PostProcessingWidget = family_widget_class("PostProcessingWidget", "Post-processing", "Morphology, hole filling, small-object removal, splitting, connected components on a labels layer.")
 
 #: family -> (manifest widget display name, widget class)
 FAMILY_WIDGETS = {
@@ -36,6 +39,9 @@ FAMILY_WIDGETS = {
     "Edges": ("Edges", EdgesWidget),
     "Clustering": ("Clustering", ClusteringWidget),
     "Graph-based": ("Graph-based", GraphWidget),
+    "Region-based": ("Region-based", RegionWidget),
+    "Active contours": ("Active contours", ContourWidget),
+    "Post-processing": ("Post-processing", PostProcessingWidget),
 }
 
 #: manifest display names of the widgets the app docks at start, in order

@@ -21,10 +21,13 @@ from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
 from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
+from ..techniques.chain import Chain
 from .histogram import HistogramView
+from .inputs import InputsForm
 from .jobs import Job
-from .layers import commit_labels, displayed_slice, reset_keeping_value, spatial_shape, update_preview_layer
+from .layers import commit_labels, displayed_slice, is_preview, label_kind_of, reset_keeping_value, spatial_shape, update_preview_layer
 from .params import ParamsForm
+from .post_steps import PostStepsPanel
 from .preview import PreviewRunner
 from .tuning_panel import TuningPanel
 
@@ -33,6 +36,7 @@ __all__ = ["FamilyWidget"]
 NEW_LAYER = "new layer"
 KEEP, OVERWRITE = "keep existing labels", "overwrite"
 NO_IMAGE = "No image layer to segment: open an image or a sample (File > Open Sample > SegSuite). Labels layers are not inputs."
+NO_LABELS = "No labels layer to post-process: segment an image first (any SegSuite widget), or open a label image."
 
 
 class FamilyWidget(QWidget):
@@ -43,20 +47,27 @@ class FamilyWidget(QWidget):
         self.viewer = viewer
         self.family = family
         self.techniques: dict[str, Technique] = {t.name: t for t in families()[family]}
+        self.takes_labels = all(t.channels == "labels" for t in self.techniques.values())
         self.preview_layer: Labels | Image | None = None
         self.last_result: Result | None = None
         self._prepared: tuple[Any, np.ndarray, Any] | None = None  # (key, data, info)
         self._notified: set[str] = set()
         self._watched: Image | None = None  # input layer whose data events we follow
+        self._watched_inputs: list[Any] = []  # seed / shape layers whose edits re-run the preview
         self._last_request: tuple | None = None  # (slice key, technique, params) of last_result
         self.runner = PreviewRunner(parent=self)
         self.runner.done.connect(self._on_preview_done)
 
-        self.input = widgets.ComboBox(label="image", choices=self._image_choices, tooltip="Image layer to segment")
+        self.input = widgets.ComboBox(
+            label="labels" if self.takes_labels else "image", choices=self._image_choices,
+            tooltip="Labels layer to post-process" if self.takes_labels else "Image layer to segment",
+        )
         self.technique = widgets.ComboBox(
             label="technique", choices=[(t.title, name) for name, t in self.techniques.items()]
         )
         self.forms = {name: ParamsForm(t) for name, t in self.techniques.items()}
+        self.input_forms = {name: InputsForm(t, viewer, exclude=self._is_own_layer) for name, t in self.techniques.items()}
+        self.post = PostStepsPanel()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.histogram = HistogramView()
@@ -86,9 +97,13 @@ class FamilyWidget(QWidget):
         layout = QVBoxLayout(content)
         layout.addWidget(widgets.Container(widgets=[self.input, self.technique]).native)
         layout.addWidget(self.summary)
-        for form in self.forms.values():
+        for name, form in self.forms.items():
+            layout.addWidget(self.input_forms[name].native)
             layout.addWidget(form.native)
         layout.addWidget(self.histogram)
+        self.post_section = QCollapsible("Post-processing steps")
+        self.post_section.addWidget(self.post)
+        layout.addWidget(self.post_section)
         layout.addWidget(widgets.Container(widgets=[self.live], labels=False).native)
         layout.addWidget(self.status)
         layout.addWidget(widgets.Container(widgets=[self.target, self.mode]).native)
@@ -104,6 +119,9 @@ class FamilyWidget(QWidget):
         self.technique.changed.connect(self._on_technique_changed)
         for form in self.forms.values():
             form.changed.connect(self.request_preview)
+        for inputs in self.input_forms.values():
+            inputs.changed.connect(self._on_layer_inputs_changed)
+        self.post.changed.connect(self.request_preview)
         self.live.changed.connect(self._on_live_toggled)
         self.apply_button.changed.connect(self.apply)
         self.apply_all_button.changed.connect(self.apply_all_slices)
@@ -130,28 +148,50 @@ class FamilyWidget(QWidget):
     def params(self) -> dict[str, Any]:
         return self.form.values()
 
+    def chain(self) -> Chain:
+        """The current technique with its parameters, then the post-processing steps."""
+        return Chain([(self.current, self.params()), *self.post.steps()])
+
+    def _is_own_layer(self, layer: Any) -> bool:
+        return layer is self.preview_layer or is_preview(layer)
+
     def _image_choices(self, _w: Any = None) -> list[tuple[str, Image]]:
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image) and layer is not self.preview_layer]
+        kind = Labels if self.takes_labels else Image
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, kind) and not self._is_own_layer(layer)]
 
     def _target_choices(self, _w: Any = None) -> list[Any]:
-        labels = [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels) and layer is not self.preview_layer]
+        labels = [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels) and not self._is_own_layer(layer)]
         return [(NEW_LAYER, NEW_LAYER), *labels]
 
     def _reset_choices(self, *_: Any) -> None:
         reset_keeping_value(self.input)
         reset_keeping_value(self.target)
+        for inputs in self.input_forms.values():
+            for combo in inputs:
+                if isinstance(combo, widgets.ComboBox):
+                    reset_keeping_value(combo)
 
     def _has_channels(self, layer: Image) -> bool:
-        return bool(layer.rgb)
+        return bool(getattr(layer, "rgb", False))
+
+    def _on_layer_inputs_changed(self, *_: Any) -> None:
+        """Follow the edits of the picked seed / shape layers (a new point re-runs the preview)."""
+        for layer in self._watched_inputs:
+            layer.events.data.disconnect(self.request_preview)
+        self._watched_inputs = self.input_forms[self.technique.value].layers()
+        for layer in self._watched_inputs:
+            layer.events.data.connect(self.request_preview)
+        self.request_preview()
 
     # -- preview ----------------------------------------------------------------------------------
     def _on_technique_changed(self, *_: Any) -> None:
         for name, form in self.forms.items():
             form.native.setVisible(name == self.technique.value)
+            self.input_forms[name].native.setVisible(name == self.technique.value and bool(self.techniques[name].inputs))
         t = self.current
         self.summary.setText(t.summary)
         self.histogram.setVisible(t.histogram)
-        self.request_preview()
+        self._on_layer_inputs_changed()
 
     def _on_input_changed(self, *_: Any) -> None:
         self._prepared = None
@@ -162,11 +202,16 @@ class FamilyWidget(QWidget):
         self._watched = layer
         if layer is not None:
             layer.events.data.connect(self._on_input_data_changed)
+            kind = label_kind_of(layer) if isinstance(layer, Labels) else None
+            if kind in ("instance", "semantic"):  # post-processing reads the layer as it was made
+                for form in self.forms.values():
+                    if "kind" in form.technique.defaults():
+                        form.set_values({"kind": kind})
         self.request_preview()
 
     def _update_apply_all(self, *_: Any) -> None:
         layer = self.input.value
-        self.apply_all_button.enabled = not self.job.running and layer is not None and len(layer.data.shape) - layer.rgb > 2
+        self.apply_all_button.enabled = not self.job.running and layer is not None and len(layer.data.shape) - self._has_channels(layer) > 2
 
     def _on_input_data_changed(self, *_: Any) -> None:
         self._prepared = None
@@ -187,7 +232,7 @@ class FamilyWidget(QWidget):
         """The displayed slice of the input, converted once and cached until it changes."""
         layer = self.input.value
         if layer is None:
-            raise ValueError(NO_IMAGE)
+            raise ValueError(NO_LABELS if self.takes_labels else NO_IMAGE)
         index, raw = displayed_slice(self.viewer, layer)
         key = (id(layer), index, self.current.channels)
         if self._prepared is None or self._prepared[0] != key:
@@ -196,7 +241,7 @@ class FamilyWidget(QWidget):
             self._prepared = (key, data, info)
             for form in self.forms.values():
                 form.set_data_range(info.vmin, info.vmax)
-            if data.ndim == 2:
+            if data.ndim == 2 and self.current.channels != "labels":
                 display_info = dataclasses.replace(info, integer_valued=False)
                 self.histogram.set_histogram(*intensity_histogram(data, display_info, 256))
         return index, self._prepared[1], self._prepared[2]
@@ -204,18 +249,27 @@ class FamilyWidget(QWidget):
     def request_preview(self, *_: Any) -> None:
         """Re-run the current technique on the displayed slice (debounced, in a worker)."""
         if self.input.value is None:
-            self.status.setText(NO_IMAGE)
+            self.status.setText(NO_LABELS if self.takes_labels else NO_IMAGE)
             return
         if not self.live.value:
             return
         try:
-            _, data, info = self._prepare()
-            tech, params = self.current, self.params()
+            index, data, info = self._prepare()
+            chain = self.chain()
+            inputs = self._slice_inputs(index)
         except (ValueError, TypeError) as e:
             self._report_error(e)
             return
-        request = (self._prepared[0], tech.name, params)
-        self.runner.request(lambda: (request, tech.run_prepared(data, info, params)))
+        request = self._request_key(chain, inputs)
+        self.runner.request(lambda: (request, chain.run_prepared(data, info, inputs)))
+
+    def _slice_inputs(self, index: tuple[int, ...]) -> dict[str, Any]:
+        return self.input_forms[self.technique.value].slice_values(spatial_shape(self.input.value), index)
+
+    def _request_key(self, chain: Chain, inputs: dict[str, Any]) -> tuple:
+        """What a result was computed from: slice, steps with parameters, and the seeds' content."""
+        seeds = tuple((k, None if v is None or v[0] is None else hash(v[0].tobytes())) for k, v in sorted(inputs.items()))
+        return (self._prepared[0], tuple((s.technique.name, tuple(sorted(s.params.items()))) for s in chain.steps), seeds)
 
     def _on_preview_done(self, done: tuple[tuple, Result] | None, exc: BaseException | None) -> None:
         if not self.live.value:
@@ -274,12 +328,13 @@ class FamilyWidget(QWidget):
         layer = self.input.value
         try:
             index, data, info = self._prepare()
-            tech, params = self.current, self.params()
-            request = (self._prepared[0], tech.name, params)
+            tech, chain = self.current, self.chain()
+            inputs = self._slice_inputs(index)
+            request = self._request_key(chain, inputs)
             if self.last_result is not None and self._last_request == request and not self.runner.busy:
                 result = self.last_result  # what the preview shows is what gets written
             else:
-                result = tech.run_prepared(data, info, params)
+                result = chain.run_prepared(data, info, inputs)
             if result.output != "labels":
                 return self._add_image(result.data, source=layer, index=index, name=f"{layer.name} {tech.name}")
             out, notes = commit_labels(
@@ -307,18 +362,19 @@ class FamilyWidget(QWidget):
         """Run on the whole stack in a worker with napari progress; Cancel stops it."""
         layer = self.input.value
         if layer is None:
-            self._report_error(ValueError(NO_IMAGE))
+            self._report_error(ValueError(NO_LABELS if self.takes_labels else NO_IMAGE))
             return None
         tech, target = self.current, self._target_layer()
         try:
-            params = self.params()
+            chain = self.chain()
+            inputs = self.input_forms[self.technique.value].full_values(spatial_shape(layer))
         except (ValueError, TypeError) as e:
             self._report_error(e)
             return None
         channel_axis = -1 if self._has_channels(layer) else None
         n = int(np.prod(layer.data.shape[: layer.ndim - 2]))
         worker = create_worker(
-            tech.iter_run, layer.data, channel_axis=channel_axis, **params,
+            chain.iter_run, layer.data, channel_axis=channel_axis, **inputs,
             _progress={"total": n, "desc": f"{tech.name} on {n} slices"},
         )
 
@@ -354,8 +410,9 @@ class FamilyWidget(QWidget):
 
     # -- presets ----------------------------------------------------------------------------------
     def save_preset(self, path: str | Path) -> Path:
-        """Save the current technique and parameters as a JSON preset."""
-        return save_preset(path, self.current, self.params(), overwrite=True)
+        """Save the current technique, its parameters and the post-processing steps as a JSON preset."""
+        post = [(t, p) for t, p in self.post.steps()]
+        return save_preset(path, self.current, self.params(), post=post, overwrite=True)
 
     def load_preset(self, path: str | Path) -> None:
         """Select a preset's technique and set its parameters (the preview follows)."""
@@ -367,6 +424,9 @@ class FamilyWidget(QWidget):
             )
         self.technique.value = preset.technique.name
         self.form.set_values(preset.params)
+        self.post.clear()
+        for step in preset.post:
+            self.post.add_step(step.technique.name, step.params)
 
     def _save_dialog(self, *_: Any) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.current.name}.json", "Presets (*.json)")
@@ -393,6 +453,9 @@ class FamilyWidget(QWidget):
         if self._watched is not None:
             self._watched.events.data.disconnect(self._on_input_data_changed)
             self._watched = None
+        for layer in self._watched_inputs:
+            layer.events.data.disconnect(self.request_preview)
+        self._watched_inputs = []
 
     def _connections(self) -> list[tuple[Any, Any]]:
         return [

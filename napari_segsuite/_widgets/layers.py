@@ -9,7 +9,7 @@ from napari.layers import Image, Labels
 
 from ..labels import LabelKind, commit_plan, labels_metadata
 
-__all__ = ["commit_labels", "displayed_slice", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
+__all__ = ["commit_labels", "displayed_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:
@@ -27,7 +27,7 @@ def reset_keeping_value(combo: Any) -> None:
 def spatial_shape(layer: Image) -> tuple[int, ...]:
     """Shape of an image layer without its RGB(A) channel axis."""
     shape = tuple(layer.data.shape)
-    return shape[:-1] if layer.rgb else shape
+    return shape[:-1] if getattr(layer, "rgb", False) else shape
 
 
 def displayed_slice(viewer: Any, layer: Image) -> tuple[tuple[int, ...], Any]:
@@ -60,6 +60,14 @@ def label_kind_of(layer: Labels) -> LabelKind | None:
     return segsuite_metadata(layer).get("kind")
 
 
+PREVIEW = "segsuite_preview"  # metadata flag of preview layers: never offered as inputs or targets
+
+
+def is_preview(layer: Any) -> bool:
+    """Whether ``layer`` is a SegSuite preview layer (of any widget)."""
+    return isinstance(getattr(layer, "metadata", None), dict) and bool(layer.metadata.get(PREVIEW))
+
+
 def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.ndarray, *, name: str, source: Image, output: str) -> Labels | Image:
     """Put ``data`` into the preview layer (created on first use, then updated in place).
 
@@ -82,10 +90,11 @@ def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.nda
     translate = tuple(source.translate[-2:])
     active = viewer.layers.selection.active
     if output == "labels":
-        layer = viewer.add_labels(data, name=name, scale=scale, translate=translate, opacity=0.6)
+        layer = viewer.add_labels(data, name=name, scale=scale, translate=translate, opacity=0.6, metadata={PREVIEW: True})
     else:
         layer = viewer.add_image(
-            data, name=name, scale=scale, translate=translate, blending="additive", colormap="yellow", contrast_limits=_limits(data)
+            data, name=name, scale=scale, translate=translate, blending="additive", colormap="yellow",
+            contrast_limits=_limits(data), metadata={PREVIEW: True},
         )
     if active is not None:  # a preview appearing must not change the layer the user works on
         viewer.layers.selection.active = active

@@ -234,10 +234,13 @@ def test_presets_round_trip_through_the_widget(cells_viewer, qtbot, tmp_path, no
 
 
 def test_widget_docks_from_the_plugin_manifest_and_cli_builds_the_app(make_napari_viewer, qtbot):
+    from napari_segsuite._widgets import DOCKED
     from napari_segsuite.cli import build_viewer
 
     viewer = make_napari_viewer()
-    w, edges_widget, clustering_widget, graph_widget, scoring = build_viewer(viewer, sample="scene")
+    docked = build_viewer(viewer, sample="scene")
+    w, scoring = docked[0], docked[-1]
+    assert len(docked) == len(DOCKED)
     assert isinstance(w, ThresholdingWidget)
     from napari_segsuite._widgets import ScoringWidget
 

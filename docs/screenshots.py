@@ -39,11 +39,62 @@ def _raise_dock(widget) -> None:
         parent.raise_()
 
 
+def new_family_shots(viewer, thresholding, region_widget, contour_widget, post_widget) -> None:
+    """Region growing from clicked seeds, a contour from a drawn box, post-processing steps."""
+    import numpy as np
+
+    from napari_segsuite import samples
+
+    keep = list(viewer.layers)
+    image, _ = samples.cells()
+    cells = viewer.add_image(image, name="cells")
+    for layer in keep:
+        layer.visible = False
+    _raise_dock(region_widget)
+    region_widget.input.value = cells
+    region_widget.technique.value = "region.grow"
+    points = region_widget.input_forms["region.grow"]._add_points_layer()
+    points.add(np.array([[40, 40], [100, 60], [150, 150], [200, 90]]))
+    region_widget.form.set_values({"tolerance": 12.0})
+    settle(region_widget, 2500)
+    viewer.screenshot(str(OUT / "region_grow_seeds.png"), canvas_only=False)
+    viewer.layers.remove("Region-based preview")
+    region_widget.live.value = False
+    viewer.layers.remove(points)
+
+    _raise_dock(contour_widget)
+    contour_widget.input.value = cells
+    contour_widget.technique.value = "contour.chan_vese"
+    settle(contour_widget, 4000)
+    viewer.screenshot(str(OUT / "contour_chan_vese.png"), canvas_only=False)
+    viewer.layers.remove("Active contours preview")
+    contour_widget.live.value = False
+
+    _raise_dock(thresholding)
+    thresholding.live.value = True
+    thresholding.input.value = cells
+    thresholding.form.set_values({"method": "otsu", "invert": False})
+    thresholding.post_section.expand(animate=False)
+    thresholding.post.add_step("post.fill_holes")
+    thresholding.post.add_step("post.remove_small", {"min_size": 30})
+    thresholding.post.add_step("post.split_touching", {"min_distance": 12})
+    settle(thresholding, 2500)
+    viewer.screenshot(str(OUT / "post_chain.png"), canvas_only=False)
+    thresholding.post.clear()
+    thresholding.post_section.collapse(animate=False)
+    settle(thresholding, 1000)
+    viewer.layers.remove(cells)
+    for layer in keep:
+        if layer in viewer.layers:
+            layer.visible = True
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
-    w, edges_widget, clustering_widget, graph_widget, scoring = build_viewer(viewer, sample="cells")
+    docked = build_viewer(viewer, sample="cells")
+    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, scoring = docked
     viewer.layers["cells ground truth"].visible = False
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
@@ -98,8 +149,23 @@ def main() -> None:
     graph_widget.form.set_values({"scale": 400.0, "sigma": 0.8, "min_size": 200})
     settle(graph_widget, 2500)
     viewer.screenshot(str(OUT / "graph_felzenszwalb.png"), canvas_only=False)
+    graph_widget.technique.value = "graph.normalized_cut"
+    settle(graph_widget, 2500)
+    viewer.screenshot(str(OUT / "graph_normalized_cut.png"), canvas_only=False)
     viewer.layers.remove("Graph-based preview")
     graph_widget.live.value = False
+    _raise_dock(clustering_widget)
+    clustering_widget.live.value = True
+    clustering_widget.technique.value = "cluster.meanshift"
+    settle(clustering_widget, 3000)
+    viewer.screenshot(str(OUT / "clustering_meanshift.png"), canvas_only=False)
+    clustering_widget.technique.value = "cluster.fuzzy_cmeans"
+    clustering_widget.form.set_values({"output": "membership", "cluster": 2})
+    settle(clustering_widget, 2000)
+    viewer.screenshot(str(OUT / "clustering_fuzzy_membership.png"), canvas_only=False)
+    viewer.layers.remove("Clustering preview")
+    clustering_widget.live.value = False
+    new_family_shots(viewer, w, region_widget, contour_widget, post_widget)
     w.live.value = True
     _raise_dock(w)
 

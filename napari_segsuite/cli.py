@@ -81,12 +81,25 @@ def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells")
     else:
         viewer.open_sample("napari-segsuite", sample)
     docked = []
-    first = None
+    docks = []
     for display_name in DOCKED:
         dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name, tabify=bool(docked))
-        first = first or dock
+        docks.append(dock)
         docked.append(widget)
-    first.raise_()  # the technique widget in front, the scoring panel one tab away
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.processEvents()  # let the tabs form, or the last one added ends up in front
+    docks[0].raise_()  # the technique widget in front, the scoring panel one tab away
+    for dock, widget in zip(docks, docked):
+        if hasattr(widget, "follow_dock"):  # family widgets preview only while their tab is raised
+            widget.follow_dock(dock)
+            widget.set_tab_visible(dock is docks[0])
+    for layer in [layer for layer in viewer.layers if layer.name.endswith(" preview")]:
+        owner = next((w for w in docked if getattr(w, "preview_layer", None) is layer), None)
+        if owner is not None and owner._tab_hidden:  # made before its tab went behind: drop it
+            viewer.layers.remove(layer)
+            owner.preview_layer = None
+            owner._preview_when_shown = True
     return docked
 
 

@@ -16,7 +16,7 @@ from magicgui import widgets
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QDockWidget, QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
@@ -54,6 +54,9 @@ class FamilyWidget(QWidget):
         self._notified: set[str] = set()
         self._watched: Image | None = None  # input layer whose data events we follow
         self._watched_inputs: list[Any] = []  # seed / shape layers whose edits re-run the preview
+        self._preview_when_shown = False
+        self._tab_hidden = False
+        self._dock: QDockWidget | None = None
         self._last_request: tuple | None = None  # (slice key, technique, params) of last_result
         self.runner = PreviewRunner(parent=self)
         self.runner.done.connect(self._on_preview_done)
@@ -66,7 +69,9 @@ class FamilyWidget(QWidget):
             label="technique", choices=[(t.title, name) for name, t in self.techniques.items()]
         )
         self.forms = {name: ParamsForm(t) for name, t in self.techniques.items()}
-        self.input_forms = {name: InputsForm(t, viewer, exclude=self._is_own_layer) for name, t in self.techniques.items()}
+        self.input_forms = {
+            name: InputsForm(t, viewer, exclude=self._is_own_layer, spatial=self._input_shape) for name, t in self.techniques.items()
+        }
         self.post = PostStepsPanel()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -152,6 +157,10 @@ class FamilyWidget(QWidget):
         """The current technique with its parameters, then the post-processing steps."""
         return Chain([(self.current, self.params()), *self.post.steps()])
 
+    def _input_shape(self) -> tuple[int, ...] | None:
+        layer = self.input.value if hasattr(self, "input") else None
+        return spatial_shape(layer) if layer is not None else None
+
     def _is_own_layer(self, layer: Any) -> bool:
         return layer is self.preview_layer or is_preview(layer)
 
@@ -195,6 +204,10 @@ class FamilyWidget(QWidget):
 
     def _on_input_changed(self, *_: Any) -> None:
         self._prepared = None
+        for inputs in self.input_forms.values():  # label layers offered as seeds must match the image
+            for combo in inputs:
+                if isinstance(combo, widgets.ComboBox):
+                    reset_keeping_value(combo)
         layer = self.input.value
         self._update_apply_all()
         if self._watched is not None:
@@ -253,6 +266,10 @@ class FamilyWidget(QWidget):
             return
         if not self.live.value:
             return
+        if self._behind_another_tab():
+            self._preview_when_shown = True  # a tab behind another: preview when it is raised
+            return
+        self._preview_when_shown = False
         try:
             index, data, info = self._prepare()
             chain = self.chain()
@@ -274,6 +291,9 @@ class FamilyWidget(QWidget):
     def _on_preview_done(self, done: tuple[tuple, Result] | None, exc: BaseException | None) -> None:
         if not self.live.value:
             return  # a run that finished after live preview was switched off
+        if self._tab_hidden:
+            self._preview_when_shown = True  # finished after the tab went behind another
+            return
         if exc is not None:
             self._report_error(exc)
             return
@@ -463,6 +483,31 @@ class FamilyWidget(QWidget):
             (self.viewer.layers.events.removed, self._reset_choices),
             (self.viewer.dims.events.current_step, self._on_slice_changed),
         ]
+
+    def _behind_another_tab(self) -> bool:
+        """Whether this widget's dock is a tab behind another (its previews wait until raised)."""
+        return self._tab_hidden
+
+    def follow_dock(self, dock: QDockWidget) -> None:
+        """Preview only while ``dock`` is the raised tab: hidden tabs cost nothing and leave no
+        preview layers; raising the tab runs the preview that was put off."""
+        if self._dock is dock:
+            return
+        self._dock = dock
+        dock.visibilityChanged.connect(self.set_tab_visible)
+
+    def set_tab_visible(self, visible: bool) -> None:
+        self._tab_hidden = not visible
+        if visible and self._preview_when_shown:
+            self.request_preview()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QDockWidget):
+            parent = parent.parentWidget()
+        if parent is not None:
+            self.follow_dock(parent)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.cleanup()

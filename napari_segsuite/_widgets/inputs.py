@@ -34,10 +34,11 @@ def layer_input_value(layer: Any, spatial: tuple[int, ...]) -> np.ndarray | None
 class InputsForm(widgets.Container):
     """One layer combo box per layer input of ``technique`` (hidden when it has none)."""
 
-    def __init__(self, technique: Technique, viewer: Any, exclude: Any = None) -> None:
+    def __init__(self, technique: Technique, viewer: Any, exclude: Any = None, spatial: Any = None) -> None:
         self.technique = technique
         self.viewer = viewer
         self._exclude = exclude or (lambda layer: False)
+        self._spatial = spatial or (lambda: None)  # the input image's shape: label layers must match
         combos = []
         for spec in technique.inputs:
             combo = widgets.ComboBox(
@@ -54,7 +55,12 @@ class InputsForm(widgets.Container):
     def _choices_for(self, spec: Any):
         def choices(_w: Any = None) -> list[tuple[str, Any]]:
             types = tuple(LAYER_TYPES[t] for t in spec.layers)
-            found = [(f"{layer.name}", layer) for layer in self.viewer.layers if isinstance(layer, types) and not self._exclude(layer)]
+            shape = self._spatial()
+            found = [
+                (layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, types) and not self._exclude(layer)
+                and (shape is None or not isinstance(layer, Labels) or tuple(layer.data.shape) == tuple(shape))
+            ]
             return found if spec.required else [(NONE, None), *found]
 
         return choices

@@ -85,6 +85,7 @@ def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.nda
         if output != "labels":
             layer.contrast_limits = _limits(data)
         layer.scale, layer.translate = tuple(source.scale[-2:]), tuple(source.translate[-2:])
+        _keep_above(viewer, layer, source)
         return layer
     scale = tuple(source.scale[-2:])
     translate = tuple(source.translate[-2:])
@@ -99,6 +100,14 @@ def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.nda
     if active is not None:  # a preview appearing must not change the layer the user works on
         viewer.layers.selection.active = active
     return layer
+
+
+def _keep_above(viewer: Any, layer: Any, source: Any) -> None:
+    """Move the preview just above its source if it sits below it (an opaque image hides it)."""
+    if source in viewer.layers:
+        i, j = viewer.layers.index(layer), viewer.layers.index(source)
+        if i < j:
+            viewer.layers.move(i, j)
 
 
 def _limits(data: np.ndarray) -> tuple[float, float]:

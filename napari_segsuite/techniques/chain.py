@@ -93,11 +93,12 @@ class Chain:
         result = yield from self.first.technique.iter_run(
             image, channel_axis=channel_axis, progress=progress, cancel=cancel, **inputs, **self.first.params
         )
-        notes = list(result.notes)
+        notes, first_info = list(result.notes), result.info
         for step in self.steps[1:]:
             result = step.technique.run(result.data, **self._post_params(step, result.kind))
             notes.extend(result.notes)
         result.notes = notes
+        result.info = {**first_info, **result.info}
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -105,11 +106,12 @@ class Chain:
         """One prepared slice through every step (the live-preview path)."""
         t0 = time.perf_counter()
         result = self.first.technique.run_prepared(image, info, self.first.params, inputs)
-        notes = list(result.notes)
+        notes, first_info = list(result.notes), result.info
         for step in self.steps[1:]:
             labels, linfo = prepare_slice(result.data, has_channels=False, mode="labels")
             result = step.technique.run_prepared(labels, linfo, self._post_params(step, result.kind))
             notes.extend(result.notes)
         result.notes = notes
+        result.info = {**first_info, **result.info}  # e.g. the thresholds the histogram shows
         result.seconds = time.perf_counter() - t0
         return result

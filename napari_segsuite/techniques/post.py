@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import cv2
 import numpy as np
+from numba import njit
 from scipy import ndimage as ndi
 
 from ._catalog import Range, technique
@@ -191,21 +192,64 @@ def _ids(labels: np.ndarray) -> np.ndarray:
     return (seq if (labels == 0).any() else seq + 1).astype(np.int32)
 
 
-def _components(labels: np.ndarray, connectivity: int) -> np.ndarray:
-    """Connected pieces of each label value, numbered 1..n (0 stays 0); pieces of different
-    values never join. ``ndi.label`` runs per value inside its bounding box."""
-    structure = ndi.generate_binary_structure(2, 1 if connectivity == 4 else 2)
-    seq = _ids(labels)
-    out = np.zeros(labels.shape, np.int32)
-    count = 0
-    for value, box in enumerate(ndi.find_objects(seq), start=1):
-        if box is None:
+@njit(cache=True)
+def _union_equal(labels, eight):  # pragma: no cover - compiled
+    """Union-find over pixels: neighbours with the same non-zero label join; roots per pixel."""
+    h, w = labels.shape
+    parent = np.arange(h * w)
+    for y in range(h):
+        for x in range(w):
+            v = labels[y, x]
+            if v == 0:
+                continue
+            for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+                if not eight and dy == 1 and dx != 0:
+                    continue
+                yy, xx = y + dy, x + dx
+                if yy >= h or xx < 0 or xx >= w or labels[yy, xx] != v:
+                    continue
+                a, b = y * w + x, yy * w + xx
+                while parent[a] != a:
+                    parent[a] = parent[parent[a]]
+                    a = parent[a]
+                while parent[b] != b:
+                    parent[b] = parent[parent[b]]
+                    b = parent[b]
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    out = np.zeros(h * w, np.int32)
+    n = 0
+    for i in range(h * w):
+        if labels.flat[i] == 0:
             continue
-        pieces, k = ndi.label(seq[box] == value, structure)
-        target = out[box]
-        target[pieces > 0] = pieces[pieces > 0] + count
-        count += k
-    return out
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        if r == i:
+            n += 1
+            out[i] = n
+        else:
+            out[i] = out[r]  # the root comes first in raster order, so it is numbered already
+    return out.reshape(h, w)
+
+
+@njit(cache=True)
+def _argmax_per_label(labels, values, n):  # pragma: no cover - compiled
+    """Flat index of the largest value of each label 0..n (first in raster order on ties)."""
+    best = np.full(n + 1, -1, np.int64)
+    flat_l = labels.ravel()
+    flat_v = values.ravel()
+    for i in range(flat_l.size):
+        lab = flat_l[i]
+        if best[lab] < 0 or flat_v[i] > flat_v[best[lab]]:
+            best[lab] = i
+    return best
+
+
+def _components(labels: np.ndarray, connectivity: int) -> np.ndarray:
+    """Connected pieces of each label value, numbered 1..n in raster order (0 stays 0); pieces of
+    different values never join. One union-find pass over the pixels."""
+    return _union_equal(np.ascontiguousarray(labels), connectivity == 8)
 
 
 @technique("post.connected_components", family="Post-processing", output="labels", label_kind="instance", channels="labels")
@@ -249,25 +293,35 @@ def split_touching(
     compactness : float
         Compact watershed weight (0 = classic).
     """
-    from skimage.feature import peak_local_max
     from skimage.segmentation import find_boundaries, watershed
 
     fg = labels > 0
     if not fg.any():
         return np.zeros(labels.shape, np.int32)
     inside = fg & ~find_boundaries(labels, mode="inner", background=0) if labels.max() > 1 else fg
-    dist = ndi.distance_transform_edt(np.pad(inside, 1)).astype(np.float32)[1:-1, 1:-1]
+    # exact Euclidean distance (OpenCV's precise mask equals scipy's distance_transform_edt)
+    dist = cv2.distanceTransform(np.pad(inside, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     pieces = _components(labels, 8)
-    fp = footprint(footprint_shape, min_distance).astype(bool)
-    peaks = peak_local_max(dist, footprint=fp, labels=pieces, exclude_border=False)
-    markers = np.zeros(labels.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    # every piece gets at least one marker, so that no object disappears
-    missing = np.setdiff1d(np.unique(pieces[fg]), np.unique(pieces[markers > 0]))
-    for piece in missing:
-        ys, xs = np.nonzero(pieces == piece)
-        best = int(np.argmax(dist[ys, xs]))
-        markers[ys[best], xs[best]] = markers.max() + 1
-    out = watershed(-dist, markers, mask=fg, compactness=compactness)
-    # a watershed basin never crosses from one input label to another
-    return _ids(np.where(fg, out.astype(np.int64) * (int(labels.max()) + 1) + labels, 0))
+    # peaks: pixels that are the maximum of the distance within the footprint (a plateau of equal
+    # maxima is one peak), at least one per piece so that no object disappears
+    fp = footprint(footprint_shape, min_distance)
+    top = cv2.dilate(dist, fp, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    markers, n = ndi.label((dist >= top) & (dist > 0), np.ones((3, 3), bool))
+    n_pieces = int(pieces.max())
+    has_marker = np.zeros(n_pieces + 1, bool)
+    has_marker[pieces[markers > 0]] = True
+    missing = np.flatnonzero(~has_marker[1:]) + 1
+    if len(missing):
+        best = _argmax_per_label(pieces, dist, n_pieces)[missing]
+        markers.flat[best] = np.arange(n + 1, n + 1 + len(missing))
+    # only pieces holding two or more peaks need a watershed; the others stay whole
+    per_piece = np.bincount(pieces[markers > 0], minlength=n_pieces + 1)
+    split = per_piece[pieces] >= 2
+    out = pieces.astype(np.int64)
+    if split.any():
+        ys, xs = np.nonzero(split)
+        box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        basins = watershed(-dist[box], np.where(split[box], markers[box], 0), mask=split[box], compactness=compactness)
+        # basins are cut inside one piece each (a marker's piece), so they get new ids past the pieces
+        out[box] = np.where(split[box], basins.astype(np.int64) + n_pieces, out[box])
+    return _ids(out)

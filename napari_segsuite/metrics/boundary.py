@@ -15,7 +15,7 @@ number of matched pairs; only the choice among equally many matches can differ.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +26,7 @@ from skimage.morphology import thin
 
 from ._matching import max_bipartite_matching
 
-__all__ = ["BoundaryCounts", "bf_score", "bsds_boundary_image", "bsds_collect", "correspond_pixels", "label_boundaries"]
+__all__ = ["BoundaryCounts", "bf_score", "bsds_boundary_image", "bsds_boundary_maps", "bsds_collect", "correspond_pixels", "label_boundaries"]
 
 
 def label_boundaries(labels: np.ndarray) -> np.ndarray:
@@ -112,23 +112,35 @@ def bsds_boundary_image(
         thr = np.linspace(1.0 / (n + 1), 1.0 - 1.0 / (n + 1), n)
     else:
         thr = np.asarray(thresholds, dtype=np.float64)
+    return bsds_boundary_maps((pb >= t for t in thr), gt_boundaries, levels=thr, max_dist=max_dist, thin_maps=thin_pb)
+
+
+def bsds_boundary_maps(
+    maps: Iterable[np.ndarray], gt_boundaries: Sequence[np.ndarray], *, levels: Sequence[float],
+    max_dist: float = 0.0075, thin_maps: bool = True,
+) -> BoundaryCounts:
+    """Counts of a sequence of binary boundary maps of one image (one per level: the thresholds of
+    a soft map, or the parameter values of a segmentation method swept from fine to coarse, as
+    the BSDS benchmark scores segmentation algorithms) against all its annotators."""
+    thr = np.asarray(levels, dtype=np.float64)
     gts = [np.asarray(g, bool) for g in gt_boundaries]
-    for g in gts:
-        if g.shape != pb.shape:
-            raise ValueError(f"a ground-truth boundary map has shape {g.shape} but the prediction has shape {pb.shape}")
     n_t = len(thr)
     cnt_r, sum_r, cnt_p, sum_p = (np.zeros(n_t, np.int64) for _ in range(4))
     gt_total = sum(int(g.sum()) for g in gts)
     previous: tuple[bytes, tuple] | None = None
-    for k, t in enumerate(thr):
-        bmap = pb >= t
-        if thin_pb:
+    k = -1
+    for k, bmap in enumerate(maps):
+        bmap = np.asarray(bmap, bool)
+        for g in gts:
+            if g.shape != bmap.shape:
+                raise ValueError(f"a ground-truth boundary map has shape {g.shape} but the prediction has shape {bmap.shape}")
+        if thin_maps:
             bmap = thin(bmap)
         key = np.packbits(bmap).tobytes()
-        if previous is not None and previous[0] == key:  # same map as the last threshold
+        if previous is not None and previous[0] == key:  # same map as the last level
             cnt_r[k], cnt_p[k], sum_p[k] = previous[1]
         else:
-            acc = np.zeros(pb.shape, bool)
+            acc = np.zeros(bmap.shape, bool)
             matched_gt = 0
             for g in gts:
                 m1, m2 = correspond_pixels(bmap, g, max_dist)
@@ -137,6 +149,8 @@ def bsds_boundary_image(
             cnt_r[k], cnt_p[k], sum_p[k] = matched_gt, int(acc.sum()), int(bmap.sum())
             previous = (key, (cnt_r[k], cnt_p[k], sum_p[k]))
         sum_r[k] = gt_total
+    if k + 1 != n_t:
+        raise ValueError(f"got {k + 1} boundary maps for {n_t} levels")
     return BoundaryCounts(thr, cnt_r, sum_r, cnt_p, sum_p)
 
 

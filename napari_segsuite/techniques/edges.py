@@ -16,6 +16,7 @@ import numpy as np
 from skimage.segmentation import watershed
 
 from ._catalog import Range, When, technique
+from ._image import ImageInfo, to_gray, to_lab
 
 __all__ = ["canny", "gradient", "laplacian_of_gaussian"]
 
@@ -65,10 +66,29 @@ def _sobel_xy(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=BORDER), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=BORDER)
 
 
-@technique("edges.canny", family="Edges", output=_output, label_kind="instance")
+def _colour_gradient(image: np.ndarray, info: ImageInfo, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Derivatives of the Lab channel whose gradient is strongest at each pixel (colour edges:
+    a red/green boundary of equal luminance is still an edge)."""
+    lab = to_lab(image, info)
+    best = None
+    for c in range(lab.shape[-1]):
+        dx, dy = _sobel_xy(_smooth(np.ascontiguousarray(lab[..., c]), sigma))
+        mag = cv2.magnitude(dx, dy)
+        if best is None:
+            best = [dx, dy, mag]
+            continue
+        stronger = mag > best[2]
+        for b, v in zip(best, (dx, dy, mag)):
+            np.copyto(b, v, where=stronger)
+    return best[0], best[1]
+
+
+@technique("edges.canny", family="Edges", output=_output, label_kind="instance", channels="color")
 def canny(
     image: np.ndarray,
     *,
+    info: ImageInfo,
+    gradient: Literal["luminance", "colour"] = "luminance",
     sigma: Annotated[float, Range(0.0, 10.0, step=0.1)] = 1.5,
     low: Annotated[float, Range(0.0, 1.0, step=0.01)] = 0.80,
     high: Annotated[float, Range(0.0, 1.0, step=0.01)] = 0.92,
@@ -79,6 +99,9 @@ def canny(
 
     Parameters
     ----------
+    gradient : str
+        ``luminance``: gradients of the gray image (classic Canny); ``colour``: of each Lab
+        channel, the strongest per pixel (finds edges between colours of equal brightness).
     sigma : float
         Gaussian smoothing before the gradients, in pixels (0 = none).
     low : float
@@ -92,13 +115,15 @@ def canny(
     """
     if high < low:
         raise ValueError(f"edges.canny: high ({high}) must be at least low ({low})")
-    smoothed = _smooth(image, sigma)
-    dx, dy = _sobel_xy(smoothed)
+    if gradient == "colour" and image.shape[-1] == 3:
+        dx, dy = _colour_gradient(image, info, sigma)
+    else:
+        dx, dy = _sobel_xy(_smooth(to_gray(image), sigma))
     magnitude = cv2.magnitude(dx, dy)
     t_low, t_high = _quantile(magnitude, low), _quantile(magnitude, high)
     top = float(max(np.abs(dx).max(), np.abs(dy).max()))
     if top == 0:
-        edges = np.zeros(image.shape, np.uint8)
+        edges = np.zeros(image.shape[:2], np.uint8)
     else:
         # OpenCV's Canny takes int16 derivatives: scale them (and the thresholds) to that range
         scale = 32000.0 / top

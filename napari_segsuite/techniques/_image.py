@@ -144,7 +144,8 @@ def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tup
     if dtype.kind == "f":
         finite = np.isfinite(data)
         if not finite.all():
-            n_bad = int(data.size - np.count_nonzero(finite)) // (1 if data.ndim == 2 else data.shape[-1])
+            bad_pixels = ~finite if data.ndim == 2 else ~finite.all(axis=-1)  # any channel non-finite
+            n_bad = int(np.count_nonzero(bad_pixels))
             values = data[finite]
             notes.append(f"{n_bad} non-finite (NaN/inf) pixels were ignored and left as background")
         else:

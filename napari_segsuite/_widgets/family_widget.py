@@ -42,6 +42,9 @@ NO_LABELS = "No labels layer to post-process: segment an image first (any SegSui
 class FamilyWidget(QWidget):
     """Dock widget for all techniques of one catalog family (e.g. "Thresholding")."""
 
+    #: slices larger than this preview on a copy shrunk by an integer factor (Apply is full size)
+    preview_max_pixels = 2048 * 2048
+
     def __init__(self, viewer: Any, family: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
@@ -277,7 +280,15 @@ class FamilyWidget(QWidget):
         except (ValueError, TypeError) as e:
             self._report_error(e)
             return
-        request = self._request_key(chain, inputs)
+        factor = int(np.ceil(np.sqrt(data.shape[0] * data.shape[1] / self.preview_max_pixels)))
+        if factor > 1:  # a huge slice: preview a shrunk copy instead of freezing
+            data = np.ascontiguousarray(data[::factor, ::factor])
+            inputs = {k: _shrink_input(v, factor) for k, v in inputs.items()}
+            self._notify(
+                f"the slice is {info_pixels(self._prepared[1])} pixels: the preview runs on a copy "
+                f"shrunk {factor}x per side; Apply runs at full resolution"
+            )
+        request = (*self._request_key(chain, inputs), factor)
         self.runner.request(lambda: (request, chain.run_prepared(data, info, inputs)))
 
     def _slice_inputs(self, index: tuple[int, ...]) -> dict[str, Any]:
@@ -286,7 +297,7 @@ class FamilyWidget(QWidget):
     def _request_key(self, chain: Chain, inputs: dict[str, Any]) -> tuple:
         """What a result was computed from: slice, steps with parameters, and the seeds' content."""
         seeds = tuple((k, None if v is None or v[0] is None else hash(v[0].tobytes())) for k, v in sorted(inputs.items()))
-        return (self._prepared[0], tuple((s.technique.name, tuple(sorted(s.params.items()))) for s in chain.steps), seeds)
+        return (self._prepared[0], tuple((s.technique.name, tuple(sorted(s.params.items()))) for s in chain.steps), seeds, 1)
 
     def _on_preview_done(self, done: tuple[tuple, Result] | None, exc: BaseException | None) -> None:
         if not self.live.value:
@@ -304,7 +315,9 @@ class FamilyWidget(QWidget):
         if layer is None:
             return
         name = f"{self.family} preview"
-        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, result.data, name=name, source=layer, output=result.output)
+        self.preview_layer = update_preview_layer(
+            self.viewer, self.preview_layer, result.data, name=name, source=layer, output=result.output, factor=self._last_request[-1]
+        )
         self.preview_layer.visible = True
         thresholds = result.info.get("thresholds", [])
         caption = ", ".join(f"{t:.4g}" for t in thresholds) if thresholds else "threshold varies per pixel"
@@ -350,7 +363,7 @@ class FamilyWidget(QWidget):
             index, data, info = self._prepare()
             tech, chain = self.current, self.chain()
             inputs = self._slice_inputs(index)
-            request = self._request_key(chain, inputs)
+            request = self._request_key(chain, inputs)  # full resolution: a shrunk preview is not reused
             if self.last_result is not None and self._last_request == request and not self.runner.busy:
                 result = self.last_result  # what the preview shows is what gets written
             else:
@@ -512,3 +525,19 @@ class FamilyWidget(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.cleanup()
         super().closeEvent(event)
+
+
+def _shrink_input(value: Any, factor: int) -> Any:
+    """Seeds cut to a slice, moved onto a grid shrunk ``factor`` times (no seed is lost)."""
+    if value is None or value[0] is None:
+        return value
+    markers, notes = value
+    h, w = markers.shape
+    small = np.zeros(((h + factor - 1) // factor, (w + factor - 1) // factor), markers.dtype)
+    ys, xs = np.nonzero(markers)
+    small[ys // factor, xs // factor] = markers[ys, xs]
+    return small, notes
+
+
+def info_pixels(data: np.ndarray) -> str:
+    return f"{data.shape[0]} x {data.shape[1]}"

@@ -68,10 +68,14 @@ def is_preview(layer: Any) -> bool:
     return isinstance(getattr(layer, "metadata", None), dict) and bool(layer.metadata.get(PREVIEW))
 
 
-def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.ndarray, *, name: str, source: Image, output: str) -> Labels | Image:
+def update_preview_layer(
+    viewer: Any, layer: Labels | Image | None, data: np.ndarray, *, name: str, source: Image, output: str, factor: int = 1
+) -> Labels | Image:
     """Put ``data`` into the preview layer (created on first use, then updated in place).
 
     When the output switches between labels and image, the old preview layer is replaced.
+    ``factor`` > 1: ``data`` was computed on a copy shrunk that many times per side, and is shown
+    stretched over the source.
     """
     wanted = Labels if output == "labels" else Image
     if layer is not None and layer in viewer.layers and not isinstance(layer, wanted):
@@ -84,10 +88,10 @@ def update_preview_layer(viewer: Any, layer: Labels | Image | None, data: np.nda
             layer.data = data
         if output != "labels":
             layer.contrast_limits = _limits(data)
-        layer.scale, layer.translate = tuple(source.scale[-2:]), tuple(source.translate[-2:])
+        layer.scale, layer.translate = tuple(np.asarray(source.scale[-2:]) * factor), tuple(source.translate[-2:])
         _keep_above(viewer, layer, source)
         return layer
-    scale = tuple(source.scale[-2:])
+    scale = tuple(np.asarray(source.scale[-2:]) * factor)
     translate = tuple(source.translate[-2:])
     active = viewer.layers.selection.active
     if output == "labels":

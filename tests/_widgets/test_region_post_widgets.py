@@ -114,3 +114,18 @@ def test_post_processing_widget_takes_a_labels_layer(cells, qtbot):
     assert w.params()["kind"] == "semantic"  # read from the layer's metadata
     np.testing.assert_array_equal(w.preview_layer.data, CATALOG["post.remove_small"](labels, min_size=200, kind="semantic"))
     assert [layer.name for layer in w.input.choices] == ["mask"], "image layers are not post-processing inputs"
+
+
+def test_huge_slices_preview_a_shrunk_copy_and_apply_at_full_size(make_napari_viewer, qtbot, monkeypatch):
+    viewer = make_napari_viewer()
+    image, _ = samples.cells()
+    viewer.add_image(image, name="cells")
+    monkeypatch.setattr(ThresholdingWidget, "preview_max_pixels", image.size // 16)  # "huge" = this test's image
+    w = ThresholdingWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    wait(qtbot, w)
+    assert w.preview_layer.data.shape == (image.shape[0] // 4, image.shape[1] // 4)
+    np.testing.assert_allclose(w.preview_layer.scale, [4, 4])
+    out = w.apply()
+    assert out.data.shape == image.shape
+    np.testing.assert_array_equal(out.data, CATALOG["threshold.global"](image))

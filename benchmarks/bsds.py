@@ -73,7 +73,7 @@ SOFT = {"canny": canny_pb, "canny colour": canny_colour_pb, "sobel": sobel_pb}
 SWEEPS = {
     "felzenszwalb": ("graph.felzenszwalb", {"sigma": 0.8, "min_size": 300}, "scale", np.geomspace(20, 5000, 16)),
     "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "min_size": 20}, "range_bandwidth", np.geomspace(2, 40, 16)),
-    "normalized_cut": ("graph.normalized_cut", {"n_segments": 400}, "threshold", np.geomspace(0.5, 0.0005, 16)),
+    "normalized_cut": ("graph.normalized_cut", {"n_segments": 400, "edge_sigma": 30.0}, "threshold", np.geomspace(0.5, 0.0005, 16)),
 }
 METHODS = [*SOFT, *SWEEPS]
 

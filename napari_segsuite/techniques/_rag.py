@@ -38,23 +38,29 @@ def relabel_sequential(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.reshape(labels.shape).astype(np.int32), len(uniq)
 
 
-def touching_pairs(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def touching_pairs(
+    labels: np.ndarray, n: int, along: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edges of the RAG of sequential ``labels`` (0..n-1): ``(a, b, length)`` with a < b, where
-    ``length`` counts the 4-neighbour pixel pairs along the shared boundary."""
-    keys = []
-    for p, q in ((labels[1:, :], labels[:-1, :]), (labels[:, 1:], labels[:, :-1])):
+    ``length`` counts the 4-neighbour pixel pairs along the shared boundary. With ``along`` (a
+    per-pixel map, e.g. gradient magnitude) also its mean over each boundary's pixel pairs."""
+    keys, values = [], []
+    slices = (((slice(1, None), slice(None)), (slice(None, -1), slice(None))), ((slice(None), slice(1, None)), (slice(None), slice(None, -1))))
+    for sp, sq in slices:
+        p, q = labels[sp], labels[sq]
         differ = p != q
         lo = np.minimum(p[differ], q[differ]).astype(np.int64)
         hi = np.maximum(p[differ], q[differ]).astype(np.int64)
         keys.append(lo * n + hi)
+        if along is not None:
+            values.append((along[sp][differ] + along[sq][differ]) * 0.5)
     keys = np.concatenate(keys)
-    if n * n <= 4 * keys.size + 65536:
-        counts = np.bincount(keys, minlength=n * n)
-        uniq = np.flatnonzero(counts)
-        length = counts[uniq]
-    else:
-        uniq, length = np.unique(keys, return_counts=True)
-    return (uniq // n).astype(np.int64), (uniq % n).astype(np.int64), length.astype(np.int64)
+    uniq, inverse, length = np.unique(keys, return_inverse=True, return_counts=True)
+    a, b = (uniq // n).astype(np.int64), (uniq % n).astype(np.int64)
+    if along is None:
+        return a, b, length.astype(np.int64)
+    mean = np.bincount(inverse.ravel(), weights=np.concatenate(values), minlength=len(uniq)) / length
+    return a, b, length.astype(np.int64), mean
 
 
 @dataclass

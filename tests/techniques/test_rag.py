@@ -62,3 +62,24 @@ def test_mean_linkage_stops_at_the_threshold():
     feats = np.repeat(np.array([0.0, 1.0, 5.0, 5.5]), 3)[None, :, None].repeat(2, 0)
     out = agglomerate(build_rag(labels, feats), linkage="mean", threshold=1.5)
     assert len(np.unique(out)) == 2 and out[0, 0] == out[0, 3] and out[0, 6] == out[0, 9]
+
+
+def test_boundary_means_match_brute_force():
+    from napari_segsuite.techniques._rag import touching_pairs
+
+    rng = np.random.default_rng(5)
+    labels, n = relabel_sequential(ndi.zoom(rng.integers(0, 6, (4, 5)), 4, order=0))
+    g = rng.random(labels.shape)
+    a, b, length, mean = touching_pairs(labels, n, along=g)
+    sums = {}
+    h, w = labels.shape
+    for y in range(h):
+        for x in range(w):
+            for yy, xx in ((y + 1, x), (y, x + 1)):
+                if yy < h and xx < w and labels[y, x] != labels[yy, xx]:
+                    key = tuple(sorted((labels[y, x], labels[yy, xx])))
+                    s, c = sums.get(key, (0.0, 0))
+                    sums[key] = (s + (g[y, x] + g[yy, xx]) / 2, c + 1)
+    for i, key in enumerate(zip(a.tolist(), b.tolist())):
+        assert length[i] == sums[key][1]
+        assert mean[i] == pytest.approx(sums[key][0] / sums[key][1])

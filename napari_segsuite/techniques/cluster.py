@@ -11,7 +11,7 @@ from numba import njit, prange
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import agglomerate, build_rag, relabel_sequential
+from ._rag import agglomerate, build_rag
 
 __all__ = ["fuzzy_cmeans", "fuzzy_cmeans_fit", "hierarchical", "kmeans", "lloyd", "meanshift"]
 

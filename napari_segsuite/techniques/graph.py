@@ -3,7 +3,7 @@ of superpixels (normalized cuts, hierarchical merging)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import cv2
 import numpy as np
@@ -12,7 +12,7 @@ from numba import njit
 import scipy.linalg
 from scipy.sparse import csgraph, csr_matrix
 
-from ._catalog import Range, When, technique
+from ._catalog import Range, technique
 from ._image import ImageInfo, to_lab, to_unit
 from ._rag import Rag, agglomerate, build_rag, touching_pairs
 

@@ -102,11 +102,24 @@ def _cost(linkage, means, sizes, i, j):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _find(parent, i):  # pragma: no cover - compiled
+def find_root(parent, i):  # pragma: no cover - compiled
+    """Root of i in a union-find forest (path halving)."""
     while parent[i] != i:
         parent[i] = parent[parent[i]]
         i = parent[i]
     return i
+
+
+@njit(cache=True)
+def union_min(parent, a, b):  # pragma: no cover - compiled
+    """Join the trees of a and b; the smaller root index becomes the root (returned)."""
+    a = find_root(parent, a)
+    b = find_root(parent, b)
+    if a < b:
+        parent[b] = a
+        return a
+    parent[a] = b
+    return b
 
 
 @njit(cache=True)
@@ -117,7 +130,7 @@ def _neighbours(i, head, nxt, indptr, indices, parent, stamp, token, buf):  # pr
     m = head[i]
     while m != -1:
         for e in range(indptr[m], indptr[m + 1]):
-            r = _find(parent, indices[e])
+            r = find_root(parent, indices[e])
             if r != i and stamp[r] != token:
                 stamp[r] = token
                 buf[count] = r
@@ -200,7 +213,7 @@ def _agglomerate(n, indptr, indices, means, sizes, linkage, threshold, n_target,
                 k = buf[q]
                 heapq.heappush(heap, (_cost(linkage, means, sizes, i, k), i, k, version[i], version[k]))
     for i in range(n):
-        parent[i] = _find(parent, i)
+        parent[i] = find_root(parent, i)
     return parent
 
 

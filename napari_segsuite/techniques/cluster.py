@@ -11,7 +11,7 @@ from numba import njit, prange
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import agglomerate, build_rag
+from ._rag import find_root, agglomerate, build_rag, union_min
 
 __all__ = ["fuzzy_cmeans", "fuzzy_cmeans_fit", "hierarchical", "kmeans", "lloyd", "meanshift"]
 
@@ -232,20 +232,9 @@ def _fuse(modes, hr):  # pragma: no cover - compiled
                     diff = modes[y, x, q] - modes[yy, xx, q]
                     d += diff * diff
                 if d < hr2:
-                    a, b = y * w + x, yy * w + xx
-                    while parent[a] != a:
-                        parent[a] = parent[parent[a]]
-                        a = parent[a]
-                    while parent[b] != b:
-                        parent[b] = parent[parent[b]]
-                        b = parent[b]
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
+                    union_min(parent, y * w + x, yy * w + xx)
     for i in range(h * w):
-        r = i
-        while parent[r] != r:
-            r = parent[r]
-        parent[i] = r
+        parent[i] = find_root(parent, i)
     return parent.reshape(h, w)
 
 
@@ -319,10 +308,9 @@ def hierarchical(
     compactness : float
         SLIC compactness (squareness of the superpixels).
     """
-    from .graph import slic_labels
+    from .graph import superpixel_rag
 
-    lab = to_lab(image, info)
-    rag = build_rag(slic_labels(lab, n_segments, compactness), lab)
+    rag, _ = superpixel_rag(image, info, n_segments, compactness)
     return agglomerate(rag, linkage="ward" if linkage == "ward" else "mean", n_target=n_clusters)
 
 

@@ -14,27 +14,9 @@ from scipy.sparse import csgraph, csr_matrix
 
 from ._catalog import Range, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import Rag, agglomerate, build_rag, touching_pairs
+from ._rag import Rag, find_root, agglomerate, build_rag, touching_pairs, union_min
 
 __all__ = ["felzenszwalb", "normalized_cut", "rag_merge", "slic", "slic_labels"]
-
-
-@njit(cache=True)
-def _find(parent, i):  # pragma: no cover - compiled
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]  # path halving
-        i = parent[i]
-    return i
-
-
-@njit(cache=True)
-def _join(parent, a, b):  # pragma: no cover - compiled
-    # the smaller index becomes the root, as scikit-image's join_trees
-    if a < b:
-        parent[b] = a
-        return a
-    parent[a] = b
-    return b
 
 
 @njit(cache=True)
@@ -43,22 +25,22 @@ def _merge(edges_a, edges_b, costs, n, scale, min_size):  # pragma: no cover - c
     size = np.ones(n, np.int64)
     inner = np.zeros(n, np.float64)
     for e in range(costs.size):
-        a = _find(parent, edges_a[e])
-        b = _find(parent, edges_b[e])
+        a = find_root(parent, edges_a[e])
+        b = find_root(parent, edges_b[e])
         if a == b:
             continue
         if costs[e] < min(inner[a] + scale / size[a], inner[b] + scale / size[b]):
-            r = _join(parent, a, b)
+            r = union_min(parent, a, b)
             size[r] = size[a] + size[b]
             inner[r] = costs[e]
     for e in range(costs.size):  # small components join their cheapest neighbour
-        a = _find(parent, edges_a[e])
-        b = _find(parent, edges_b[e])
+        a = find_root(parent, edges_a[e])
+        b = find_root(parent, edges_b[e])
         if a != b and (size[a] < min_size or size[b] < min_size):
-            r = _join(parent, a, b)
+            r = union_min(parent, a, b)
             size[r] = size[a] + size[b]
     for i in range(n):
-        parent[i] = _find(parent, i)
+        parent[i] = find_root(parent, i)
     return parent
 
 
@@ -262,9 +244,10 @@ def _smoothed_lab(image: np.ndarray, info: ImageInfo, sigma: float) -> np.ndarra
     return lab
 
 
-def _superpixel_rag(image: np.ndarray, info: ImageInfo, n_segments: int, compactness: float) -> Rag:
+def superpixel_rag(image: np.ndarray, info: ImageInfo, n_segments: int, compactness: float) -> tuple[Rag, np.ndarray]:
+    """The RAG of the SLIC superpixels of a prepared slice (mean Lab colours), and that Lab image."""
     lab = to_lab(image, info)
-    return build_rag(slic_labels(lab, n_segments, compactness), lab)
+    return build_rag(slic_labels(lab, n_segments, compactness), lab), lab
 
 
 def ncut_partition(
@@ -355,8 +338,7 @@ def normalized_cut(
         Intervening contours: edges are also weighted by exp(-(g / edge_sigma)^2), where g is the
         mean Lab gradient magnitude along the boundary between the two superpixels (0 = colour only).
     """
-    lab = to_lab(image, info)
-    rag = build_rag(slic_labels(lab, n_segments, compactness), lab)
+    rag, lab = superpixel_rag(image, info, n_segments, compactness)
     strength = None
     if edge_sigma > 0:
         from .region import _gradient
@@ -389,4 +371,4 @@ def rag_merge(
     threshold : float
         Largest Lab colour distance between regions that still merge.
     """
-    return agglomerate(_superpixel_rag(image, info, n_segments, compactness), linkage="mean", threshold=threshold)
+    return agglomerate(superpixel_rag(image, info, n_segments, compactness)[0], linkage="mean", threshold=threshold)

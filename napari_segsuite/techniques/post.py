@@ -16,7 +16,7 @@ from numba import njit
 from scipy import ndimage as ndi
 
 from ._catalog import Range, technique
-from ._rag import relabel_sequential, touching_pairs
+from ._rag import find_root, relabel_sequential, touching_pairs, union_min
 
 __all__ = ["connected_components", "fill_holes", "morphology", "remove_small", "split_touching"]
 
@@ -208,23 +208,13 @@ def _union_equal(labels, eight):  # pragma: no cover - compiled
                 yy, xx = y + dy, x + dx
                 if yy >= h or xx < 0 or xx >= w or labels[yy, xx] != v:
                     continue
-                a, b = y * w + x, yy * w + xx
-                while parent[a] != a:
-                    parent[a] = parent[parent[a]]
-                    a = parent[a]
-                while parent[b] != b:
-                    parent[b] = parent[parent[b]]
-                    b = parent[b]
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+                union_min(parent, y * w + x, yy * w + xx)
     out = np.zeros(h * w, np.int32)
     n = 0
     for i in range(h * w):
         if labels.flat[i] == 0:
             continue
-        r = i
-        while parent[r] != r:
-            r = parent[r]
+        r = find_root(parent, i)
         if r == i:
             n += 1
             out[i] = n

@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--binary", action="store_true", help="semantic/boundary on foreground vs background")
     e.add_argument("--tolerance", type=float, default=None, help="BF tolerance in pixels (default 0.75%% of the diagonal)")
     e.add_argument("--json", action="store_true", help="print JSON (per image and aggregate)")
+    m = sub.add_parser("models", help="SAM checkpoints: list, download, path")
+    msub = m.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="the registry: name, size, downloaded or not")
+    d = msub.add_parser("download", help="download checkpoints (hash-checked) into the models folder")
+    d.add_argument("names", nargs="+", help="registry names, e.g. vit_b")
+    p = msub.add_parser("path", help="print where a checkpoint is (or will be) stored")
+    p.add_argument("name", nargs="?", help="a registry name (default: print the models folder)")
     return ap
 
 
@@ -65,8 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _techniques(args.json, args.family, args.markdown)
         if command == "evaluate":
             return _evaluate(args)
+        if command == "models":
+            return _models(args)
         return _run(args)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
+    except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
 
@@ -297,3 +306,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .sam import registry
+
+    if args.models_command == "list":
+        print(f"models folder: {registry.models_dir()}  (set ${registry.ENV_DIR} to change it)")
+        for name, spec in registry.REGISTRY.items():
+            path = registry.checkpoint_path(name)
+            state = "downloaded" if path.is_file() and path.stat().st_size == spec.size else "not downloaded"
+            print(f"{name:7s} {spec.size / 1e6:8.0f} MB  {state:15s} {spec.description}")
+        return 0
+    if args.models_command == "path":
+        print(registry.checkpoint_path(args.name) if args.name else registry.models_dir())
+        return 0
+    for name in args.names:
+        print(f"{name}: {registry.download(name, progress=sys.stderr.isatty())}")
+    return 0

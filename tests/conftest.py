@@ -29,3 +29,32 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "make_napari_viewer" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
+
+
+def build_tiny_sam(seed: int = 0):
+    """A tiny SAM: a one-block ViT encoder (16 wide) with the real prompt encoder and mask decoder."""
+    from functools import partial
+
+    import torch
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    torch.manual_seed(seed)
+    sam = Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=1024, patch_size=16, embed_dim=16, depth=1, num_heads=1, mlp_ratio=2,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), out_chans=256, qkv_bias=True,
+            use_rel_pos=True, window_size=14, global_attn_indexes=(),
+        ),
+        prompt_encoder=PromptEncoder(embed_dim=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_chans=16),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3, transformer=TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8),
+            transformer_dim=256, iou_head_depth=3, iou_head_hidden_dim=256,
+        ),
+        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375],
+    )
+    return sam.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_sam():
+    return build_tiny_sam()

@@ -1,0 +1,73 @@
+"""Conversion of any napari image slice to the RGB uint8 that SAM's encoder expects.
+
+* gray (H, W) -> the same value in R, G and B;
+* RGB (H, W, 3) kept; RGBA (H, W, 4) -> the alpha channel dropped; other channel counts refused;
+* uint8 kept as is; bool -> 0 / 255; every other integer or float dtype (16-bit microscopy, float
+  intensities) is stretched linearly so that its 0.1st..99.9th percentile of finite values maps to
+  0..255 (clipped), channels together so colour balance is kept; NaN and infinity become 0;
+* a constant image becomes black (SAM still runs; there is nothing to find).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+__all__ = ["image_hash", "to_sam_rgb"]
+
+MIN_SIDE = 8
+
+
+def to_sam_rgb(image: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 from a 2D gray or colour slice (see the module docstring)."""
+    a = np.asarray(image)
+    if channel_axis is not None:
+        a = np.moveaxis(a, channel_axis, -1)
+    elif a.ndim == 3 and a.shape[-1] in (3, 4) and a.shape[0] > 4:
+        pass  # channels last, as napari's rgb images
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise ValueError(f"SAM needs one 2D slice (gray or colour); got an array of shape {a.shape}. "
+                         f"Pick a 2D image or let the widget pass the displayed slice.")
+    c = a.shape[-1]
+    if c == 4:
+        a = a[..., :3]
+    elif c == 2 or c > 4:
+        raise ValueError(f"SAM takes gray, RGB or RGBA images; this one has {c} channels. "
+                         f"Split the channels (napari: right-click the layer, Split Stack) and pick one.")
+    if min(a.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"the image is {a.shape[0]} x {a.shape[1]} pixels; SAM needs at least "
+                         f"{MIN_SIDE} x {MIN_SIDE}")
+    if a.dtype == np.uint8:
+        out = a
+    elif a.dtype == bool:
+        out = a.astype(np.uint8) * 255
+    elif np.issubdtype(a.dtype, np.number) and not np.iscomplexobj(a):
+        f = a.astype(np.float32)
+        finite = np.isfinite(f)
+        if not finite.any():
+            raise ValueError("the image has no finite value (all NaN or infinite); nothing to segment")
+        vals = f[finite]
+        if vals.size > 1_000_000:  # percentiles of a strided sample: same to the grey level, faster
+            vals = vals[:: vals.size // 1_000_000]
+        lo, hi = np.percentile(vals, [0.1, 99.9])
+        if hi <= lo:
+            lo, hi = float(vals.min()), float(vals.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        f = np.where(finite, (f - lo) * scale, 0)
+        out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
+    else:
+        raise ValueError(f"SAM cannot read images of dtype {a.dtype}; convert it to numbers first")
+    if out.shape[-1] == 1:
+        out = np.repeat(out, 3, axis=-1)
+    return np.ascontiguousarray(out)
+
+
+def image_hash(rgb: np.ndarray) -> str:
+    """Content hash of an image array (shape, dtype and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr((rgb.shape, str(rgb.dtype))).encode())
+    h.update(np.ascontiguousarray(rgb).data)
+    return h.hexdigest()

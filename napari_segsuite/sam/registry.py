@@ -1,0 +1,241 @@
+"""SAM model registry: names, official checkpoint URLs, sizes and SHA-256, downloads and loading.
+
+Checkpoints are fetched with pooch into the user cache directory (``platformdirs``), which the
+``NAPARI_SEGSUITE_MODELS`` environment variable or :func:`set_models_dir` overrides, or given as a
+local path. Loading always uses ``torch.load(..., weights_only=True)`` (no pickled code runs) and
+checks the file's SHA-256 against the registry before any byte is unpickled.
+
+Encoders from other SAM-compatible packages (e.g. MobileSAM's ``vit_t``) are registered when their
+package is importable, through :func:`register`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "REGISTRY", "CheckpointError", "ModelSpec", "build_model", "checkpoint_path", "download", "spec", "verify",
+    "file_sha256", "load_model", "models_dir", "register", "set_models_dir",
+]
+
+ENV_DIR = "NAPARI_SEGSUITE_MODELS"
+_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, corrupt or made for another model."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One downloadable model: where it lives, how big it is, and its SHA-256."""
+
+    name: str
+    url: str
+    sha256: str
+    size: int
+    builder: Callable[[], Any] = field(compare=False, repr=False)
+    description: str = ""
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+def _sam_builder(kind: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from segment_anything import sam_model_registry
+
+        return sam_model_registry[kind](checkpoint=None)
+
+    return build
+
+
+REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> None:
+    """Add (or replace) a model in the registry."""
+    REGISTRY[spec.name] = spec
+
+
+register(ModelSpec("vit_b", _BASE + "sam_vit_b_01ec64.pth",
+                   "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383,
+                   _sam_builder("vit_b"), "SAM ViT-B: fastest of the official models, good on a CPU"))
+register(ModelSpec("vit_l", _BASE + "sam_vit_l_0b3195.pth",
+                   "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607,
+                   _sam_builder("vit_l"), "SAM ViT-L"))
+register(ModelSpec("vit_h", _BASE + "sam_vit_h_4b8939.pth",
+                   "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879,
+                   _sam_builder("vit_h"), "SAM ViT-H: best masks, wants a GPU"))
+
+
+def _register_mobile_sam() -> None:
+    try:
+        from mobile_sam import sam_model_registry as mobile_registry  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    register(ModelSpec("vit_t", "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt",
+                       "6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f", 40_728_226,
+                       lambda: mobile_registry["vit_t"](checkpoint=None), "MobileSAM ViT-T (mobile_sam package)"))
+
+
+_register_mobile_sam()
+
+_models_dir_override: Path | None = None
+
+
+def set_models_dir(path: str | os.PathLike | None) -> None:
+    """Use ``path`` for downloaded checkpoints (a setting; ``None`` restores the default)."""
+    global _models_dir_override
+    _models_dir_override = Path(path) if path is not None else None
+
+
+def models_dir() -> Path:
+    """Where checkpoints are downloaded: the setting, then ``$NAPARI_SEGSUITE_MODELS``, then the
+    user cache directory."""
+    if _models_dir_override is not None:
+        return _models_dir_override
+    if os.environ.get(ENV_DIR):
+        return Path(os.environ[ENV_DIR])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("napari-segsuite")) / "models"
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry for ``name``, with a helpful error for unknown names."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown SAM model {name!r}; known models: {', '.join(REGISTRY)}") from None
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where the checkpoint of ``name`` is (or will be) stored."""
+    return models_dir() / spec(name).filename
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, remembered in a sidecar ``.sha256.json`` keyed by size and mtime so that a
+    2.5 GB checkpoint is hashed once."""
+    path = Path(path)
+    st = path.stat()
+    side = path.with_name(path.name + ".sha256.json")
+    try:
+        cached = json.loads(side.read_text())
+        if cached["size"] == st.st_size and cached["mtime_ns"] == st.st_mtime_ns:
+            return str(cached["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    try:
+        side.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
+    except OSError:
+        pass  # a read-only folder: hash again next time
+    return digest
+
+
+def verify(path: str | os.PathLike, expected: ModelSpec | str) -> str:
+    """Check a checkpoint file against a registry entry or a SHA-256; return its SHA-256."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; download it with "
+                              f"`napari-segsuite models download NAME` or choose another file")
+    sha = expected.sha256 if isinstance(expected, ModelSpec) else expected.lower()
+    digest = file_sha256(path)
+    if digest == sha:
+        return digest
+    size = path.stat().st_size
+    hint = ""
+    if isinstance(expected, ModelSpec) and size < expected.size:
+        hint = f" It has {size:,} of {expected.size:,} bytes: the download was cut short."
+    raise CheckpointError(
+        f"checkpoint {path} has SHA-256 {digest}, expected {sha}.{hint} The file is corrupt or is "
+        f"not the official checkpoint; delete it and download it again (`napari-segsuite models download "
+        f"{expected.name if isinstance(expected, ModelSpec) else 'NAME'}`), or pass its own sha256."
+    )
+
+
+def download(name: str, *, progress: bool = False, url: str | None = None) -> Path:
+    """Fetch the checkpoint of ``name`` with pooch (hash-checked; nothing re-downloaded when the
+    file is there and intact). ``url`` overrides the registry's (a mirror)."""
+    import pooch
+
+    s = spec(name)
+    target = models_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        path = pooch.retrieve(url or s.url, known_hash=f"sha256:{s.sha256}", fname=s.filename,
+                              path=target, progressbar=progress)
+    except ValueError as e:  # pooch's hash mismatch
+        raise CheckpointError(f"the download of {name} from {url or s.url} is corrupt ({e}); try again, "
+                              f"or fetch {s.filename} yourself and give its path") from e
+    except Exception as e:  # network errors of any kind
+        raise CheckpointError(f"could not download {name} from {url or s.url}: {e}. Without internet, copy "
+                              f"{s.filename} into {target} or give a local checkpoint path") from e
+    return Path(path)
+
+
+def build_model(name: str) -> Any:
+    """An untrained model of the registry's architecture ``name`` (random weights)."""
+    return spec(name).builder()
+
+
+def load_model(name: str, checkpoint: str | os.PathLike | None = None, *, sha256: str | None = None) -> Any:
+    """Build ``name`` and load its weights safely.
+
+    ``checkpoint`` defaults to the downloaded registry file. The file is hash-checked first: against
+    ``sha256`` when given, else against the registry entry when the file has the official name
+    (a renamed or fine-tuned checkpoint is accepted without a registry hash but still loads with
+    ``weights_only=True``). A checkpoint of another architecture gets an error naming both.
+    """
+    import torch
+
+    s = spec(name)
+    path = Path(checkpoint) if checkpoint is not None else checkpoint_path(name)
+    if not path.is_file():
+        raise CheckpointError(
+            f"no checkpoint for {name} at {path}; run `napari-segsuite models download {name}` "
+            f"(needs internet) or give the path of a {s.filename} you have"
+        )
+    if sha256 is not None:
+        verify(path, sha256)
+    elif path.name == s.filename:
+        verify(path, s)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"could not read checkpoint {path} ({type(e).__name__}: {e}); the file is "
+                              f"corrupt or not a PyTorch state dict. Download it again.") from e
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict of weights")
+    model = s.builder()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        guess = _guess_architecture(state)
+        which = f" It looks like a {guess} checkpoint; choose model {guess}." if guess and guess != name else ""
+        raise CheckpointError(f"checkpoint {path} does not fit model {name}.{which} ({str(e).splitlines()[0]})") from e
+    return model.eval()
+
+
+def _guess_architecture(state: dict) -> str | None:
+    """The registry name whose encoder width matches ``state`` (from the patch embedding)."""
+    w = state.get("image_encoder.patch_embed.proj.weight")
+    if w is None:
+        return None
+    depth = len({k.split(".")[2] for k in state if k.startswith("image_encoder.blocks.")})
+    return {(768, 12): "vit_b", (1024, 24): "vit_l", (1280, 32): "vit_h"}.get((int(w.shape[0]), depth))

@@ -1,0 +1,348 @@
+"""SamSession: one SAM model on one device; the image embedding computed once, clicks decode only.
+
+    session = SamSession("vit_b")                 # or an already built segment-anything ``Sam``
+    session.set_image(rgb)                        # encoder runs once per image (and slice, and model)
+    pred = session.predict(points=[[x, y]], labels=[1])
+    pred.mask()                                   # the best mask at full size; pred.scores, pred.logits
+
+Coordinates follow segment-anything: points are (x, y) pixels, boxes (x0, y0, x1, y1).
+Embeddings live in an in-memory LRU (on the device) and, when ``cache_dir`` is set (the default
+is the user cache), on disk keyed by image hash + model hash, so a reopened image skips the
+encoder. ``encoder_runs`` and ``decoder_runs`` count what ran. One lock serialises embedding and
+decoding, so a background ``set_image`` and clicks from the UI cannot interleave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+import numpy as np
+import torch
+
+from ..io.atomic import atomic_write
+from . import decoder as _dec
+from .device import resolve_device
+from .image import image_hash, to_sam_rgb
+from .registry import checkpoint_path, file_sha256, load_model
+
+__all__ = ["Embedding", "Prediction", "SamSession", "default_embedding_dir"]
+
+CACHE_VERSION = 1
+
+
+def default_embedding_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("napari-segsuite")) / "embeddings"
+
+
+@dataclass
+class Embedding:
+    """One image's encoder output on the session's device, with what the decoder reuses."""
+
+    image_hash: str
+    key: Hashable
+    features: torch.Tensor
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    source: str  # "encoder", "memory" or "disk"
+    state: _dec.DecoderState | None = field(default=None, repr=False)
+
+
+@dataclass
+class Prediction:
+    """Decoder output for one prompt set. Full-size masks are upsampled on demand."""
+
+    scores: np.ndarray  # (k,) predicted IoU
+    logits: np.ndarray  # (k, 256, 256) low-resolution logits (feed back as ``mask_input``)
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    notes: list[str] = field(default_factory=list)
+    _full: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def best(self) -> int:
+        return int(np.argmax(self.scores))
+
+    def mask(self, i: int | None = None) -> np.ndarray:
+        """Mask ``i`` (default: the highest-scoring) at the image's size, bool."""
+        i = self.best if i is None else int(i)
+        if i not in self._full:
+            self._full[i] = _dec.upsample_mask(self.logits[i], self.input_size, self.original_size)
+        return self._full[i]
+
+    @property
+    def masks(self) -> np.ndarray:
+        """All candidate masks, (k, H, W) bool."""
+        return np.stack([self.mask(i) for i in range(len(self.scores))])
+
+
+class SamSession:
+    """See the module docstring."""
+
+    backend = "sam"
+
+    def __init__(
+        self,
+        model: str | torch.nn.Module = "vit_b",
+        checkpoint: str | Path | None = None,
+        device: str = "auto",
+        *,
+        sha256: str | None = None,
+        cache_dir: str | Path | None | bool = None,
+        memory_slots: int = 8,
+        fast: bool = True,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        if isinstance(model, str):
+            self.model_name = model
+            self.model = load_model(model, checkpoint, sha256=sha256)
+            path = Path(checkpoint) if checkpoint is not None else None
+            self._model_hash: str | None = file_sha256(path or checkpoint_path(model))
+        else:
+            self.model_name = type(model).__name__
+            self.model = model.eval()
+            self._model_hash = None
+        self.model.to(self.device)
+        from segment_anything.utils.transforms import ResizeLongestSide
+
+        self.img_size = int(self.model.image_encoder.img_size)
+        self.transform = ResizeLongestSide(self.img_size)
+        if cache_dir is None or cache_dir is True:
+            cache_dir = default_embedding_dir()
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.memory_slots = max(1, int(memory_slots))
+        self.fast = fast
+        self.notify = notify or (lambda message: None)
+        self.encoder_runs = 0
+        self.decoder_runs = 0
+        self.current: Embedding | None = None
+        self._memory: OrderedDict[tuple, Embedding] = OrderedDict()
+        self._lock = threading.RLock()
+        if self.device.type == "cuda" and fast:
+            from .accelerate import use_sdpa
+
+            use_sdpa(self.model.image_encoder)
+
+    # -- identity ---------------------------------------------------------------------------------
+
+    @property
+    def model_hash(self) -> str:
+        """SHA-256 of the checkpoint file, or a hash of the weights of a module given directly."""
+        if self._model_hash is None:
+            h = hashlib.sha256()
+            for name, t in sorted(self.model.state_dict().items()):
+                h.update(name.encode())
+                h.update(t.detach().to("cpu").contiguous().numpy().tobytes())
+            self._model_hash = h.hexdigest()
+        return self._model_hash
+
+    def describe(self) -> str:
+        return f"SAM {self.model_name} on {self.device.type}"
+
+    # -- embeddings -------------------------------------------------------------------------------
+
+    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> Embedding:
+        """Make ``image`` (a 2D gray/colour slice, see :mod:`.image`) the current one.
+
+        The encoder runs only when neither the memory LRU nor the disk cache holds its embedding.
+        ``key`` names the slice (e.g. its index) and is part of the memory key.
+        """
+        rgb = to_sam_rgb(image, channel_axis)
+        digest = image_hash(rgb)
+        with self._lock:
+            mkey = (digest, key, self.model_name)
+            emb = self._memory.get(mkey)
+            if emb is not None:
+                self._memory.move_to_end(mkey)
+                emb.source = "memory"
+            else:
+                emb = self._load_disk(digest, key)
+                if emb is None:
+                    emb = self._encode(rgb, digest, key)
+                    self._save_disk(emb)
+                self._memory[mkey] = emb
+                while len(self._memory) > self.memory_slots:
+                    self._memory.popitem(last=False)
+            self.current = emb
+            return emb
+
+    def has_embedding(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> bool:
+        """Whether ``set_image`` would skip the encoder for this image (memory or disk)."""
+        rgb = to_sam_rgb(image, channel_axis)
+        digest = image_hash(rgb)
+        if (digest, key, self.model_name) in self._memory:
+            return True
+        return self._disk_path(digest) is not None and self._disk_path(digest).with_suffix(".json").exists()
+
+    def reset_image(self) -> None:
+        with self._lock:
+            self.current = None
+
+    def _encode(self, rgb: np.ndarray, digest: str, key: Hashable) -> Embedding:
+        resized = self.transform.apply_image(rgb)
+        try:
+            features = self._run_encoder(resized)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            self.device = torch.device("cpu")
+            self.model.to(self.device)
+            self.notify("the GPU ran out of memory while encoding; SAM continues on the CPU (slower). "
+                        "Close other GPU programs or pick a smaller model to use the GPU again.")
+            features = self._run_encoder(resized)
+        self.encoder_runs += 1
+        return self._embedding(digest, key, features, tuple(resized.shape[:2]), tuple(rgb.shape[:2]), "encoder")
+
+    @torch.inference_mode()
+    def _run_encoder(self, resized: np.ndarray) -> torch.Tensor:
+        x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+        x = self.model.preprocess(x)
+        if self.device.type == "cuda" and self.fast:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return self.model.image_encoder(x).float()
+        return self.model.image_encoder(x)
+
+    def _embedding(self, digest, key, features, input_size, original_size, source) -> Embedding:
+        emb = Embedding(digest, key, features, input_size, original_size, source)
+        emb.state = _dec.prepare(self.model, features)
+        return emb
+
+    def _disk_path(self, digest: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / self.model_hash[:16] / f"{digest}.npy"
+
+    def _load_disk(self, digest: str, key: Hashable) -> Embedding | None:
+        path = self._disk_path(digest)
+        if path is None or not path.exists():
+            return None
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+            if meta.get("version") != CACHE_VERSION or meta.get("model_sha256") != self.model_hash:
+                return None
+            arr = np.load(path, allow_pickle=False)
+            if arr.shape != tuple(meta["shape"]):
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged cache entry is simply recomputed (and overwritten)
+        features = torch.from_numpy(arr).to(self.device)
+        return self._embedding(digest, key, features, tuple(meta["input_size"]), tuple(meta["original_size"]), "disk")
+
+    def _save_disk(self, emb: Embedding) -> None:
+        path = self._disk_path(emb.image_hash)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arr = emb.features.detach().to("cpu").numpy()
+            atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False), overwrite=True)
+            meta = {"version": CACHE_VERSION, "model": self.model_name, "model_sha256": self.model_hash,
+                    "image_hash": emb.image_hash, "shape": list(arr.shape), "input_size": list(emb.input_size),
+                    "original_size": list(emb.original_size), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta, indent=1).encode()), overwrite=True)
+        except OSError as e:
+            self.notify(f"could not write the embedding cache in {path.parent} ({e}); embeddings are kept in memory only")
+
+    # -- prompts ----------------------------------------------------------------------------------
+
+    def predict(
+        self,
+        points: Sequence[Sequence[float]] | np.ndarray | None = None,
+        labels: Sequence[int] | np.ndarray | None = None,
+        box: Sequence[float] | np.ndarray | None = None,
+        mask_input: np.ndarray | None = None,
+        multimask: bool = True,
+    ) -> Prediction:
+        """Masks for prompts on the current image: points (N, 2) as (x, y) with labels 1 (object) or
+        0 (background), a box (x0, y0, x1, y1), and/or the low-resolution logits of an earlier
+        prediction (256 x 256) to refine."""
+        with self._lock:
+            emb = self.current
+            if emb is None:
+                raise RuntimeError("no image is set: call set_image(image) before predict (the widget does this "
+                                   "when an image layer is chosen)")
+            pts, lbs, bx, notes = check_prompts(points, labels, box, emb.original_size)
+            sparse, dense = self._encode_prompts(emb, pts, lbs, bx, mask_input)
+            with torch.inference_mode():
+                if self.fast:
+                    logits, iou = _dec.decode(self.model, emb.state, sparse, dense, multimask)
+                else:
+                    md = self.model.mask_decoder
+                    if dense is None:
+                        dense = self.model.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(
+                            1, -1, *emb.features.shape[-2:])
+                    low, iou = md(emb.features, self.model.prompt_encoder.get_dense_pe(), sparse, dense, multimask)
+                    logits, iou = low[0], iou[0]
+            self.decoder_runs += 1
+            return Prediction(iou.float().cpu().numpy(), logits.float().cpu().numpy(), emb.input_size, emb.original_size, notes)
+
+    @torch.inference_mode()
+    def _encode_prompts(self, emb: Embedding, pts, lbs, bx, mask_input):
+        dev = self.device
+        point_arg = box_arg = mask_arg = None
+        if pts is not None:
+            coords = self.transform.apply_coords(pts.astype(np.float64), emb.original_size)
+            point_arg = (torch.as_tensor(coords, dtype=torch.float, device=dev)[None],
+                         torch.as_tensor(lbs, dtype=torch.int, device=dev)[None])
+        if bx is not None:
+            box_arg = torch.as_tensor(self.transform.apply_boxes(bx[None].astype(np.float64), emb.original_size),
+                                      dtype=torch.float, device=dev)
+        if mask_input is not None:
+            m = np.asarray(mask_input, np.float32)
+            m = m.reshape(m.shape[-2:]) if m.ndim > 2 and np.prod(m.shape[:-2]) == 1 else m
+            if m.shape != (256, 256):
+                raise ValueError(f"mask_input must be the 256 x 256 low-resolution logits of an earlier prediction; "
+                                 f"got shape {np.shape(mask_input)}")
+            mask_arg = torch.as_tensor(m, device=dev)[None, None]
+        sparse, dense = self.model.prompt_encoder(points=point_arg, boxes=box_arg, masks=mask_arg)
+        return sparse, (dense if mask_arg is not None else None)
+
+
+def check_prompts(points, labels, box, size: tuple[int, int]):
+    """Validate prompts against an image of ``size`` (H, W): points outside are dropped with a note,
+    a box is clipped to the image; errors say what to fix."""
+    h, w = size
+    notes: list[str] = []
+    pts = lbs = bx = None
+    if points is not None and len(points):
+        pts = np.asarray(points, np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"points must be an (N, 2) array of (x, y); got shape {pts.shape}")
+        if labels is None:
+            lbs = np.ones(len(pts), np.int64)
+        else:
+            lbs = np.asarray(labels).astype(np.int64).ravel()
+            if lbs.shape != (len(pts),):
+                raise ValueError(f"labels must hold one value per point ({len(pts)}); got {lbs.size}")
+            if not np.isin(lbs, (0, 1)).all():
+                raise ValueError("point labels must be 1 (object) or 0 (background)")
+        inside = np.isfinite(pts).all(1) & (pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)
+        if not inside.all():
+            notes.append(f"{int((~inside).sum())} point(s) outside the image were ignored")
+            pts, lbs = pts[inside], lbs[inside]
+            if not len(pts):
+                pts = lbs = None
+    if box is not None:
+        b = np.asarray(box, np.float64).ravel()
+        if b.shape != (4,) or not np.isfinite(b).all():
+            raise ValueError(f"a box is (x0, y0, x1, y1); got {np.asarray(box).tolist()}")
+        x0, x1 = sorted(np.clip(b[[0, 2]], 0, w - 1))
+        y0, y1 = sorted(np.clip(b[[1, 3]], 0, h - 1))
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            raise ValueError("the box has zero area inside the image; drag a box around the object")
+        if not np.allclose([x0, y0, x1, y1], [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]):
+            notes.append("the box was clipped to the image")
+        bx = np.array([x0, y0, x1, y1])
+    if pts is None and bx is None:
+        if notes:
+            raise ValueError("every prompt is outside the image; click inside it")
+        raise ValueError("no prompt: give at least one point or a box")
+    return pts, lbs, bx, notes
+

@@ -1,0 +1,253 @@
+"""SamSession: embedding once, caches, the fast decoder against the stock predictor, prompts."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from napari_segsuite.sam import SamSession, to_sam_rgb
+from napari_segsuite.sam.decoder import upsample_mask
+
+
+def _image(h=300, w=400, seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.uint8) + 40
+    img[60:200, 80:260] = (200, 60, 50)
+    return np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture()
+def session(tiny_sam, tmp_path):
+    return SamSession(tiny_sam, device="cpu", cache_dir=tmp_path / "emb")
+
+
+def test_encoder_runs_once_for_many_clicks(session):
+    session.set_image(_image())
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        session.predict(points=rng.uniform(0, 299, (2, 2)), labels=[1, 0])
+    session.predict(box=[10, 20, 200, 150])
+    assert session.encoder_runs == 1
+    assert session.decoder_runs == 7
+
+
+def test_memory_and_disk_cache(tiny_sam, tmp_path):
+    img = _image()
+    s1 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    assert s1.set_image(img).source == "encoder"
+    assert s1.set_image(_image(seed=3)).source == "encoder"
+    assert s1.set_image(img).source == "memory"
+    assert s1.encoder_runs == 2
+    ref = s1.predict(points=[[150, 120]], labels=[1])
+    # a new session (a reopened image) loads the embedding from disk: no encoder run, same masks
+    s2 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    assert s2.has_embedding(img)
+    emb = s2.set_image(img)
+    assert emb.source == "disk" and s2.encoder_runs == 0
+    out = s2.predict(points=[[150, 120]], labels=[1])
+    np.testing.assert_allclose(out.scores, ref.scores, atol=1e-6)
+    assert np.array_equal(out.mask(), ref.mask())
+
+
+def test_damaged_disk_cache_is_recomputed(tiny_sam, tmp_path):
+    img = _image()
+    s1 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    s1.set_image(img)
+    (npy,) = tmp_path.rglob("*.npy")
+    npy.write_bytes(b"not an array")
+    s2 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    assert s2.set_image(img).source == "encoder"
+
+
+def test_other_weights_do_not_share_the_disk_cache(tiny_sam, tmp_path):
+    from conftest import build_tiny_sam
+
+    img = _image()
+    SamSession(tiny_sam, device="cpu", cache_dir=tmp_path).set_image(img)
+    other = SamSession(build_tiny_sam(seed=5), device="cpu", cache_dir=tmp_path)
+    assert other.set_image(img).source == "encoder"
+
+
+def test_lru_keeps_a_bounded_number(tiny_sam):
+    s = SamSession(tiny_sam, device="cpu", cache_dir=False, memory_slots=2)
+    for seed in range(3):
+        s.set_image(_image(seed=seed))
+    assert s.set_image(_image(seed=0)).source == "encoder"  # evicted
+    assert s.set_image(_image(seed=2)).source == "memory"
+    assert s.encoder_runs == 4
+
+
+@pytest.mark.parametrize("shape", [(300, 400), (400, 300), (1024, 1024), (50, 1100)])
+def test_fast_decoder_matches_the_stock_predictor(tiny_sam, shape):
+    from segment_anything import SamPredictor
+
+    img = _image(*shape)
+    stock = SamPredictor(tiny_sam)
+    with torch.inference_mode():
+        stock.set_image(img)
+    s = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    s.set_image(img)
+    rng = np.random.default_rng(0)
+    h, w = shape
+    cases = [
+        dict(point_coords=np.array([[w * 0.4, h * 0.4]]), point_labels=np.array([1])),
+        dict(point_coords=rng.uniform(0, min(h, w) - 1, (5, 2)), point_labels=np.array([1, 0, 1, 1, 0])),
+        dict(point_coords=rng.uniform(0, min(h, w) - 1, (20, 2)), point_labels=rng.integers(0, 2, 20)),
+        dict(box=np.array([w * 0.1, h * 0.2, w * 0.6, h * 0.7])),
+    ]
+    for case in cases:
+        with torch.inference_mode():
+            masks, scores, low = stock.predict(**case, multimask_output=True)
+        pred = s.predict(points=case.get("point_coords"), labels=case.get("point_labels"), box=case.get("box"))
+        np.testing.assert_allclose(pred.scores, scores, atol=1e-4)
+        np.testing.assert_allclose(pred.logits, low, atol=1e-3)
+        for i in range(3):
+            a, b = pred.mask(i), masks[i]
+            union = (a | b).sum()
+            assert union == 0 or (a & b).sum() / union >= 0.999
+        # feeding the logits back as a mask prompt (refinement)
+        with torch.inference_mode():
+            m2, s2, l2 = stock.predict(**case, mask_input=low[:1], multimask_output=False)
+        p2 = s.predict(points=case.get("point_coords"), labels=case.get("point_labels"), box=case.get("box"),
+                       mask_input=pred.logits[0], multimask=False)
+        np.testing.assert_allclose(p2.logits, l2, atol=1e-3)
+        assert p2.logits.shape == (1, 256, 256)
+
+
+def test_slow_path_agrees_with_fast_path(tiny_sam):
+    img = _image()
+    fast = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    slow = SamSession(tiny_sam, device="cpu", cache_dir=False, fast=False)
+    fast.set_image(img)
+    slow.set_image(img)
+    a = fast.predict(points=[[100, 100], [200, 150]], labels=[1, 0])
+    b = slow.predict(points=[[100, 100], [200, 150]], labels=[1, 0])
+    np.testing.assert_allclose(a.logits, b.logits, atol=1e-3)
+
+
+def test_upsample_mask_equals_torch_interpolation():
+    import torch.nn.functional as F
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(2)
+    for input_size, original in [((1024, 768), (1024, 768)), ((768, 1024), (300, 400)), ((1024, 683), (1500, 1001))]:
+        for sigma, q in [(1.0, 0.97), (4.0, 0.9), (40.0, 0.3)]:
+            lo = ndi.gaussian_filter(rng.normal(size=(256, 256)), sigma).astype(np.float32)
+            lo -= np.quantile(lo, q)
+            t = F.interpolate(torch.as_tensor(lo)[None, None], (1024, 1024), mode="bilinear", align_corners=False)
+            t = t[..., : input_size[0], : input_size[1]]
+            ref = F.interpolate(t, original, mode="bilinear", align_corners=False)[0, 0].numpy() > 0
+            out = upsample_mask(lo, input_size, original)
+            assert out.shape == ref.shape
+            assert (out != ref).sum() <= 2  # float rounding at exact zero crossings only
+    assert not upsample_mask(-np.ones((256, 256), np.float32), (1024, 1024), (64, 64)).any()
+
+
+def test_prompts_are_checked(session):
+    with pytest.raises(RuntimeError, match="set_image"):
+        session.predict(points=[[1, 1]])
+    session.set_image(_image())
+    with pytest.raises(ValueError, match="no prompt"):
+        session.predict()
+    with pytest.raises(ValueError, match="zero area"):
+        session.predict(box=[10, 10, 10, 50])
+    with pytest.raises(ValueError, match="outside the image"):
+        session.predict(points=[[-5, 10], [1000, 10]], labels=[1, 1])
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        session.predict(points=[1, 2, 3])
+    with pytest.raises(ValueError, match="1 \\(object\\) or 0"):
+        session.predict(points=[[5, 5]], labels=[3])
+    with pytest.raises(ValueError, match="256 x 256"):
+        session.predict(points=[[5, 5]], mask_input=np.zeros((64, 64)))
+    pred = session.predict(points=[[50, 50], [5000, 5]], labels=[1, 1])
+    assert pred.notes == ["1 point(s) outside the image were ignored"]
+    pred = session.predict(box=[-50, -50, 100, 100])
+    assert "clipped" in pred.notes[0]
+    assert pred.mask().shape == (300, 400)
+
+
+def test_image_conversion():
+    gray16 = (np.arange(64 * 80, dtype=np.uint16).reshape(64, 80) * 7)
+    rgb = to_sam_rgb(gray16)
+    assert rgb.shape == (64, 80, 3) and rgb.dtype == np.uint8
+    assert rgb[..., 0].min() == 0 and rgb[..., 0].max() == 255 and np.array_equal(rgb[..., 0], rgb[..., 2])
+    f = np.random.default_rng(0).normal(size=(32, 32, 3)).astype(np.float32)
+    f[0, 0] = np.nan
+    out = to_sam_rgb(f)
+    assert out[0, 0].tolist() == [0, 0, 0] and out.max() == 255
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    assert to_sam_rgb(rgba).shape == (20, 20, 3)
+    assert to_sam_rgb(np.zeros((3, 20, 20), np.uint8), channel_axis=0).shape == (20, 20, 3)
+    assert not to_sam_rgb(np.full((16, 16), 7.0)).any()  # constant: black, no error
+    with pytest.raises(ValueError, match="channels"):
+        to_sam_rgb(np.zeros((20, 20, 2)))
+    with pytest.raises(ValueError, match="at least"):
+        to_sam_rgb(np.zeros((4, 100)))
+    with pytest.raises(ValueError, match="2D slice"):
+        to_sam_rgb(np.zeros((5, 20, 20, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        to_sam_rgb(np.full((16, 16), np.nan))
+
+
+def test_any_image_kind_runs(session):
+    for img in [np.random.default_rng(0).integers(0, 65535, (100, 120), dtype=np.uint16),
+                np.random.default_rng(0).random((90, 90, 4)).astype(np.float64), np.zeros((40, 40), bool)]:
+        session.set_image(img)
+        assert session.predict(points=[[10, 10]]).mask().shape == img.shape[:2]
+
+
+def test_background_embedding_and_clicks_do_not_interleave(tiny_sam):
+    """A click waits for a running set_image (one lock), and then answers on the new image."""
+    s = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    s.set_image(_image())
+    other = _image(500, 500, seed=9)
+    results = []
+    t = threading.Thread(target=lambda: s.set_image(other))
+    t.start()
+    results.append(s.predict(points=[[10, 10]]))
+    t.join()
+    out = s.predict(points=[[10, 10]])
+    assert out.original_size == (500, 500)
+    assert results[0].original_size in {(300, 400), (500, 500)}
+
+
+def test_device_choice():
+    from napari_segsuite.sam import available_devices, resolve_device
+
+    assert resolve_device("auto").type in {"cuda", "mps", "cpu"}
+    assert resolve_device("cpu").type == "cpu"
+    assert "auto" in available_devices()
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no usable NVIDIA GPU"):
+            resolve_device("cuda")
+
+
+def test_sdpa_encoder_matches_stock(tiny_sam):
+    import copy
+
+    from napari_segsuite.sam.accelerate import use_sdpa
+
+    enc = copy.deepcopy(tiny_sam.image_encoder)
+    x = torch.randn(1, 3, 1024, 1024)
+    with torch.inference_mode():
+        ref = tiny_sam.image_encoder(x)
+        assert use_sdpa(enc) == 1
+        out = enc(x)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_cuda_session_matches_cpu(tiny_sam):
+    import copy
+
+    img = _image()
+    cpu = SamSession(copy.deepcopy(tiny_sam), device="cpu", cache_dir=False)
+    gpu = SamSession(copy.deepcopy(tiny_sam), device="cuda", cache_dir=False)
+    cpu.set_image(img)
+    gpu.set_image(img)
+    a, b = cpu.predict(points=[[100, 100]]), gpu.predict(points=[[100, 100]])
+    inter, union = (a.mask() & b.mask()).sum(), (a.mask() | b.mask()).sum()
+    assert union == 0 or inter / union >= 0.98

@@ -89,12 +89,39 @@ def new_family_shots(viewer, thresholding, region_widget, contour_widget, post_w
             layer.visible = True
 
 
+def sam_shots(viewer, sam_widget) -> None:
+    """The Segment Anything dock on the colour scene with the classical fallback (no checkpoint
+    needed): a box around a ball, a background click, the preview, then a committed object."""
+    import numpy as np
+
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    viewer.open_sample("napari-segsuite", "scene")
+    viewer.layers["scene ground truth"].visible = False
+    _raise_dock(sam_widget)
+    settle(sam_widget, 500)
+    sam_widget.box_layer.add_rectangles(np.array([[180, 419], [232, 471]]))
+    sam_widget.points_layer.feature_defaults = {"positive": False}
+    sam_widget.points_layer.add([200, 400])
+    settle(sam_widget)
+    viewer.screenshot(str(OUT / "sam_prompts.png"), canvas_only=False)
+    sam_widget.commit()
+    sam_widget.box_layer.add_rectangles(np.array([[214, 108], [278, 180]]))
+    sam_widget.commit()
+    settle(sam_widget)
+    viewer.screenshot(str(OUT / "sam_committed.png"), canvas_only=False)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
     docked = build_viewer(viewer, sample="cells")
-    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, scoring = docked
+    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, scoring = docked
+    if "--only-sam" in sys.argv:
+        sam_shots(viewer, sam_widget)
+        viewer.close()
+        return
     viewer.layers["cells ground truth"].visible = False
     settle(w)
     viewer.screenshot(str(OUT / "thresholding_otsu.png"), canvas_only=False)
@@ -208,6 +235,7 @@ def main() -> None:
     _raise_dock(scoring)
     settle(scoring)
     viewer.screenshot(str(OUT / "scoring_instance.png"), canvas_only=False)
+    sam_shots(viewer, sam_widget)
     viewer.close()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 

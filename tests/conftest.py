@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from napari_segsuite.sam._imports import import_segment_anything
+
+# before any napari viewer (OpenGL) exists: see napari_segsuite/sam/_imports.py
+import_segment_anything()
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -17,7 +17,9 @@ __all__ = ["use_sdpa"]
 
 
 def _sdpa_forward(self, x: torch.Tensor) -> torch.Tensor:
-    from segment_anything.modeling.image_encoder import add_decomposed_rel_pos
+    from ._imports import import_segment_anything
+
+    add_decomposed_rel_pos = import_segment_anything().modeling.image_encoder.add_decomposed_rel_pos
 
     b, h, w, _ = x.shape
     qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)

@@ -50,9 +50,9 @@ class ModelSpec:
 
 def _sam_builder(kind: str) -> Callable[[], Any]:
     def build() -> Any:
-        from segment_anything import sam_model_registry
+        from ._imports import import_segment_anything
 
-        return sam_model_registry[kind](checkpoint=None)
+        return import_segment_anything().sam_model_registry[kind](checkpoint=None)
 
     return build
 
@@ -77,13 +77,19 @@ register(ModelSpec("vit_h", _BASE + "sam_vit_h_4b8939.pth",
 
 
 def _register_mobile_sam() -> None:
-    try:
-        from mobile_sam import sam_model_registry as mobile_registry  # type: ignore[import-not-found]
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("mobile_sam") is None:
         return
+
+    def build() -> Any:
+        from mobile_sam import sam_model_registry as mobile_registry  # type: ignore[import-not-found]
+
+        return mobile_registry["vit_t"](checkpoint=None)
+
     register(ModelSpec("vit_t", "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt",
                        "6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f", 40_728_226,
-                       lambda: mobile_registry["vit_t"](checkpoint=None), "MobileSAM ViT-T (mobile_sam package)"))
+                       build, "MobileSAM ViT-T (mobile_sam package)"))
 
 
 _register_mobile_sam()

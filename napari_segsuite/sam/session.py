@@ -111,8 +111,9 @@ class SamSession:
             self.model = model.eval()
             self._model_hash = None
         self.model.to(self.device)
-        from segment_anything.utils.transforms import ResizeLongestSide
+        from ._imports import import_segment_anything
 
+        ResizeLongestSide = import_segment_anything().utils.transforms.ResizeLongestSide  # noqa: N806
         self.img_size = int(self.model.image_encoder.img_size)
         self.transform = ResizeLongestSide(self.img_size)
         if cache_dir is None or cache_dir is True:

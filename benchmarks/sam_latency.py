@@ -1,0 +1,108 @@
+"""SAM per-click latency and embedding cache, ours beside segment-anything's SamPredictor.
+
+    python benchmarks/sam_latency.py [--model vit_b] [--size 1024] [--clicks 30] [--device cpu]
+
+Random weights of the chosen architecture (the compute is the same as with real ones). Prints:
+* the encoder time, and how many times the encoder ran for all the clicks (must be 1);
+* reopening a cached image (disk cache) against re-encoding it;
+* per click, median over ``--clicks`` prompts: stock ``SamPredictor.predict`` (all three masks at
+  full size, as it returns them) against ``SamSession.predict`` + the shown mask at full size, and
+  the IoU of the two best masks (same prompts, same weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+
+def _median_ms(fn, prompts) -> float:
+    fn(prompts[0])
+    times = []
+    for p in prompts:
+        t = time.perf_counter()
+        fn(p)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="vit_b")
+    ap.add_argument("--size", type=int, default=1024, help="image side in pixels")
+    ap.add_argument("--clicks", type=int, default=30)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    from segment_anything import SamPredictor
+
+    from napari_segsuite.sam import SamSession
+    from napari_segsuite.sam.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model(args.model).eval()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[: args.size, : args.size]
+    img = np.stack([(xx * 255 // args.size), (yy * 255 // args.size), ((xx + yy) % 256)], -1).astype(np.uint8)
+    img = np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+    print(f"SAM {args.model}, random weights, {args.size}x{args.size} RGB, device {args.device}, "
+          f"torch threads {torch.get_num_threads()}\n")
+
+    stock = SamPredictor(model.to(args.device))
+    t = time.perf_counter()
+    with torch.inference_mode():
+        stock.set_image(img)
+    t_stock_enc = time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as cache:
+        session = SamSession(model, device=args.device, cache_dir=cache)
+        _ = session.model_hash  # hashing the weights is done once per session, not per image
+        t = time.perf_counter()
+        session.set_image(img)
+        t_enc = time.perf_counter() - t
+        reopened = SamSession(model, device=args.device, cache_dir=cache)
+        reopened._model_hash = session.model_hash
+        t = time.perf_counter()
+        emb = reopened.set_image(img)
+        t_load = time.perf_counter() - t
+        assert emb.source == "disk" and reopened.encoder_runs == 0
+
+    kinds = {
+        "1 point": lambda: dict(point_coords=rng.uniform(0, args.size - 1, (1, 2)), point_labels=np.array([1])),
+        "3 points": lambda: dict(point_coords=rng.uniform(0, args.size - 1, (3, 2)), point_labels=np.array([1, 0, 1])),
+        "box": lambda: dict(box=np.sort(rng.uniform(0, args.size - 1, (2, 2)), 0).T.ravel()[[0, 2, 1, 3]]),
+    }
+    print(f"{'encoder (once per image)':34s} stock {t_stock_enc * 1000:8.0f} ms   ours {t_enc * 1000:8.0f} ms")
+    print(f"{'reopen cached image (disk)':34s} re-encode {t_enc * 1000:6.0f} ms   load {t_load * 1000:8.1f} ms   "
+          f"{t_enc / t_load:6.0f}x faster\n")
+    print(f"{'per click':12s} {'stock predict':>14s} {'ours':>9s} {'speed-up':>9s} {'mask IoU (min)':>15s}")
+    for name, make in kinds.items():
+        prompts = [make() for _ in range(args.clicks)]
+
+        def run_stock(p):
+            with torch.inference_mode():
+                return stock.predict(**p, multimask_output=True)
+
+        def run_ours(p):
+            pred = session.predict(points=p.get("point_coords"), labels=p.get("point_labels"), box=p.get("box"))
+            return pred, pred.mask()
+
+        ious = []
+        for p in prompts:
+            masks, scores, _ = run_stock(p)
+            pred, m = run_ours(p)
+            ref = masks[int(np.argmax(scores))]
+            union = (ref | m).sum()
+            ious.append(1.0 if union == 0 else (ref & m).sum() / union)
+        t_s, t_o = _median_ms(run_stock, prompts), _median_ms(run_ours, prompts)
+        print(f"{name:12s} {t_s:11.1f} ms {t_o:6.1f} ms {t_s / t_o:8.2f}x {min(ious):15.4f}")
+    print(f"\nencoder runs for {session.decoder_runs} clicks: {session.encoder_runs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,492 @@
+"""Segment Anything dock: click points / drag boxes, the mask preview follows, Enter commits.
+
+The image embedding of the displayed slice is computed in a worker thread when an image is chosen
+(or the slice changes); prompts given meanwhile are queued and answered when it is ready. Each
+prompt change then runs only the decoder, on the UI thread (tens of milliseconds).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from magicgui import widgets
+from napari.layers import Image, Labels, Points, Shapes
+from napari.qt.threading import create_worker
+from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+
+from ..labels import labels_metadata
+from ..sam import ClassicalSession, SamSession, available_devices
+from ..sam import registry
+from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, update_preview_layer
+
+__all__ = ["SamWidget"]
+
+CLASSICAL = "classical (no checkpoint)"
+PREVIEW_COLOUR = "#00e5ff"
+POSITIVE, NEGATIVE = (0.1, 0.85, 0.2, 1.0), (0.95, 0.15, 0.15, 1.0)
+KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rectangle in 'SAM box' · "
+        "Tab: next candidate · Enter: commit · Esc: clear prompts")
+
+
+class SamWidget(QWidget):
+    """Prompt a SAM model (or the classical fallback) with points and boxes; commit masks."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session: SamSession | ClassicalSession = ClassicalSession()
+        self.points_layer: Points | None = None
+        self.box_layer: Shapes | None = None
+        self.preview_layer: Labels | None = None
+        self.prediction = None
+        self.candidate = 0
+        self.ready_key: tuple | None = None  # (image layer id, slice index) whose embedding is current
+        self.pending = False  # prompts arrived before the embedding: answer when it is ready
+        self.worker = None
+        self.last_click_ms: float | None = None
+        self._logits: np.ndarray | None = None
+        self._recolouring = False
+        self._wanted: tuple | None = None
+        self._tab_hidden = False
+        self._dock = None
+
+        names = [CLASSICAL, *registry.REGISTRY]
+        self.backend = widgets.ComboBox(label="model", choices=names, value=CLASSICAL,
+                                        tooltip="SAM architecture, or the classical fallback (GrabCut / random walker)")
+        self.checkpoint = widgets.FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt",
+                                           tooltip="A local checkpoint; empty = the downloaded official one")
+        self.device = widgets.ComboBox(label="device", choices=available_devices(), value="auto")
+        self.load_button = widgets.PushButton(text="Load model")
+        self.download_button = widgets.PushButton(text="Download checkpoint")
+        self.image = widgets.ComboBox(label="image", choices=self._image_choices, nullable=True)
+        self.precompute_button = widgets.PushButton(text="Precompute all slices")
+        self.negative = widgets.CheckBox(value=False, text="next clicks are background (as Shift-click)")
+        self.target = widgets.ComboBox(label="write into", choices=self._labels_choices, nullable=True,
+                                       tooltip="Labels layer to commit into; empty = a new 'SAM labels' layer")
+        self.mode = widgets.ComboBox(label="commit as", choices=["new instance", "class id"], value="new instance")
+        self.class_id = widgets.SpinBox(label="class id", value=1, min=1, max=65535, visible=False)
+        self.overwrite = widgets.CheckBox(value=False, text="overwrite existing labels")
+        self.next_button = widgets.PushButton(text="Next candidate (Tab)")
+        self.commit_button = widgets.PushButton(text="Commit (Enter)")
+        self.clear_button = widgets.PushButton(text="Clear (Esc)")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.candidate_label = QLabel()
+        keys = QLabel(KEYS)
+        keys.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(widgets.Container(widgets=[self.backend, self.checkpoint, self.device]).native)
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.load_button, self.download_button]).native)
+        layout.addWidget(self.status)
+        layout.addWidget(widgets.Container(widgets=[self.image]).native)
+        layout.addWidget(widgets.Container(labels=False, widgets=[self.precompute_button, self.negative]).native)
+        layout.addWidget(self.candidate_label)
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.next_button, self.commit_button, self.clear_button]).native)
+        layout.addWidget(widgets.Container(widgets=[self.target, self.mode, self.class_id, self.overwrite]).native)
+        layout.addWidget(keys)
+        layout.addStretch(1)
+
+        self.load_button.changed.connect(lambda *_: self.load_model())
+        self.download_button.changed.connect(lambda *_: self.download())
+        self.image.changed.connect(lambda *_: self._image_changed())
+        self.precompute_button.changed.connect(lambda *_: self.precompute_all())
+        self.mode.changed.connect(lambda v: setattr(self.class_id, "visible", v == "class id"))
+        self.next_button.changed.connect(lambda *_: self.next_candidate())
+        self.commit_button.changed.connect(lambda *_: self.commit())
+        self.clear_button.changed.connect(lambda *_: self.clear())
+        napari_viewer.layers.events.inserted.connect(self._reset_choices)
+        napari_viewer.layers.events.removed.connect(self._reset_choices)
+        napari_viewer.dims.events.current_step.connect(self._slice_changed)
+        self._reset_choices()
+        self._show_status()
+
+    # -- model ----------------------------------------------------------------------------------
+
+    def use_session(self, session: SamSession | ClassicalSession) -> None:
+        """Make ``session`` the active backend (the current embedding is recomputed for it)."""
+        self.session = session
+        self.ready_key = None
+        self._logits = None
+        self._show_status()
+        self._image_changed()
+
+    def load_model(self) -> None:
+        """Load the chosen backend (model + checkpoint + device)."""
+        name = self.backend.value
+        if name == CLASSICAL:
+            self.use_session(ClassicalSession())
+            return
+        path = self.checkpoint.value
+        ckpt = path if path and str(path) not in ("", ".") and path.is_file() else None
+        try:
+            session = SamSession(name, ckpt, device=self.device.value, notify=show_warning)
+        except (registry.CheckpointError, RuntimeError, KeyError) as e:
+            show_error(f"{e}\nThe classical fallback stays active.")
+            return
+        self.use_session(session)
+
+    def download(self) -> None:
+        name = self.backend.value
+        if name == CLASSICAL:
+            show_info("the classical fallback needs no download; choose a SAM model first")
+            return
+        self.download_button.enabled = False
+        self.status.setText(f"downloading {name} ({registry.REGISTRY[name].size / 1e6:.0f} MB) into {registry.models_dir()} …")
+        worker = create_worker(registry.download, name, progress=False)
+        worker.returned.connect(lambda path: (show_info(f"{name} downloaded to {path}"), self.load_model()))
+        worker.errored.connect(lambda e: show_error(str(e)))
+        worker.finished.connect(lambda: (setattr(self.download_button, "enabled", True), self._show_status()))
+        worker.start()
+
+    # -- layers ---------------------------------------------------------------------------------
+
+    def _image_choices(self, _w: Any = None) -> list[tuple[str, Image]]:
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image) and not is_preview(layer)]
+
+    def _labels_choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Labels) and not is_preview(layer) and layer is not self.preview_layer]
+
+    def _reset_choices(self, *_: Any) -> None:
+        before = self.image.value
+        reset_keeping_value(self.image)
+        reset_keeping_value(self.target)
+        images = self._image_choices()
+        if self.image.value is None and images:
+            self.image.value = images[0][1]
+        elif self.image.value is not before:
+            self._image_changed()
+
+    def _ensure_prompt_layers(self, image: Image) -> None:
+        scale, translate = image.scale[-2:], image.translate[-2:]
+        ndim = image.ndim  # napari counts spatial axes only (not RGB)
+        if self.points_layer is None or self.points_layer not in self.viewer.layers:
+            pts = self.viewer.add_points(
+                np.empty((0, ndim)), name="SAM points", size=max(6, int(min(image.data.shape[-3 if image.rgb else -2:][:2]) / 40)),
+                face_color=[POSITIVE], border_color="white", features={"positive": np.zeros(0, bool)},
+                scale=(1,) * (ndim - 2) + tuple(scale), translate=(0,) * (ndim - 2) + tuple(translate), metadata={PREVIEW: True},
+            )
+            pts.feature_defaults = {"positive": True}
+            pts.mouse_drag_callbacks.insert(0, self._on_press)
+            pts.events.data.connect(self._on_points)
+            self._bind_keys(pts)
+            pts.mode = "add"
+            self.points_layer = pts
+        if self.box_layer is None or self.box_layer not in self.viewer.layers:
+            box = self.viewer.add_shapes(
+                name="SAM box", ndim=ndim, edge_color="yellow", face_color=[0, 0, 0, 0], edge_width=2,
+                scale=(1,) * (ndim - 2) + tuple(scale), translate=(0,) * (ndim - 2) + tuple(translate), metadata={PREVIEW: True},
+            )
+            box.events.data.connect(self._on_box)
+            self._bind_keys(box)
+            self.box_layer = box
+            self.viewer.layers.selection.active = self.points_layer
+
+    def _bind_keys(self, layer: Any) -> None:
+        layer.bind_key("Tab", lambda _l: self.next_candidate(), overwrite=True)
+        layer.bind_key("Enter", lambda _l: self.commit(), overwrite=True)
+        layer.bind_key("Escape", lambda _l: self.clear(), overwrite=True)
+
+    # -- embedding ------------------------------------------------------------------------------
+
+    def _current(self) -> tuple[Image, tuple[int, ...], np.ndarray] | None:
+        image = self.image.value
+        if image is None or image not in self.viewer.layers:
+            return None
+        index, data = displayed_slice(self.viewer, image)
+        return image, index, np.asarray(data)
+
+    def _image_changed(self) -> None:
+        cur = self._current()
+        if cur is None:
+            self._show_status()
+            return
+        if not self._tab_hidden:  # prompt layers appear when the dock is raised, not behind another tab
+            self._ensure_prompt_layers(cur[0])
+        self._embed(*cur)
+
+    def _slice_changed(self, *_: Any) -> None:
+        image = self.image.value
+        if image is not None and image.ndim > 2:
+            self._image_changed()
+            self._prompts_changed()
+
+    def _embed(self, image: Image, index: tuple[int, ...], data: np.ndarray) -> None:
+        key = (id(image), index)
+        if self.ready_key == key:
+            return
+        self.ready_key = None
+        self._logits = None
+        if self.worker is not None:  # one embedding at a time; the newest slice wins when it ends
+            self._wanted = key
+            return
+        try:
+            if self.session.has_embedding(data, index):
+                self.session.set_image(data, index)  # memory or disk: milliseconds
+                self._embedded(key)
+                return
+        except ValueError as e:
+            show_error(str(e))
+            return
+        self._show_status("computing")
+        self._wanted = key
+        worker = create_worker(self.session.set_image, data, index, _progress={"desc": "SAM image embedding"})
+        worker.returned.connect(lambda _emb: self._embedded(key))
+        worker.errored.connect(lambda e: (show_error(f"the image embedding failed: {e}"), self._show_status()))
+        worker.finished.connect(self._worker_done)
+        self.worker = worker
+        worker.start()
+
+    def _worker_done(self) -> None:
+        self.worker = None
+        cur = self._current()
+        if cur is not None and (id(cur[0]), cur[1]) != self.ready_key:
+            self._embed(*cur)  # the slice changed while encoding
+
+    def _embedded(self, key: tuple) -> None:
+        cur = self._current()
+        if cur is None or (id(cur[0]), cur[1]) != key:
+            return
+        self.session.set_image(cur[2], cur[1])  # now cached: makes it current
+        self.ready_key = key
+        self._show_status()
+        if self.pending or self._has_prompts():
+            self.pending = False
+            self._prompts_changed()
+
+    @property
+    def embedding_ready(self) -> bool:
+        cur = self._current()
+        return cur is not None and self.ready_key == (id(cur[0]), cur[1])
+
+    def precompute_all(self) -> None:
+        """Embed every slice of the image in the background (progress bar; cancel from it)."""
+        image = self.image.value
+        if image is None or image.ndim <= 2:
+            show_info("the image has a single slice; its embedding is computed when it is chosen")
+            return
+        lead = image.data.shape[: image.ndim - 2]
+        indices = list(np.ndindex(*lead))
+        session = self.session
+
+        def run():
+            for i, index in enumerate(indices):
+                session.set_image(np.asarray(image.data[index]), index)
+                yield i
+
+        worker = create_worker(run, _progress={"total": len(indices), "desc": "SAM embeddings of all slices"})
+        worker.yielded.connect(lambda _i: None)
+        worker.finished.connect(lambda: (show_info(f"{len(indices)} slice embeddings are cached"), self._image_changed()))
+        worker.start()
+        self._precompute_worker = worker
+
+    # -- prompts --------------------------------------------------------------------------------
+
+    def _on_press(self, layer: Points, event: Any):
+        negative = self.negative.value or any(m in event.modifiers for m in ("Shift", "Alt"))
+        layer.feature_defaults = {"positive": not negative}
+        yield
+        while event.type == "mouse_move":
+            yield
+
+    def _on_points(self, event: Any) -> None:
+        action = str(getattr(event, "action", "changed"))
+        if action.lower().endswith("ing") or self._recolouring:
+            return
+        self._recolour()
+        self._prompts_changed()
+
+    def _recolour(self) -> None:
+        pts = self.points_layer
+        if pts is None or not len(pts.data):
+            return
+        positive = np.asarray(pts.features["positive"], bool) if "positive" in pts.features else np.ones(len(pts.data), bool)
+        self._recolouring = True
+        try:
+            pts.face_color = np.where(positive[:, None], POSITIVE, NEGATIVE)
+        finally:
+            self._recolouring = False
+
+    def _on_box(self, event: Any) -> None:
+        if not str(getattr(event, "action", "changed")).lower().endswith("ing"):
+            self._prompts_changed()
+
+    def _prompts_on_slice(self, index: tuple[int, ...]):
+        """Points as (x, y) + labels, and the last box (x0, y0, x1, y1), on the slice ``index``."""
+        points = labels = box = None
+        k = len(index)
+        if self.points_layer is not None and len(self.points_layer.data):
+            data = np.asarray(self.points_layer.data)
+            on = np.all(np.round(data[:, :k]) == np.asarray(index), axis=1) if k else np.ones(len(data), bool)
+            if on.any():
+                points = data[on][:, [-1, -2]]
+                pos = self.points_layer.features["positive"] if "positive" in self.points_layer.features else np.ones(len(data), bool)
+                labels = np.asarray(pos, bool)[on].astype(int)
+        if self.box_layer is not None and len(self.box_layer.data):
+            for verts in reversed(self.box_layer.data):
+                v = np.asarray(verts)
+                if k and not np.all(np.round(v[0, :k]) == np.asarray(index)):
+                    continue
+                (y0, x0), (y1, x1) = v[:, -2:].min(0), v[:, -2:].max(0)
+                box = np.array([x0, y0, x1, y1])
+                break
+        return points, labels, box
+
+    def _has_prompts(self) -> bool:
+        return bool((self.points_layer is not None and len(self.points_layer.data)) or (self.box_layer is not None and len(self.box_layer.data)))
+
+    def _prompts_changed(self) -> None:
+        cur = self._current()
+        if cur is None:
+            return
+        image, index, _ = cur
+        points, labels, box = self._prompts_on_slice(index)
+        if points is None and box is None:
+            self._logits = None
+            self._show_mask(None)
+            return
+        if not self.embedding_ready:
+            self.pending = True
+            self._show_status("computing")
+            return
+        t0 = time.perf_counter()
+        try:
+            pred = self.session.predict(points=points, labels=labels, box=box, mask_input=self._logits)
+        except ValueError as e:
+            show_warning(str(e))
+            return
+        for note in pred.notes:
+            show_info(note)
+        self.prediction = pred
+        self.candidate = pred.best
+        if pred.logits.size:
+            self._logits = pred.logits[self.candidate]
+        self._show_mask(pred.mask(self.candidate))
+        self.last_click_ms = (time.perf_counter() - t0) * 1000
+        self._show_status()
+
+    def _show_mask(self, mask: np.ndarray | None) -> None:
+        cur = self._current()
+        if cur is None:
+            return
+        image = cur[0]
+        if mask is None:
+            if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
+                self.preview_layer.data = np.zeros_like(self.preview_layer.data)
+            self.prediction = None
+            self.candidate_label.setText("")
+            return
+        fresh = self.preview_layer is None or self.preview_layer not in self.viewer.layers
+        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, mask.astype(np.uint8), name="SAM preview",
+                                                  source=image, output="labels")
+        if fresh:  # one bright colour, whatever napari's label palette gives to 1
+            self.preview_layer.colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: PREVIEW_COLOUR})
+        n = len(self.prediction.scores)
+        self.candidate_label.setText(f"mask {self.candidate + 1} of {n} · predicted IoU {self.prediction.scores[self.candidate]:.3f}"
+                                     + ("" if n > 1 else " (single candidate)"))
+        for layer in (self.points_layer, self.box_layer):  # prompts stay on top of the preview
+            if layer is not None and layer in self.viewer.layers and self.viewer.layers.index(layer) < self.viewer.layers.index(self.preview_layer):
+                self.viewer.layers.move(self.viewer.layers.index(layer), len(self.viewer.layers))
+
+    def next_candidate(self) -> None:
+        """Show the next of the candidate masks (Tab)."""
+        if self.prediction is None:
+            return
+        self.candidate = (self.candidate + 1) % len(self.prediction.scores)
+        if self.prediction.logits.size:
+            self._logits = self.prediction.logits[self.candidate]
+        self._show_mask(self.prediction.mask(self.candidate))
+
+    def clear(self) -> None:
+        """Remove the prompts of the displayed slice and the preview (Esc)."""
+        cur = self._current()
+        index = cur[1] if cur is not None else ()
+        k = len(index)
+        if self.points_layer is not None and len(self.points_layer.data):
+            data = np.asarray(self.points_layer.data)
+            on = np.all(np.round(data[:, :k]) == np.asarray(index), axis=1) if k else np.ones(len(data), bool)
+            if on.any():
+                self.points_layer.selected_data = set(np.flatnonzero(on).tolist())
+                self.points_layer.remove_selected()
+        if self.box_layer is not None and len(self.box_layer.data):
+            keep = [i for i, v in enumerate(self.box_layer.data) if k and not np.all(np.round(np.asarray(v)[0, :k]) == np.asarray(index))]
+            drop = set(range(len(self.box_layer.data))) - set(keep)
+            if drop:
+                self.box_layer.selected_data = drop
+                self.box_layer.remove_selected()
+        self._logits = None
+        self._show_mask(None)
+
+    def commit(self) -> None:
+        """Write the shown mask into the target labels layer (Enter): a new instance id or the class
+        id; labelled pixels are kept unless 'overwrite' is ticked; Ctrl+Z undoes it."""
+        cur = self._current()
+        if cur is None or self.prediction is None:
+            show_info("nothing to commit: click on an object first")
+            return
+        image, index, _ = cur
+        mask = self.prediction.mask(self.candidate)
+        if not mask.any():
+            show_info("the mask is empty; nothing was written")
+            return
+        target = self.target.value
+        if self.mode.value == "class id":
+            value, kind = int(self.class_id.value), "semantic"
+        else:
+            value, kind = (int(np.max(target.data)) + 1 if target is not None else 1), None
+        try:
+            layer, notes = commit_labels(self.viewer, target, (mask * value).astype(np.int32), source=image, index=index,
+                                         kind=kind, overwrite=self.overwrite.value, name="SAM labels")
+        except ValueError as e:
+            show_error(str(e))
+            return
+        if kind is None and "segsuite" not in layer.metadata:
+            layer.metadata = {**layer.metadata, **labels_metadata("instance")}
+        for note in notes:
+            show_info(note)
+        if target is None:
+            reset_keeping_value(self.target)
+            self.target.value = layer
+        self.clear()
+        if self.points_layer is not None:
+            self.viewer.layers.selection.active = self.points_layer
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def _show_status(self, embedding: str | None = None) -> None:
+        if embedding is None:
+            embedding = "cached" if self.embedding_ready else "none"
+        backend = self.session.describe() if hasattr(self.session, "describe") else str(self.session)
+        runs = f" · encoder runs {self.session.encoder_runs}, decoder runs {self.session.decoder_runs}"
+        self.status.setText(f"<b>backend:</b> {backend}<br><b>embedding:</b> {embedding}{runs}")
+
+    def follow_dock(self, dock: Any) -> None:
+        """Make prompt layers only while ``dock`` is the raised tab (clicks on the canvas then go to
+        SAM); a hidden tab removes its prompt layers if they are empty."""
+        if self._dock is dock:
+            return
+        self._dock = dock
+        dock.visibilityChanged.connect(self.set_tab_visible)
+
+    def set_tab_visible(self, visible: bool) -> None:
+        self._tab_hidden = not visible
+        cur = self._current()
+        if visible and cur is not None:
+            self._ensure_prompt_layers(cur[0])
+        elif not visible:
+            for name in ("points_layer", "box_layer"):
+                layer = getattr(self, name)
+                if layer is not None and layer in self.viewer.layers and not len(layer.data):
+                    self.viewer.layers.remove(layer)
+                    setattr(self, name, None)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.viewer.layers.events.inserted.disconnect(self._reset_choices)
+        self.viewer.layers.events.removed.disconnect(self._reset_choices)
+        self.viewer.dims.events.current_step.disconnect(self._slice_changed)
+        super().closeEvent(event)

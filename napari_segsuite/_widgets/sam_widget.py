@@ -466,19 +466,23 @@ class SamWidget(QWidget):
         self.status.setText(f"<b>backend:</b> {backend}<br><b>embedding:</b> {embedding}{runs}")
 
     def follow_dock(self, dock: Any) -> None:
-        """Make prompt layers only while ``dock`` is the raised tab (clicks on the canvas then go to
-        SAM); a hidden tab removes its prompt layers if they are empty."""
+        """Make prompt layers only while ``dock`` is the raised tab (canvas clicks then go to SAM)."""
         if self._dock is dock:
             return
         self._dock = dock
-        dock.visibilityChanged.connect(self.set_tab_visible)
+        dock.visibilityChanged.connect(self._dock_visibility)
+
+    def _dock_visibility(self, visible: bool) -> None:
+        self._tab_hidden = not visible
+        cur = self._current() if visible else None
+        if cur is not None:
+            self._ensure_prompt_layers(cur[0])
 
     def set_tab_visible(self, visible: bool) -> None:
-        self._tab_hidden = not visible
-        cur = self._current()
-        if visible and cur is not None:
-            self._ensure_prompt_layers(cur[0])
-        elif not visible:
+        """Whether the dock is the raised tab; a hidden one drops its prompt layers while they are
+        empty (the app calls this once it has docked every widget)."""
+        self._dock_visibility(visible)
+        if not visible:
             for name in ("points_layer", "box_layer"):
                 layer = getattr(self, name)
                 if layer is not None and layer in self.viewer.layers and not len(layer.data):

@@ -88,7 +88,9 @@ def update_preview_layer(
             layer.data = data
         if output != "labels":
             layer.contrast_limits = _limits(data)
-        layer.scale, layer.translate = tuple(np.asarray(source.scale[-2:]) * factor), tuple(source.translate[-2:])
+        scale, translate = np.asarray(source.scale[-2:]) * factor, np.asarray(source.translate[-2:])
+        if not (np.array_equal(layer.scale, scale) and np.array_equal(layer.translate, translate)):
+            layer.scale, layer.translate = tuple(scale), tuple(translate)  # each set re-lays out the viewer: only on change
         _keep_above(viewer, layer, source)
         return layer
     scale = tuple(np.asarray(source.scale[-2:]) * factor)

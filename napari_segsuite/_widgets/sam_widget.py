@@ -290,6 +290,7 @@ class SamWidget(QWidget):
     def _on_press(self, layer: Points, event: Any):
         negative = self.negative.value or any(m in event.modifiers for m in ("Shift", "Alt"))
         layer.feature_defaults = {"positive": not negative}
+        layer.current_face_color = NEGATIVE if negative else POSITIVE  # drawn right at once
         yield
         while event.type == "mouse_move":
             yield
@@ -306,9 +307,12 @@ class SamWidget(QWidget):
         if pts is None or not len(pts.data):
             return
         positive = np.asarray(pts.features["positive"], bool) if "positive" in pts.features else np.ones(len(pts.data), bool)
+        wanted = np.where(positive[:, None], POSITIVE, NEGATIVE)
+        if np.allclose(pts.face_color, wanted):
+            return
         self._recolouring = True
         try:
-            pts.face_color = np.where(positive[:, None], POSITIVE, NEGATIVE)
+            pts.face_color = wanted
         finally:
             self._recolouring = False
 
@@ -376,8 +380,9 @@ class SamWidget(QWidget):
             return
         image = cur[0]
         if mask is None:
-            if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
-                self.preview_layer.data = np.zeros_like(self.preview_layer.data)
+            if self.preview_layer is not None and self.preview_layer in self.viewer.layers and self.preview_layer.data.any():
+                self.preview_layer.data[...] = 0
+                self.preview_layer.refresh()
             self.prediction = None
             self.candidate_label.setText("")
             return

@@ -137,7 +137,7 @@ class SamWidget(QWidget):
             return
         self.download_button.enabled = False
         self.status.setText(f"downloading {name} ({registry.REGISTRY[name].size / 1e6:.0f} MB) into {registry.models_dir()} …")
-        worker = create_worker(registry.download, name, progress=False)
+        worker = create_worker(registry.download, name, progress=False, _progress={"desc": f"downloading SAM {name}"})
         worker.returned.connect(lambda path: (show_info(f"{name} downloaded to {path}"), self.load_model()))
         worker.errored.connect(lambda e: show_error(str(e)))
         worker.finished.connect(lambda: (setattr(self.download_button, "enabled", True), self._show_status()))

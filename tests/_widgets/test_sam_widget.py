@@ -238,3 +238,20 @@ def test_loading_sam_after_the_viewer_exists_does_not_crash(make_napari_viewer):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ok True" in out.stdout
+
+
+def test_precompute_all_slices_in_the_background(make_napari_viewer, tiny_sam, qtbot):
+    viewer = make_napari_viewer()
+    stack = np.stack([np.roll(_scene()[..., 0], 10 * i, axis=1) for i in range(4)])
+    viewer.add_image(stack, name="stack")
+    w = SamWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    session = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    w.use_session(session)
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    w.precompute_all()
+    qtbot.waitUntil(lambda: session.encoder_runs == 4 and not w._precompute_worker.is_running, timeout=TIMEOUT)
+    for i in range(4):  # every slice now answers from memory
+        viewer.dims.set_current_step(0, i)
+        qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    assert session.encoder_runs == 4

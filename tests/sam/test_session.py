@@ -251,3 +251,23 @@ def test_cuda_session_matches_cpu(tiny_sam):
     a, b = cpu.predict(points=[[100, 100]]), gpu.predict(points=[[100, 100]])
     inter, union = (a.mask() & b.mask()).sum(), (a.mask() | b.mask()).sum()
     assert union == 0 or inter / union >= 0.98
+
+
+def test_out_of_memory_falls_back_to_the_cpu(tiny_sam):
+    """An out-of-memory error while encoding moves the model to the CPU, says so, and still answers."""
+    messages = []
+    s = SamSession(tiny_sam, device="cpu", cache_dir=False, notify=messages.append)
+    original = s._run_encoder
+    calls = []
+
+    def oom_once(x):
+        calls.append(1)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(x)
+
+    s._run_encoder = oom_once
+    emb = s.set_image(_image())
+    assert emb.source == "encoder" and s.device.type == "cpu" and len(calls) == 2
+    assert messages and "out of memory" in messages[0] and "CPU" in messages[0]
+    assert s.predict(points=[[10, 10]]).mask().shape == (300, 400)

@@ -60,6 +60,8 @@ class SamWidget(QWidget):
         self.checkpoint = widgets.FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt",
                                            tooltip="A local checkpoint; empty = the downloaded official one")
         self.device = widgets.ComboBox(label="device", choices=available_devices(), value="auto")
+        self.models_dir = widgets.FileEdit(label="models folder", mode="d", value=str(registry.models_dir()),
+                                           tooltip="Where checkpoints are downloaded (also $NAPARI_SEGSUITE_MODELS)")
         self.load_button = widgets.PushButton(text="Load model")
         self.download_button = widgets.PushButton(text="Download checkpoint")
         self.image = widgets.ComboBox(label="image", choices=self._image_choices, nullable=True)
@@ -80,7 +82,7 @@ class SamWidget(QWidget):
         keys.setWordWrap(True)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(widgets.Container(widgets=[self.backend, self.checkpoint, self.device]).native)
+        layout.addWidget(widgets.Container(widgets=[self.backend, self.checkpoint, self.device, self.models_dir]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.load_button, self.download_button]).native)
         layout.addWidget(self.status)
         layout.addWidget(widgets.Container(widgets=[self.image]).native)
@@ -91,6 +93,7 @@ class SamWidget(QWidget):
         layout.addWidget(keys)
         layout.addStretch(1)
 
+        self.models_dir.changed.connect(lambda v: registry.set_models_dir(v) if v and str(v) not in ("", ".") else None)
         self.load_button.changed.connect(lambda *_: self.load_model())
         self.download_button.changed.connect(lambda *_: self.download())
         self.image.changed.connect(lambda *_: self._image_changed())

@@ -36,7 +36,15 @@ __all__ = ["Embedding", "Prediction", "SamSession", "default_embedding_dir"]
 CACHE_VERSION = 1
 
 
+ENV_EMBEDDINGS = "NAPARI_SEGSUITE_EMBEDDINGS"
+
+
 def default_embedding_dir() -> Path:
+    """``$NAPARI_SEGSUITE_EMBEDDINGS``, else ``embeddings`` in the user cache directory."""
+    import os
+
+    if os.environ.get(ENV_EMBEDDINGS):
+        return Path(os.environ[ENV_EMBEDDINGS])
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("napari-segsuite")) / "embeddings"

@@ -210,11 +210,13 @@ def test_classical_fallback_is_the_default(make_napari_viewer, qtbot):
 def test_missing_checkpoint_keeps_the_fallback(make_napari_viewer, tmp_path, monkeypatch):
     from napari_segsuite.sam import registry
 
-    monkeypatch.setenv(registry.ENV_DIR, str(tmp_path))
+    monkeypatch.setattr(registry, "_models_dir_override", None)  # restored after the test, whatever happens
     viewer = make_napari_viewer()
     w = SamWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.backend.value = "vit_b"
+    w.models_dir.value = str(tmp_path)  # the setting in the dock
+    assert registry.models_dir() == tmp_path
     errors = []
     monkeypatch.setattr("napari_segsuite._widgets.sam_widget.show_error", errors.append)
     w.load_model()

@@ -271,3 +271,12 @@ def test_out_of_memory_falls_back_to_the_cpu(tiny_sam):
     assert emb.source == "encoder" and s.device.type == "cpu" and len(calls) == 2
     assert messages and "out of memory" in messages[0] and "CPU" in messages[0]
     assert s.predict(points=[[10, 10]]).mask().shape == (300, 400)
+
+
+def test_embedding_cache_folder_from_the_environment(monkeypatch, tmp_path, tiny_sam):
+    from napari_segsuite.sam.session import ENV_EMBEDDINGS, default_embedding_dir
+
+    monkeypatch.setenv(ENV_EMBEDDINGS, str(tmp_path))
+    assert default_embedding_dir() == tmp_path
+    SamSession(tiny_sam, device="cpu").set_image(_image())
+    assert list(tmp_path.rglob("*.npy")) and list(tmp_path.rglob("*.json"))

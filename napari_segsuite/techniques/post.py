@@ -283,12 +283,10 @@ def split_touching(
     compactness : float
         Compact watershed weight (0 = classic).
     """
-    from skimage.segmentation import find_boundaries, watershed
-
     fg = labels > 0
     if not fg.any():
         return np.zeros(labels.shape, np.int32)
-    inside = fg & ~find_boundaries(labels, mode="inner", background=0) if labels.max() > 1 else fg
+    inside = fg & ~_inner_boundaries(labels) if labels.max() > 1 else fg
     # exact Euclidean distance (OpenCV's precise mask equals scipy's distance_transform_edt)
     dist = cv2.distanceTransform(np.pad(inside, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     pieces = _components(labels, 8)
@@ -311,7 +309,108 @@ def split_touching(
     if split.any():
         ys, xs = np.nonzero(split)
         box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-        basins = watershed(-dist[box], np.where(split[box], markers[box], 0), mask=split[box], compactness=compactness)
+        if compactness > 0:
+            from skimage.segmentation import watershed
+
+            basins = watershed(-dist[box], np.where(split[box], markers[box], 0), mask=split[box], compactness=compactness)
+        else:
+            basins = _flood(dist[box], markers[box], split[box])
         # basins are cut inside one piece each (a marker's piece), so they get new ids past the pieces
         out[box] = np.where(split[box], basins.astype(np.int64) + n_pieces, out[box])
     return _ids(out)
+
+
+def _inner_boundaries(labels: np.ndarray) -> np.ndarray:
+    """Labelled pixels with a 4-neighbour of another value (scikit-image's
+    ``find_boundaries(mode="inner", background=0)``, without its two grey-level filters)."""
+    b = np.zeros(labels.shape, bool)
+    d = labels[:, 1:] != labels[:, :-1]
+    b[:, 1:] |= d
+    b[:, :-1] |= d
+    d = labels[1:] != labels[:-1]
+    b[1:] |= d
+    b[:-1] |= d
+    return b & (labels != 0)
+
+
+@njit(cache=True)
+def _flood(dist, markers, mask):  # pragma: no cover - compiled
+    """Watershed of ``-dist`` from ``markers`` within ``mask`` by priority flooding, 4-connected:
+    scikit-image's algorithm (a heap ordered by value, then age; a pixel takes the label of the
+    neighbour that reaches it first). Exact Euclidean distances are square roots of integers, so
+    one int64 key (far-first rank of the squared distance, age) orders the heap."""
+    h, w = dist.shape
+    n = h * w
+    rank = np.empty((h, w), np.int64)
+    top = 0
+    for y in range(h):
+        for x in range(w):
+            r = np.int64(np.rint(np.float64(dist[y, x]) * np.float64(dist[y, x])))
+            rank[y, x] = r
+            top = max(top, r)
+    out = np.zeros((h, w), np.int32)
+    for y in range(h):
+        for x in range(w):
+            rank[y, x] = top - rank[y, x]
+            if mask[y, x]:
+                out[y, x] = markers[y, x]
+    key = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
+    size = 0
+    count = 0
+    for y in range(h):
+        for x in range(w):
+            if out[y, x] == 0:
+                continue
+            # only seeds with an unlabelled neighbour can spread (the others would pop and do nothing)
+            if ((y > 0 and mask[y - 1, x] and out[y - 1, x] == 0) or (x > 0 and mask[y, x - 1] and out[y, x - 1] == 0)
+                    or (x + 1 < w and mask[y, x + 1] and out[y, x + 1] == 0) or (y + 1 < h and mask[y + 1, x] and out[y + 1, x] == 0)):
+                size = _heap_push(key, idx, size, rank[y, x] << 40, y * w + x)
+    dy = (-1, 0, 0, 1)
+    dx = (0, -1, 1, 0)
+    while size > 0:
+        p = idx[0]
+        size = _heap_pop(key, idx, size)
+        y, x = p // w, p % w
+        lab = out[y, x]
+        for k in range(4):
+            yy = y + dy[k]
+            xx = x + dx[k]
+            if yy < 0 or yy >= h or xx < 0 or xx >= w or not mask[yy, xx] or out[yy, xx] != 0:
+                continue
+            count += 1
+            out[yy, xx] = lab
+            size = _heap_push(key, idx, size, (rank[yy, xx] << 40) | count, yy * w + xx)
+    return out
+
+
+@njit(cache=True)
+def _heap_push(key, idx, size, k, i):  # pragma: no cover - compiled
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if key[parent] <= k:
+            break
+        key[j], idx[j] = key[parent], idx[parent]
+        j = parent
+    key[j], idx[j] = k, i
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(key, idx, size):  # pragma: no cover - compiled
+    size -= 1
+    k, i = key[size], idx[size]
+    j = 0
+    while True:
+        c = 2 * j + 1
+        if c >= size:
+            break
+        if c + 1 < size and key[c + 1] < key[c]:
+            c += 1
+        if key[c] >= k:
+            break
+        key[j], idx[j] = key[c], idx[c]
+        j = c
+    key[j], idx[j] = k, i
+    return size

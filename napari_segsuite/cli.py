@@ -51,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--binary", action="store_true", help="semantic/boundary on foreground vs background")
     e.add_argument("--tolerance", type=float, default=None, help="BF tolerance in pixels (default 0.75%% of the diagonal)")
     e.add_argument("--json", action="store_true", help="print JSON (per image and aggregate)")
+    b = sub.add_parser("benchmark-clicks", help="simulated clicks on a data set: mean IoU after k clicks, NoC@85/90")
+    b.add_argument("dataset", help="a folder: images/ + labels/ (DSB2018), rgb/ + figure_ground/ (Weizmann), or COCO")
+    b.add_argument("--backend", default="classical", help="classical (GrabCut / random walker) or a SAM model name, e.g. vit_b")
+    b.add_argument("--checkpoint", help="a SAM checkpoint file (default: the downloaded official one)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--max-clicks", type=int, default=20)
+    b.add_argument("--limit", type=int, default=None, help="only the first N images")
+    b.add_argument("--max-objects", type=int, default=None, help="at most N objects per image (a fixed random draw)")
+    b.add_argument("--min-area", type=int, default=0, help="skip objects smaller than this many pixels")
+    b.add_argument("--json", action="store_true", help="print JSON")
     m = sub.add_parser("models", help="SAM checkpoints: list, download, path")
     msub = m.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="the registry: name, size, downloaded or not")
@@ -74,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if command == "models":
             return _models(args)
+        if command == "benchmark-clicks":
+            return _benchmark_clicks(args)
         return _run(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
@@ -304,10 +316,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _models(args: argparse.Namespace) -> int:
     from .sam import registry
 
@@ -324,3 +332,44 @@ def _models(args: argparse.Namespace) -> int:
     for name in args.names:
         print(f"{name}: {registry.download(name, progress=sys.stderr.isatty())}")
     return 0
+
+
+def _benchmark_clicks(args: argparse.Namespace) -> int:
+    import json
+
+    from .io.datasets import iter_instance_dataset
+    from .sam import ClassicalSession, SamSession
+    from .sam.clicks import run_benchmark
+
+    if args.backend == "classical":
+        session = ClassicalSession()
+    else:
+        session = SamSession(args.backend, args.checkpoint, device=args.device)
+
+    def progress(name: str, stats: dict) -> None:
+        print(f"  {name}: {stats['objects']} objects so far", file=sys.stderr, flush=True)
+
+    report, stats = run_benchmark(session, iter_instance_dataset(args.dataset, limit=args.limit), max_clicks=args.max_clicks,
+                                  min_area=args.min_area, max_objects=args.max_objects, progress=progress)
+    if not report.curves:
+        raise ValueError(f"no object to click on in {args.dataset} (check --min-area)")
+    ks = [k for k in (1, 2, 3, 5, 10, 20) if k <= args.max_clicks]
+    result = {
+        "dataset": str(args.dataset), "backend": session.describe(), "images": stats["images"], "objects": stats["objects"],
+        "max_clicks": args.max_clicks, "noc85": report.noc(0.85), "noc90": report.noc(0.90),
+        "failures85": report.failures(0.85), "failures90": report.failures(0.90),
+        "miou": {k: report.miou(k) for k in ks}, "seconds_per_click": stats["seconds"] / max(stats["clicks"], 1),
+    }
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"{result['backend']} on {args.dataset}: {stats['images']} images, {stats['objects']} objects, up to {args.max_clicks} clicks")
+    print(f"NoC@85 {result['noc85']:.2f}  NoC@90 {result['noc90']:.2f}  (objects never reaching 85 % / 90 %: "
+          f"{result['failures85']} / {result['failures90']})")
+    print("mean IoU after k clicks: " + "  ".join(f"k={k}: {v:.3f}" for k, v in result["miou"].items()))
+    print(f"{result['seconds_per_click'] * 1000:.0f} ms per click (prompting only)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,21 +1,21 @@
 """Classical prompt backend with SamSession's interface, for when no SAM checkpoint is at hand.
 
 Boxes go to GrabCut (OpenCV; points inside the box become sure object / background pixels), and
-points alone to a seeded random walker (scikit-image) in which positive clicks seed the object and
-negative clicks plus the image border seed the background. Large images are segmented on a
-shrunk copy (longest side ``work_size``) and the mask is scaled back. The result has one candidate
+points alone to a seeded watershed of the colour gradient (scikit-image) in which positive clicks
+seed the object and negative clicks plus the border seed the background, found on the whole image
+and refined around the object at full resolution. GrabCut works on the region around the box (grown
+by its own size, at least ``margin`` of the image). Work images are shrunk to ``work_size`` pixels
+at most and masks scaled back. The result has one candidate
 with score 1.0; ``mask_input`` is accepted and ignored (there are no logits to refine).
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Hashable
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 from .image import image_hash, to_sam_rgb
 from .session import Prediction, check_prompts
@@ -24,45 +24,47 @@ __all__ = ["ClassicalSession"]
 
 
 class ClassicalSession:
-    """GrabCut for boxes, random walker for points; same calls as :class:`SamSession`."""
+    """GrabCut for boxes, seeded watershed for points; same calls as :class:`SamSession`."""
 
     backend = "classical"
     model_name = "classical"
 
-    def __init__(self, *, work_size: int = 384, grabcut_iterations: int = 5, beta: float = 90.0) -> None:
+    def __init__(self, *, work_size: int = 384, margin: float = 0.1, grabcut_iterations: int = 5) -> None:
         self.work_size = int(work_size)
+        self.margin = float(margin)
         self.iterations = int(grabcut_iterations)
-        self.beta = float(beta)
         self.encoder_runs = 0
         self.decoder_runs = 0
         self.device = "cpu"
         self._rgb: np.ndarray | None = None
-        self._small: np.ndarray | None = None
         self._hash: str | None = None
         self._lock = threading.RLock()
 
     def describe(self) -> str:
-        return "classical fallback (GrabCut for boxes, random walker for points)"
+        return "classical fallback (GrabCut for boxes, watershed for points)"
 
     def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None):
         rgb = to_sam_rgb(image, channel_axis)
         with self._lock:
             self._rgb = rgb
             self._hash = image_hash(rgb)
-            s = self.work_size / max(rgb.shape[:2])
-            self._scale = min(1.0, s)
-            if self._scale < 1.0:
-                size = (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s)))
-                self._small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            else:
-                self._small = rgb
         return self
 
     def has_embedding(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> bool:
         return True  # nothing to precompute
 
     def reset_image(self) -> None:
-        self._rgb = self._small = None
+        self._rgb = None
+
+    def _roi(self, pts, bx, h: int, w: int) -> tuple[slice, slice]:
+        """The part of the image the prompts concern: their bounding box grown on every side by
+        its own size (at least ``margin`` of the image's longer side, and 24 px)."""
+        xy = np.concatenate([a for a in (pts, None if bx is None else bx.reshape(2, 2)) if a is not None])
+        (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+        grow = max(24.0, self.margin * max(h, w), x1 - x0, y1 - y0)
+        ys = slice(int(max(0, y0 - grow)), int(min(h, y1 + grow + 1)))
+        xs = slice(int(max(0, x0 - grow)), int(min(w, x1 + grow + 1)))
+        return ys, xs
 
     def predict(self, points=None, labels=None, box=None, mask_input=None, multimask: bool = True) -> Prediction:
         with self._lock:
@@ -70,15 +72,29 @@ class ClassicalSession:
                 raise RuntimeError("no image is set: call set_image(image) before predict")
             h, w = self._rgb.shape[:2]
             pts, lbs, bx, notes = check_prompts(points, labels, box, (h, w))
-            small = self._small
-            s = self._scale
-            sp = None if pts is None else np.clip(np.round(pts * s).astype(int), 0, [small.shape[1] - 1, small.shape[0] - 1])
-            if bx is not None:
-                mask = self._grabcut(small, bx * s, sp, lbs)
-            else:
-                mask = self._walk(small, sp, lbs)
+            if bx is None:
+                mask = self._points(pts, lbs)
+                self.decoder_runs += 1
+                pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
+                pred._full[0] = mask
+                return pred
+            ys, xs = self._roi(pts, bx, h, w)
+            crop = self._rgb[ys, xs]
+            origin = np.array([xs.start, ys.start], float)
+            s = min(1.0, self.work_size / max(crop.shape[:2]))
             if s < 1.0:
-                mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+                size = (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s)))
+                crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            sp = None if pts is None else np.clip(np.round((pts - origin) * s).astype(int), 0, [crop.shape[1] - 1, crop.shape[0] - 1])
+            if bx is not None:
+                local = self._grabcut(crop, (bx - np.tile(origin, 2)) * s, sp, lbs)
+            else:
+                local = self._walk(crop, sp, lbs)
+            if s < 1.0:
+                local = cv2.resize(local.astype(np.uint8), (xs.stop - xs.start, ys.stop - ys.start),
+                                   interpolation=cv2.INTER_NEAREST).astype(bool)
+            mask = np.zeros((h, w), bool)
+            mask[ys, xs] = local
             self.decoder_runs += 1
             pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
             pred._full[0] = mask
@@ -102,24 +118,47 @@ class ClassicalSession:
             return gc != cv2.GC_BGD
         return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
 
-    def _walk(self, rgb: np.ndarray, pts, lbs) -> np.ndarray:
-        from skimage.segmentation import random_walker
+    def _points(self, pts, lbs) -> np.ndarray:
+        """Point prompts: a seeded watershed of the colour gradient in which positive clicks seed the
+        object and negative clicks plus the border seed the background. First on the whole image
+        (shrunk to ``work_size``) to find the object's extent, then again at full resolution (up to
+        ``work_size``) around it, so that small objects keep their detail."""
+        h, w = self._rgb.shape[:2]
+        if not lbs.any():
+            return np.zeros((h, w), bool)  # only negative clicks: no object
+        coarse = self._watershed_in((slice(0, h), slice(0, w)), pts, lbs)
+        ys, xs = np.nonzero(coarse)
+        ys = np.concatenate([ys, pts[lbs > 0, 1].astype(int)])
+        xs = np.concatenate([xs, pts[lbs > 0, 0].astype(int)])
+        grow = max(8, int(0.5 * max(ys.max() - ys.min(), xs.max() - xs.min())))
+        roi = (slice(max(0, ys.min() - grow), min(h, ys.max() + grow + 1)), slice(max(0, xs.min() - grow), min(w, xs.max() + grow + 1)))
+        if roi == (slice(0, h), slice(0, w)):
+            return coarse
+        return self._watershed_in(roi, pts, lbs)
 
-        markers = np.zeros(rgb.shape[:2], np.int32)
+    def _watershed_in(self, roi: tuple[slice, slice], pts, lbs) -> np.ndarray:
+        """Full-size mask of a seeded watershed computed inside ``roi`` (shrunk to ``work_size``)."""
+        from skimage.segmentation import watershed
+
+        h, w = self._rgb.shape[:2]
+        ys, xs = roi
+        crop = self._rgb[ys, xs].astype(np.float32)
+        s = min(1.0, self.work_size / max(crop.shape[:2]))
+        if s < 1.0:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))), interpolation=cv2.INTER_AREA)
+        smooth = cv2.GaussianBlur(crop, (0, 0), 1.0)
+        gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+        grad = np.sqrt(gx * gx + gy * gy)
+        grad = grad.max(axis=-1) if grad.ndim == 3 else grad
+        markers = np.zeros(grad.shape, np.int32)
         markers[[0, -1], :] = 2
         markers[:, [0, -1]] = 2
-        for (x, y), lab in zip(pts, lbs):
-            markers[y, x] = 1 if lab else 2
-        if not (markers == 1).any():
-            return np.zeros(rgb.shape[:2], bool)  # only negative clicks: no object
-        data = rgb.astype(np.float32) / 255.0
-        if np.ptp(data) == 0:
-            return np.ones(rgb.shape[:2], bool) if (markers == 2).sum() == 0 else markers == 1
-        with warnings.catch_warnings():  # "probability range outside [0, 1]" at tol 1e-3: harmless here
-            warnings.simplefilter("ignore", UserWarning)
-            labels = random_walker(data, markers, beta=self.beta, mode="cg_j", tol=1e-3, channel_axis=-1)
-        mask = labels == 1
-        # keep the pieces that hold a positive click
-        comp, _ = ndi.label(mask)
-        keep = {comp[y, x] for (x, y), lab in zip(pts, lbs) if lab and comp[y, x]}
-        return np.isin(comp, list(keep)) if keep else mask
+        local = np.clip(np.round((pts - [xs.start, ys.start]) * s).astype(int), 0, [grad.shape[1] - 1, grad.shape[0] - 1])
+        for (x, y), lab in zip(local, lbs):
+            cv2.circle(markers, (int(x), int(y)), 1, 1 if lab else 2, -1)
+        fg = watershed(grad, markers) == 1
+        if s < 1.0:
+            fg = cv2.resize(fg.astype(np.uint8), (xs.stop - xs.start, ys.stop - ys.start), interpolation=cv2.INTER_NEAREST) > 0
+        mask = np.zeros((h, w), bool)
+        mask[ys, xs] = fg
+        return mask

@@ -332,7 +332,8 @@ def check_prompts(points, labels, box, size: tuple[int, int]):
                 raise ValueError(f"labels must hold one value per point ({len(pts)}); got {lbs.size}")
             if not np.isin(lbs, (0, 1)).all():
                 raise ValueError("point labels must be 1 (object) or 0 (background)")
-        inside = np.isfinite(pts).all(1) & (pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)
+        # pixel i spans [i - 0.5, i + 0.5) in napari's data coordinates and [i, i + 1) in SAM's grid
+        inside = np.isfinite(pts).all(1) & (pts[:, 0] >= -0.5) & (pts[:, 0] < w) & (pts[:, 1] >= -0.5) & (pts[:, 1] < h)
         if not inside.all():
             notes.append(f"{int((~inside).sum())} point(s) outside the image were ignored")
             pts, lbs = pts[inside], lbs[inside]

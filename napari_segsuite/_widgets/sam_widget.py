@@ -16,11 +16,13 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.qt.threading import create_worker
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from superqt import QCollapsible
 
 from ..labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices
 from ..sam import registry
+from .sam_auto_panel import AutoMasksPanel
 from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, update_preview_layer
 
 __all__ = ["SamWidget"]
@@ -91,6 +93,10 @@ class SamWidget(QWidget):
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.next_button, self.commit_button, self.clear_button]).native)
         layout.addWidget(widgets.Container(widgets=[self.target, self.mode, self.class_id, self.overwrite]).native)
         layout.addWidget(keys)
+        self.auto = AutoMasksPanel(self)
+        self.auto_section = QCollapsible("Automatic masks")
+        self.auto_section.addWidget(self.auto)
+        layout.addWidget(self.auto_section)
         layout.addStretch(1)
 
         self.models_dir.changed.connect(lambda v: registry.set_models_dir(v) if v and str(v) not in ("", ".") else None)

@@ -26,7 +26,7 @@ import torch
 
 from . import decoder as _dec
 
-__all__ = ["AutoMasks", "generate", "point_grid"]
+__all__ = ["AutoMasks", "generate", "grid_size", "iter_generate", "point_grid"]
 
 
 def point_grid(n_per_side: int) -> np.ndarray:
@@ -215,20 +215,49 @@ def generate(
     session,
     image: np.ndarray,
     *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    **options,
+) -> AutoMasks:
+    """Decode a grid of point prompts on ``image`` and keep every candidate (see the module docstring).
+
+    ``options`` are those of :func:`iter_generate`. ``progress(done, total)`` is called after each
+    point; ``cancel()`` returning true stops the run with ``InterruptedError`` (nothing partial is
+    returned). The session's current image is ``image`` afterwards.
+    """
+    steps = iter_generate(session, image, **options)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(done, total)
+        if cancel is not None and cancel():
+            steps.close()
+            raise InterruptedError("automatic masks cancelled; nothing was kept")
+
+
+def grid_size(image_shape: tuple[int, int], *, points_per_side: int = 32, crop_n_layers: int = 0,
+              crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1) -> int:
+    """How many grid points (decoder runs) :func:`iter_generate` makes for an image of this shape."""
+    _, layers = _crop_boxes(tuple(image_shape[:2]), crop_n_layers, crop_overlap_ratio)
+    return sum(int(points_per_side / crop_n_points_downscale_factor**layer) ** 2 for layer in layers)
+
+
+def iter_generate(
+    session,
+    image: np.ndarray,
+    *,
     points_per_side: int = 32,
     crop_n_layers: int = 0,
     crop_overlap_ratio: float = 512 / 1500,
     crop_n_points_downscale_factor: int = 1,
     stability_score_offset: float = 1.0,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> AutoMasks:
-    """Decode a grid of point prompts on ``image`` and keep every candidate (see the module docstring).
-
-    ``progress(done, total)`` is called after each point; ``cancel()`` returning true stops the run
-    with ``InterruptedError`` (nothing partial is returned). The session's current image is
-    ``image`` afterwards.
-    """
+):
+    """Generator form of :func:`generate`: yields ``(done, total)`` after each grid point and
+    returns the :class:`AutoMasks` (``StopIteration.value``), for workers that report progress and
+    stop between points."""
     from .image import to_sam_rgb
 
     rgb = to_sam_rgb(image)
@@ -245,8 +274,6 @@ def generate(
         crop_size = (y1 - y0, x1 - x0)
         points = grids[layer] * np.array(crop_size)[None, ::-1]
         for p in points:
-            if cancel is not None and cancel():
-                raise InterruptedError("automatic masks cancelled; nothing was kept")
             pred = session.predict(points=p[None], labels=[1], multimask=True)
             for k in range(len(pred.scores)):
                 stab, box, area, mask_info = _candidates_of(pred.logits[k], emb.input_size, crop_size,
@@ -263,8 +290,7 @@ def generate(
                 else:
                     store.append(("empty",))
             done += 1
-            if progress is not None:
-                progress(done, total)
+            yield done, total
     if crop_n_layers:  # leave the session on the whole image
         session.set_image(rgb)
     return AutoMasks(

@@ -161,17 +161,19 @@ class SamSession:
     def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> Embedding:
         """Make ``image`` (a 2D gray/colour slice, see :mod:`.image`) the current one.
 
-        The encoder runs only when neither the memory LRU nor the disk cache holds its embedding.
-        ``key`` names the slice (e.g. its index) and is part of the memory key.
+        The encoder runs only when neither the memory LRU nor the disk cache holds its embedding
+        (keyed by content, so equal slices share one). ``key`` names the slice (e.g. its index)
+        and is kept on the returned :class:`Embedding`.
         """
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
         with self._lock:
-            mkey = (digest, key, self.model_name)
+            mkey = (digest, self.model_name)  # equal content, equal embedding, whatever slice it came from
             emb = self._memory.get(mkey)
             if emb is not None:
                 self._memory.move_to_end(mkey)
                 emb.source = "memory"
+                emb.key = key
             else:
                 emb = self._load_disk(digest, key)
                 if emb is None:
@@ -187,7 +189,7 @@ class SamSession:
         """Whether ``set_image`` would skip the encoder for this image (memory or disk)."""
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
-        if (digest, key, self.model_name) in self._memory:
+        if (digest, self.model_name) in self._memory:
             return True
         return self._disk_path(digest) is not None and self._disk_path(digest).with_suffix(".json").exists()
 

@@ -257,3 +257,45 @@ def test_precompute_all_slices_in_the_background(make_napari_viewer, tiny_sam, q
         viewer.dims.set_current_step(0, i)
         qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
     assert session.encoder_runs == 4
+
+
+def test_automatic_masks_generate_refilter_and_commit(sam_dock, qtbot):
+    viewer, w = sam_dock
+    panel = w.auto
+    panel.points.value = 4
+    panel.iou.value = 0.0
+    panel.stability.value = 0.0
+    panel.nms.value = 1.0
+    runs = w.session.decoder_runs
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=TIMEOUT)
+    assert w.session.decoder_runs == runs + 16 and w.session.encoder_runs == 1
+    shown = len(panel.shown)
+    assert shown > 0 and panel.preview_layer is not None and panel.preview_layer.data.max() == shown
+    # a threshold change re-selects without the decoder
+    panel.iou.value = float(np.median(panel.result.iou))
+    assert w.session.decoder_runs == runs + 16 and len(panel.shown) < shown
+    panel.commit()
+    labels = viewer.layers["SAM labels"]
+    assert labels.data.max() == len(panel.shown)
+
+
+def test_automatic_masks_cancel_keeps_nothing(sam_dock, qtbot):
+    viewer, w = sam_dock
+    panel = w.auto
+    panel.points.value = 40
+    panel.generate()
+    qtbot.waitUntil(lambda: w.session.decoder_runs > 3, timeout=TIMEOUT)
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=TIMEOUT)
+    assert panel.result is None and "cancelled" in panel.status.text()
+    assert w.session.decoder_runs < 1600
+
+
+def test_automatic_masks_need_sam(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(_scene(), name="scene", rgb=True)
+    w = SamWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.auto.generate()  # the classical fallback has no automatic masks: a message, no worker
+    assert w.auto.worker is None and w.auto.result is None

@@ -16,7 +16,7 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.qt.threading import create_worker
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 from ..labels import labels_metadata
@@ -83,7 +83,15 @@ class SamWidget(QWidget):
         keys = QLabel(KEYS)
         keys.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.addWidget(widgets.Container(widgets=[self.backend, self.checkpoint, self.device, self.models_dir]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.load_button, self.download_button]).native)
         layout.addWidget(self.status)
@@ -119,6 +127,11 @@ class SamWidget(QWidget):
     def use_session(self, session: SamSession | ClassicalSession) -> None:
         """Make ``session`` the active backend (the current embedding is recomputed for it)."""
         self.session = session
+        name = getattr(session, "model_name", None)
+        if session.backend == "classical":
+            self.backend.value = CLASSICAL
+        elif name in registry.REGISTRY:
+            self.backend.value = name
         self.ready_key = None
         self._logits = None
         self._show_status()

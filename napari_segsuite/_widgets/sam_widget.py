@@ -23,6 +23,7 @@ from ..labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices
 from ..sam import registry
 from .sam_auto_panel import AutoMasksPanel
+from .sam_refine_panel import RefinePanel
 from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, update_preview_layer
 
 __all__ = ["SamWidget"]
@@ -105,6 +106,10 @@ class SamWidget(QWidget):
         self.auto_section = QCollapsible("Automatic masks")
         self.auto_section.addWidget(self.auto)
         layout.addWidget(self.auto_section)
+        self.refine = RefinePanel(self)
+        self.refine_section = QCollapsible("Refine a labels layer (classical → SAM)")
+        self.refine_section.addWidget(self.refine)
+        layout.addWidget(self.refine_section)
         layout.addStretch(1)
 
         self.models_dir.changed.connect(lambda v: registry.set_models_dir(v) if v and str(v) not in ("", ".") else None)
@@ -178,6 +183,8 @@ class SamWidget(QWidget):
         before = self.image.value
         reset_keeping_value(self.image)
         reset_keeping_value(self.target)
+        if hasattr(self, "refine"):
+            self.refine.reset_choices()
         images = self._image_choices()
         if self.image.value is None and images:
             self.image.value = images[0][1]

@@ -299,3 +299,25 @@ def test_automatic_masks_need_sam(make_napari_viewer):
     viewer.window.add_dock_widget(w)
     w.auto.generate()  # the classical fallback has no automatic masks: a message, no worker
     assert w.auto.worker is None and w.auto.result is None
+
+
+def test_refine_a_labels_layer(make_napari_viewer, qtbot):
+    """Classical -> SAM: the objects of a rough threshold are redrawn into a new layer."""
+    viewer = make_napari_viewer()
+    img = _scene()
+    viewer.add_image(img, name="scene", rgb=True)
+    truth = np.zeros((200, 260), np.int32)
+    truth[50:150, 60:180] = 1
+    rough_data = np.zeros_like(truth)
+    rough_data[40:160, 50:190] = 1  # a loose box-shaped guess around the object
+    rough = viewer.add_labels(rough_data, name="rough")
+    w = SamWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    w.refine.source.value = rough
+    w.refine.refine()
+    qtbot.waitUntil(lambda: w.refine.worker is None and w.refine.result_layer is not None, timeout=TIMEOUT)
+    out = viewer.layers["rough refined"].data
+    assert np.array_equal(rough.data, rough_data)  # the source is untouched
+    m = out == 1
+    assert (m & (truth > 0)).sum() / (m | (truth > 0)).sum() > 0.9

@@ -1,0 +1,110 @@
+"""The *Refine a labels layer* section of the Segment Anything dock (classical -> SAM).
+
+Each object of the chosen labels layer (a threshold, clustering or watershed result) is sent to the
+active backend as a box and/or point prompt on the displayed slice, in a worker with progress and
+Cancel; the answers go into a new labels layer, so the source labels are never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from magicgui import widgets
+from napari.layers import Labels
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..labels import labels_metadata
+from ..sam.hybrid import MODES, refine_labels
+from .layers import is_preview, reset_keeping_value
+
+__all__ = ["RefinePanel"]
+
+
+class RefinePanel(QWidget):
+    """Redraw the objects of a labels layer with the dock's backend."""
+
+    def __init__(self, owner: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.owner = owner
+        self.worker = None
+        self.result_layer: Labels | None = None
+        self.source = widgets.ComboBox(label="labels", choices=self._choices, nullable=True,
+                                       tooltip="Objects to redraw (e.g. a threshold or watershed result)")
+        self.mode = widgets.ComboBox(label="prompt with", choices=list(MODES), value="box")
+        self.min_area = widgets.SpinBox(label="min area (px)", value=10, min=0, max=10_000_000)
+        self.run_button = widgets.PushButton(text="Refine")
+        self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(widgets.Container(widgets=[self.source, self.mode, self.min_area]).native)
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.run_button, self.cancel_button]).native)
+        layout.addWidget(self.status)
+        self.run_button.changed.connect(lambda *_: self.refine())
+        self.cancel_button.changed.connect(lambda *_: self.worker is not None and self.worker.quit())
+
+    def _choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
+        skip = {id(getattr(self.owner, "preview_layer", None))}
+        return [(layer.name, layer) for layer in self.owner.viewer.layers
+                if isinstance(layer, Labels) and not is_preview(layer) and id(layer) not in skip]
+
+    def reset_choices(self) -> None:
+        reset_keeping_value(self.source)
+
+    def refine(self) -> None:
+        cur = self.owner._current()
+        source = self.source.value
+        if cur is None or source is None:
+            show_info("choose an image and a labels layer to refine")
+            return
+        image, index, data = cur
+        if tuple(source.data.shape) != tuple(image.data.shape[: source.ndim]):
+            show_error(f"the labels layer {source.name!r} has shape {tuple(source.data.shape)}, not the image's")
+            return
+        labels = np.asarray(source.data[index])
+        session = self.owner.session
+
+        mode, min_area = self.mode.value, self.min_area.value
+        holder: dict = {}
+
+        def run():
+            try:  # Cancel is checked between objects; a cancelled run writes nothing
+                result = refine_labels(session, data, labels, mode=mode, min_area=min_area,
+                                       cancel=lambda: holder["worker"].abort_requested)
+            except InterruptedError:
+                yield None
+                return None
+            yield None
+            return result
+
+        worker = create_worker(run, _progress={"desc": f"refining {source.name} with {session.describe()}"})
+        holder["worker"] = worker
+        worker.returned.connect(lambda out: self._done(out, image, index, source))
+        worker.errored.connect(lambda e: show_error(f"refinement failed: {e}"))
+        worker.aborted.connect(lambda: self.status.setText("cancelled: nothing was written"))
+        worker.finished.connect(self._finished)
+        self.worker = worker
+        self.run_button.enabled, self.cancel_button.enabled = False, True
+        self.status.setText(f"refining the objects of {source.name!r} …")
+        worker.start()
+
+    def _finished(self) -> None:
+        self.worker = None
+        self.run_button.enabled, self.cancel_button.enabled = True, False
+
+    def _done(self, out: tuple | None, image: Any, index: tuple, source: Labels) -> None:
+        if out is None:
+            return
+        refined, notes = out
+        full = np.zeros(tuple(source.data.shape), np.int32)
+        full[index] = refined
+        name = f"{source.name} refined"
+        self.result_layer = self.owner.viewer.add_labels(full, name=name, scale=source.scale, translate=source.translate,
+                                                         metadata=labels_metadata("instance"))
+        for note in notes:
+            show_info(note)
+        self.status.setText(f"{int(refined.max())} objects redrawn into {name!r}; {source.name!r} is unchanged")

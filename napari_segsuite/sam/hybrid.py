@@ -1,0 +1,102 @@
+"""Classical -> SAM: the objects of any labels layer become prompts, and SAM redraws them.
+
+A threshold, clustering or watershed result finds objects roughly; each object's box and/or its
+deepest interior point go to the decoder (on the session's cached embedding), and the answers form
+new instance labels. Nothing is lost: an object whose prompt yields an empty mask keeps its
+original pixels, and the function says how many did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["ObjectPrompt", "prompts_from_labels", "refine_labels"]
+
+MODES = ("box", "point", "box+point")
+
+
+@dataclass(frozen=True)
+class ObjectPrompt:
+    """The prompts for one labelled object: its box (x0, y0, x1, y1) and its deepest point (x, y)."""
+
+    label: int
+    box: tuple[int, int, int, int]
+    point: tuple[float, float]
+    area: int
+
+
+def prompts_from_labels(labels: np.ndarray, *, min_area: int = 0) -> list[ObjectPrompt]:
+    """One :class:`ObjectPrompt` per object of ``labels`` (2-D, 0 = background) with at least
+    ``min_area`` pixels."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be one 2-D slice; got shape {labels.shape}")
+    out = []
+    for lab, sl in enumerate(ndi.find_objects(labels.astype(np.int64, copy=False)), 1):
+        if sl is None:
+            continue
+        obj = labels[sl] == lab
+        area = int(obj.sum())
+        if area < max(min_area, 1):
+            continue
+        d = cv2.distanceTransform(np.pad(obj, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        r, c = np.unravel_index(int(np.argmax(d)), d.shape)
+        ys, xs = sl
+        out.append(ObjectPrompt(lab, (xs.start, ys.start, xs.stop - 1, ys.stop - 1), (c + xs.start, r + ys.start), area))
+    return out
+
+
+def refine_labels(
+    session,
+    image: np.ndarray,
+    labels: np.ndarray,
+    *,
+    mode: str = "box",
+    min_area: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Instance labels redrawn by SAM from the objects of ``labels``, and notes for the user.
+
+    ``mode``: prompt with each object's box, its deepest point, or both. Larger objects are
+    painted first, so a smaller one that overlaps stays visible. ``cancel()`` returning true stops
+    with ``InterruptedError`` and returns nothing.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    labels = np.asarray(labels)
+    if labels.shape != np.asarray(image).shape[:2]:
+        raise ValueError(f"the labels have shape {labels.shape} but the image is {np.asarray(image).shape[:2]}: "
+                         f"pick the labels layer made from this image")
+    prompts = prompts_from_labels(labels, min_area=min_area)
+    notes: list[str] = []
+    out = np.zeros(labels.shape, np.int32)
+    if not prompts:
+        notes.append("the labels layer has no object to refine" + (f" of at least {min_area} pixels" if min_area else ""))
+        return out, notes
+    session.set_image(image)
+    masks = []
+    kept_original = 0
+    for k, p in enumerate(prompts, 1):
+        if cancel is not None and cancel():
+            raise InterruptedError("refinement cancelled; nothing was written")
+        box = p.box if "box" in mode else None
+        points = [p.point] if "point" in mode else None
+        pred = session.predict(points=points, labels=[1] if points else None, box=box, multimask=mode == "point")
+        m = pred.mask()
+        if not m.any():
+            m = labels == p.label
+            kept_original += 1
+        masks.append(m)
+        if progress is not None:
+            progress(k, len(prompts))
+    for k in sorted(range(len(masks)), key=lambda k: -masks[k].sum()):
+        out[masks[k]] = k + 1
+    if kept_original:
+        notes.append(f"{kept_original} object(s) got an empty mask from {session.describe()} and kept their original pixels")
+    return out, notes

@@ -222,7 +222,7 @@ def generate(
     """Decode a grid of point prompts on ``image`` and keep every candidate (see the module docstring).
 
     ``options`` are those of :func:`iter_generate`. ``progress(done, total)`` is called after each
-    point; ``cancel()`` returning true stops the run with ``InterruptedError`` (nothing partial is
+    batch of points; ``cancel()`` returning true stops the run with ``InterruptedError`` (nothing partial is
     returned). The session's current image is ``image`` afterwards.
     """
     steps = iter_generate(session, image, **options)
@@ -254,8 +254,10 @@ def iter_generate(
     crop_overlap_ratio: float = 512 / 1500,
     crop_n_points_downscale_factor: int = 1,
     stability_score_offset: float = 1.0,
+    points_per_batch: int = 16,
 ):
-    """Generator form of :func:`generate`: yields ``(done, total)`` after each grid point and
+    """Generator form of :func:`generate`: yields ``(done, total)`` after each batch of grid points
+    (``points_per_batch`` go through the decoder together) and
     returns the :class:`AutoMasks` (``StopIteration.value``), for workers that report progress and
     stop between points."""
     from .image import to_sam_rgb
@@ -273,23 +275,25 @@ def iter_generate(
         emb = session.set_image(rgb[y0:y1, x0:x1], key=("crop", tuple(crop)) if (x1 - x0, y1 - y0) != (w, h) else None)
         crop_size = (y1 - y0, x1 - x0)
         points = grids[layer] * np.array(crop_size)[None, ::-1]
-        for p in points:
-            pred = session.predict(points=p[None], labels=[1], multimask=True)
-            for k in range(len(pred.scores)):
-                stab, box, area, mask_info = _candidates_of(pred.logits[k], emb.input_size, crop_size,
-                                                            stability_score_offset, session.img_size)
-                cols["iou"].append(pred.scores[k])
-                cols["stability"].append(stab)
-                cols["boxes"].append(box + np.array([x0, y0, x0, y0]) if area else box)
-                cols["areas"].append(area)
-                cols["points"].append(p + [x0, y0])
-                cols["crop"].append(c)
-                if area:
-                    mask, my, mx = mask_info
-                    store.append(_compress(mask, my + y0, mx + x0, h))
-                else:
-                    store.append(("empty",))
-            done += 1
+        for start in range(0, len(points), points_per_batch):
+            batch = points[start:start + points_per_batch]
+            logits, ious = session.predict_points(batch, multimask=True)
+            for p, lg, iou in zip(batch, logits, ious):
+                for k in range(len(iou)):
+                    stab, box, area, mask_info = _candidates_of(lg[k], emb.input_size, crop_size,
+                                                                stability_score_offset, session.img_size)
+                    cols["iou"].append(iou[k])
+                    cols["stability"].append(stab)
+                    cols["boxes"].append(box + np.array([x0, y0, x0, y0]) if area else box)
+                    cols["areas"].append(area)
+                    cols["points"].append(p + [x0, y0])
+                    cols["crop"].append(c)
+                    if area:
+                        mask, my, mx = mask_info
+                        store.append(_compress(mask, my + y0, mx + x0, h))
+                    else:
+                        store.append(("empty",))
+            done += len(batch)
             yield done, total
     if crop_n_layers:  # leave the session on the whole image
         session.set_image(rgb)

@@ -64,64 +64,72 @@ def prepare(model, features: torch.Tensor) -> DecoderState:
     )
 
 
+def _bheads(x: torch.Tensor, h: int) -> torch.Tensor:
+    """(B, n, c) -> (B, H, n, c / H)."""
+    b, n, c = x.shape
+    return x.reshape(b, n, h, c // h).transpose(1, 2)
+
+
 def _attend_tokens_to_image(att, q_in, k_in, v_in, kv=None):
-    """``att(q=q_in, k=k_in, v=v_in)`` with few queries (prompt tokens) and many keys (pixels)."""
+    """``att(q=q_in, k=k_in, v=v_in)`` for a batch of prompt sets (B, n, C) with few queries
+    (prompt tokens) and many keys (pixels, (B, N, C)); ``kv``: keys and values already projected
+    and shared by the batch, (H, N, d) each."""
     h = att.num_heads
-    n = q_in.shape[0]
-    q = _heads(att.q_proj(q_in), h)  # (H, n, d)
+    b, n, _ = q_in.shape
+    q = _bheads(att.q_proj(q_in), h)  # (B, H, n, d)
     d = q.shape[-1]
-    if kv is not None:  # keys and values already projected
+    if kv is not None:
         k, v = kv
-        p = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d), dim=-1)
-        out = (p @ v).transpose(0, 1).reshape(n, h * d)
-        return att.out_proj(out)
+        p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)  # (B, H, n, N)
+        return att.out_proj((p @ v).transpose(1, 2).reshape(b, n, h * d))
     wk = att.k_proj.weight.reshape(h, d, -1)
-    bk = att.k_proj.bias.reshape(h, d)
-    qk = q @ wk  # (H, n, C)
-    scores = (qk.reshape(h * n, -1) @ k_in.T).reshape(h, n, -1) + (q * bk[:, None]).sum(-1, keepdim=True)
+    qk = (q @ wk).reshape(b, h * n, -1)  # (B, H n, C): q W_k instead of W_k on every pixel
+    bias = (q * att.k_proj.bias.reshape(h, 1, d)).sum(-1).reshape(b, h * n, 1)
+    scores = torch.baddbmm(bias, qk, k_in.transpose(1, 2))  # (B, H n, N)
     p = torch.softmax(scores / math.sqrt(d), dim=-1)
-    pv = (p.reshape(h * n, -1) @ v_in).reshape(h, n, -1)  # (H, n, C)
+    pv = (p @ v_in).reshape(b, h, n, -1)  # (B, H, n, C)
     wv = att.v_proj.weight.reshape(h, d, -1)
     out = pv @ wv.transpose(1, 2) + att.v_proj.bias.reshape(h, 1, d)  # rows of p sum to 1
-    return att.out_proj(out.transpose(0, 1).reshape(n, h * d))
+    return att.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
 
 
 def _attend_image_to_tokens(att, q_in, k_in, v_in, q=None):
-    """``att(q=q_in, k=k_in, v=v_in)`` with many queries (pixels) and few keys (prompt tokens)."""
+    """``att(q=q_in, k=k_in, v=v_in)`` with many queries (pixels, (B, N, C)) and few keys (prompt
+    tokens, (B, n, C)); ``q``: the queries already projected and shared by the batch, (H, d, N)."""
     h = att.num_heads
-    n = k_in.shape[0]
-    k = _heads(att.k_proj(k_in), h)  # (H, n, d)
-    v = _heads(att.v_proj(v_in), h)
+    b, n, _ = k_in.shape
+    k = _bheads(att.k_proj(k_in), h)  # (B, H, n, d)
+    v = _bheads(att.v_proj(v_in), h)
     d = k.shape[-1]
     if q is None:  # scores laid out (H n, N): softmax over a short middle axis is fast, a short last one is not
         wq = att.q_proj.weight.reshape(h, d, -1)
-        a = (k @ wq).reshape(h * n, -1)  # (H n, C)
-        bias = (k * att.q_proj.bias.reshape(h, 1, d)).sum(-1).reshape(h * n, 1)
-        scores = torch.addmm(bias, a, q_in.T)  # (H n, N)
+        a = (k @ wq).reshape(b, h * n, -1)  # (B, H n, C)
+        bias = (k * att.q_proj.bias.reshape(h, 1, d)).sum(-1).reshape(b, h * n, 1)
+        scores = torch.baddbmm(bias, a, q_in.transpose(1, 2))  # (B, H n, N)
     else:
-        scores = k @ q  # (H, n, N)
-    p = torch.softmax(scores.reshape(h, n, -1) / math.sqrt(d), dim=1).reshape(h * n, -1)
+        scores = k @ q  # (B, H, n, N)
+    p = torch.softmax(scores.reshape(b, h, n, -1) / math.sqrt(d), dim=2).reshape(b, h * n, -1)
     wo = att.out_proj.weight.reshape(-1, h, d).permute(1, 2, 0)  # (H, d, C)
-    vw = (v @ wo).reshape(h * n, -1)  # (H n, C)
-    return torch.addmm(att.out_proj.bias, p.T, vw)
-
-
-def _stock(att, q_in, k_in, v_in):
-    return att(q_in[None], k_in[None], v_in[None])[0]
+    vw = (v @ wo).reshape(b, h * n, -1)  # (B, H n, C)
+    return torch.baddbmm(att.out_proj.bias.expand(b, 1, -1), p.transpose(1, 2), vw)
 
 
 def _transformer(tr, state: DecoderState, src: torch.Tensor, tokens: torch.Tensor):
-    """TwoWayTransformer.forward for one prompt set: (queries, keys), both 2-D."""
-    few = tokens.shape[0] <= _REASSOCIATE_MAX_TOKENS
+    """TwoWayTransformer.forward for a batch of prompt sets: tokens (B, n, C), ``src`` the shared
+    image tokens (N, C) (then the first block's projections come from ``state``) or per-prompt ones
+    (B, N, C). Returns (queries, keys)."""
+    b = tokens.shape[0]
+    few = tokens.shape[1] <= _REASSOCIATE_MAX_TOKENS
     cached = src is state.src
     pe = state.pe
-    queries, keys = tokens, src
+    queries = tokens
+    keys = src if src.dim() == 3 else src.expand(b, -1, -1)
     for i, block in enumerate(tr.layers):
         if block.skip_first_layer_pe:
-            queries = _stock(block.self_attn, queries, queries, queries)
+            queries = block.self_attn(q=queries, k=queries, v=queries)
         else:
             q = queries + tokens
-            queries = queries + _stock(block.self_attn, q, q, queries)
+            queries = queries + block.self_attn(q=q, k=q, v=queries)
         queries = block.norm1(queries)
         q = queries + tokens
         first = i == 0 and cached
@@ -131,56 +139,63 @@ def _transformer(tr, state: DecoderState, src: torch.Tensor, tokens: torch.Tenso
         elif few:
             out = _attend_tokens_to_image(block.cross_attn_token_to_image, q, kpe, keys)
         else:
-            out = _stock(block.cross_attn_token_to_image, q, kpe, keys)
+            out = block.cross_attn_token_to_image(q=q, k=kpe, v=keys)
         queries = block.norm2(queries + out)
         queries = block.norm3(queries + block.mlp(queries))
         q = queries + tokens
         if few or first:
             out = _attend_image_to_tokens(block.cross_attn_image_to_token, kpe, q, queries, q=state.q0 if first else None)
         else:
-            out = _stock(block.cross_attn_image_to_token, kpe, q, queries)
+            out = block.cross_attn_image_to_token(q=kpe, k=q, v=queries)
         keys = block.norm4(keys + out)
     q = queries + tokens
     kpe = keys + pe
     if few:
         out = _attend_tokens_to_image(tr.final_attn_token_to_image, q, kpe, keys)
     else:
-        out = _stock(tr.final_attn_token_to_image, q, kpe, keys)
+        out = tr.final_attn_token_to_image(q=q, k=kpe, v=keys)
     return tr.norm_final_attn(queries + out), keys
 
 
 def _upscale_logits(md, keys: torch.Tensor, hyper: torch.Tensor, side: int) -> torch.Tensor:
-    """``hyper @ output_upscaling(keys)`` as two matrix products: (masks, 4 side, 4 side)."""
+    """``hyper @ output_upscaling(keys)`` as two matrix products: keys (B, N, C), hyper (B, k, c2)
+    -> (B, k, 4 side, 4 side)."""
     up1, ln, act1, up2, act2 = md.output_upscaling
     c1, c2 = up1.out_channels, up2.out_channels
+    b = keys.shape[0]
     w1 = up1.weight.permute(0, 2, 3, 1).reshape(up1.in_channels, 4 * c1)  # (C, (a b o))
-    x = torch.addmm(up1.bias.repeat(4), keys, w1).reshape(-1, c1)  # (N 4, c1)
+    x = torch.addmm(up1.bias.repeat(4), keys.reshape(-1, keys.shape[-1]), w1).reshape(-1, c1)  # (B N 4, c1)
     x = act1(F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
     w2 = up2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2)
-    x = act2(torch.addmm(up2.bias.repeat(4), x, w2).reshape(-1, c2))  # (N 16, c2)
-    m = (x @ hyper.T).reshape(side, side, 2, 2, 2, 2, -1)  # i j a b c e k
-    return m.permute(6, 0, 2, 4, 1, 3, 5).reshape(-1, 4 * side, 4 * side)
+    x = act2(torch.addmm(up2.bias.repeat(4), x, w2)).reshape(b, -1, c2)  # (B, N 16, c2)
+    m = (x @ hyper.transpose(1, 2)).reshape(b, side, side, 2, 2, 2, 2, -1)  # B i j a b c e k
+    return m.permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, -1, 4 * side, 4 * side)
 
 
 @torch.inference_mode()
 def decode(model, state: DecoderState, sparse: torch.Tensor, dense: torch.Tensor | None, multimask: bool):
-    """Low-resolution mask logits (k, 256, 256) and predicted IoUs (k,) for one prompt set.
+    """Low-resolution mask logits (B, k, 256, 256) and predicted IoUs (B, k) for a batch of prompt
+    sets of equal length.
 
-    ``sparse`` is the prompt encoder's (1, n, C) output; ``dense`` its mask embedding, or ``None``
-    when no mask prompt is given (then the cached first block is used).
+    ``sparse`` is the prompt encoder's (B, n, C) output; ``dense`` its (B, C, h, w) mask
+    embedding, or ``None`` when no mask prompt is given (then the cached first block is used).
     """
     md = model.mask_decoder
-    tokens = torch.cat([md.iou_token.weight, md.mask_tokens.weight, sparse[0]], 0)
-    src = state.src if dense is None else (state.src - model.prompt_encoder.no_mask_embed.weight
-                                           + dense[0].flatten(1).T)
+    b = sparse.shape[0]
+    out_tokens = torch.cat([md.iou_token.weight, md.mask_tokens.weight], 0)
+    tokens = torch.cat([out_tokens.expand(b, -1, -1), sparse], 1)
+    if dense is None:
+        src = state.src
+    else:
+        src = state.src - model.prompt_encoder.no_mask_embed.weight + dense.flatten(2).transpose(1, 2)
     hs, keys = _transformer(md.transformer, state, src, tokens)
     n_masks = md.num_mask_tokens
     sl = slice(1, None) if multimask else slice(0, 1)
     idx = range(n_masks)[sl]
-    hyper = torch.stack([md.output_hypernetworks_mlps[i](hs[1 + i]) for i in idx], 0)
-    side = int(round(math.sqrt(keys.shape[0])))
+    hyper = torch.stack([md.output_hypernetworks_mlps[i](hs[:, 1 + i]) for i in idx], 1)  # (B, k, c2)
+    side = int(round(math.sqrt(keys.shape[1])))
     logits = _upscale_logits(md, keys, hyper, side)
-    iou = md.iou_prediction_head(hs[0])[sl]
+    iou = md.iou_prediction_head(hs[:, 0])[:, sl]
     return logits, iou
 
 

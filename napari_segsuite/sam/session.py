@@ -284,6 +284,7 @@ class SamSession:
             with torch.inference_mode():
                 if self.fast:
                     logits, iou = _dec.decode(self.model, emb.state, sparse, dense, multimask)
+                    logits, iou = logits[0], iou[0]
                 else:
                     md = self.model.mask_decoder
                     if dense is None:
@@ -293,6 +294,24 @@ class SamSession:
                     logits, iou = low[0], iou[0]
             self.decoder_runs += 1
             return Prediction(iou.float().cpu().numpy(), logits.float().cpu().numpy(), emb.input_size, emb.original_size, notes)
+
+    def predict_points(self, points: np.ndarray, *, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """One positive point per prompt, a batch of them at once: ``points`` (B, 2) as (x, y) ->
+        low-resolution logits (B, k, 256, 256) and predicted IoUs (B, k). For point grids
+        (automatic masks); the points are not checked against the image."""
+        with self._lock:
+            emb = self.current
+            if emb is None:
+                raise RuntimeError("no image is set: call set_image(image) before predict_points")
+            pts = np.asarray(points, np.float64).reshape(-1, 2)
+            coords = self.transform.apply_coords(pts, emb.original_size)
+            with torch.inference_mode():
+                coords_t = torch.as_tensor(coords, dtype=torch.float, device=self.device)[:, None]
+                labels_t = torch.ones(len(pts), 1, dtype=torch.int, device=self.device)
+                sparse, _ = self.model.prompt_encoder(points=(coords_t, labels_t), boxes=None, masks=None)
+                logits, iou = _dec.decode(self.model, emb.state, sparse, None, multimask)
+            self.decoder_runs += len(pts)
+            return logits.float().cpu().numpy(), iou.float().cpu().numpy()
 
     @torch.inference_mode()
     def _encode_prompts(self, emb: Embedding, pts, lbs, bx, mask_input):

@@ -212,6 +212,8 @@ def _run(args: argparse.Namespace) -> int:
     from .techniques.chain import Chain
 
     post = ()
+    if args.technique.endswith(".json") and _is_sam_preset(args.technique):
+        return _run_sam_pipeline(args)
     if args.technique.endswith(".json"):
         preset = load_preset(args.technique)
         tech, params, post = preset.technique, dict(preset.params), preset.post
@@ -369,6 +371,50 @@ def _benchmark_clicks(args: argparse.Namespace) -> int:
     print("mean IoU after k clicks: " + "  ".join(f"k={k}: {v:.3f}" for k, v in result["miou"].items()))
     print(f"{result['seconds_per_click'] * 1000:.0f} ms per click (prompting only)")
     return 0
+
+
+def _is_sam_preset(path: str) -> bool:
+    import json
+
+    from .sam.pipeline import is_pipeline
+
+    try:
+        return is_pipeline(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return False  # load_preset reports the problem
+
+
+def _run_sam_pipeline(args: argparse.Namespace) -> int:
+    """``run`` for a hybrid (SAM) preset: the model is loaded once for every file."""
+    from .io import read_image, write_labels
+    from .sam.pipeline import load_pipeline
+
+    if args.param:
+        raise ValueError("--param applies to catalog techniques; edit the SAM preset's options instead")
+    pipeline = load_pipeline(args.technique)
+    session = pipeline.session()
+    files = _expand_inputs(args.inputs)
+    out_dir = Path(args.output)
+    failed = done = skipped = 0
+    for i, path in enumerate(files, 1):
+        target = out_dir / f"{path.stem}.{args.format}"
+        prefix = f"[{i}/{len(files)}] {path}"
+        if target.exists() and not args.overwrite:
+            skipped += 1
+            print(f"{prefix}: {target} exists, skipped (--overwrite replaces it)")
+            continue
+        try:
+            image = read_image(path)
+            labels, notes = pipeline.run(image, session, channel_axis=_channel_axis(args.channel_axis, image.shape))
+            write_labels(target, labels, overwrite=args.overwrite)
+        except (ValueError, TypeError, OSError) as e:
+            failed += 1
+            print(f"{prefix}: FAILED: {e}", file=sys.stderr)
+            continue
+        done += 1
+        print(f"{prefix} -> {target} ({int(labels.max())} objects{''.join(f'; note: {n}' for n in notes)})")
+    print(f"{done} written, {skipped} skipped, {failed} failed ({session.describe()})")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

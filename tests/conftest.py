@@ -63,3 +63,11 @@ def build_tiny_sam(seed: int = 0):
 @pytest.fixture(scope="session")
 def tiny_sam():
     return build_tiny_sam()
+
+
+@pytest.fixture(autouse=True)
+def _private_caches(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's model folder or embedding cache."""
+    root = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("NAPARI_SEGSUITE_EMBEDDINGS", str(root / "embeddings"))
+    monkeypatch.setenv("NAPARI_SEGSUITE_MODELS", str(root / "models"))

@@ -44,6 +44,7 @@ class AutoMasksPanel(QWidget):
         self.generate_button = widgets.PushButton(text="Generate")
         self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
         self.commit_button = widgets.PushButton(text="Commit all", enabled=False)
+        self.save_button = widgets.PushButton(text="Save preset…")
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -51,10 +52,12 @@ class AutoMasksPanel(QWidget):
         layout.addWidget(widgets.Container(widgets=[self.points, self.crop_layers, self.iou, self.stability, self.nms, self.min_area]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False,
                                            widgets=[self.generate_button, self.cancel_button, self.commit_button]).native)
+        layout.addWidget(widgets.Container(labels=False, widgets=[self.save_button]).native)
         layout.addWidget(self.status)
         self.generate_button.changed.connect(lambda *_: self.generate())
         self.cancel_button.changed.connect(lambda *_: self.cancel())
         self.commit_button.changed.connect(lambda *_: self.commit())
+        self.save_button.changed.connect(lambda *_: self._save_dialog())
         for w in (self.iou, self.stability, self.nms, self.min_area):
             w.changed.connect(lambda *_: self.refilter())
 
@@ -102,7 +105,7 @@ class AutoMasksPanel(QWidget):
             return
         self.shown = self.result.select(pred_iou_thresh=self.iou.value, stability_score_thresh=self.stability.value,
                                         box_nms_thresh=self.nms.value, min_area=self.min_area.value)
-        labels = self.result.labels(self.shown)
+        labels = self.owner.post_process(self.result.labels(self.shown))
         self.preview_layer = update_preview_layer(self.owner.viewer, self.preview_layer, labels, name="SAM auto masks",
                                                   source=image, output="labels")
         self.commit_button.enabled = len(self.shown) > 0
@@ -115,7 +118,7 @@ class AutoMasksPanel(QWidget):
             show_info("nothing to commit: generate masks first")
             return
         image, index = self.source
-        labels = self.result.labels(self.shown)
+        labels = self.owner.post_process(self.result.labels(self.shown))
         try:
             layer, notes = commit_labels(self.owner.viewer, self.owner.target.value, labels, source=image, index=index,
                                          kind="instance", overwrite=self.owner.overwrite.value, name="SAM labels")
@@ -128,3 +131,36 @@ class AutoMasksPanel(QWidget):
             self.owner._reset_choices()
             self.owner.target.value = layer
         show_info(f"{len(self.shown)} masks written into {layer.name!r}")
+
+    def pipeline(self):
+        """These settings and the dock's post-processing steps as a hybrid preset."""
+        from ..sam.pipeline import SamPipeline
+        from ..sam.registry import REGISTRY
+        from ..techniques.chain import Step
+
+        name = getattr(self.owner.session, "model_name", None)
+        if self.owner.session.backend != "sam" or name not in REGISTRY:
+            raise ValueError("a preset names its model: load one of the registry's SAM models first")
+        ckpt = self.owner.checkpoint.value
+        options = dict(points_per_side=self.points.value, crop_n_layers=self.crop_layers.value,
+                       pred_iou_thresh=self.iou.value, stability_score_thresh=self.stability.value,
+                       box_nms_thresh=self.nms.value, min_area=self.min_area.value)
+        post = tuple(Step(t, p) for t, p in self.owner.post.steps())
+        checkpoint = str(ckpt) if ckpt and str(ckpt) not in ("", ".") and ckpt.is_file() else None
+        return SamPipeline(name, "auto", options, (), post, checkpoint)
+
+    def save(self, path: str, *, overwrite: bool = False):
+        from ..sam.pipeline import save_pipeline
+
+        return save_pipeline(path, self.pipeline(), overwrite=overwrite)
+
+    def _save_dialog(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Save SAM preset", "sam_auto.json", "JSON (*.json)")
+        if path:
+            try:
+                show_info(f"preset written to {self.save(path, overwrite=True)}; run it with "
+                          f"napari-segsuite run {path} IMAGES -o OUT")
+            except (OSError, ValueError) as e:
+                show_error(str(e))

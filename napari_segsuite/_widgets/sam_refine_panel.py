@@ -100,6 +100,7 @@ class RefinePanel(QWidget):
         if out is None:
             return
         refined, notes = out
+        refined = self.owner.post_process(refined)
         full = np.zeros(tuple(source.data.shape), np.int32)
         full[index] = refined
         name = f"{source.name} refined"

@@ -22,6 +22,7 @@ from superqt import QCollapsible
 from ..labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices
 from ..sam import registry
+from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
 from .sam_refine_panel import RefinePanel
 from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, update_preview_layer
@@ -106,12 +107,17 @@ class SamWidget(QWidget):
         self.auto_section = QCollapsible("Automatic masks")
         self.auto_section.addWidget(self.auto)
         layout.addWidget(self.auto_section)
+        self.post = PostStepsPanel()
+        self.post_section = QCollapsible("Post-processing of automatic and refined masks")
+        self.post_section.addWidget(self.post)
+        layout.addWidget(self.post_section)
         self.refine = RefinePanel(self)
         self.refine_section = QCollapsible("Refine a labels layer (classical → SAM)")
         self.refine_section.addWidget(self.refine)
         layout.addWidget(self.refine_section)
         layout.addStretch(1)
 
+        self.post.changed.connect(lambda: self.auto.refilter())
         self.models_dir.changed.connect(lambda v: registry.set_models_dir(v) if v and str(v) not in ("", ".") else None)
         self.load_button.changed.connect(lambda *_: self.load_model())
         self.download_button.changed.connect(lambda *_: self.download())
@@ -128,6 +134,15 @@ class SamWidget(QWidget):
         self._show_status()
 
     # -- model ----------------------------------------------------------------------------------
+
+    def post_process(self, labels: np.ndarray) -> np.ndarray:
+        """``labels`` through the dock's post-processing steps (none: unchanged)."""
+        steps = self.post.steps()
+        if not steps:
+            return labels
+        from ..techniques.chain import Chain
+
+        return np.asarray(Chain(steps).run(labels).data)
 
     def use_session(self, session: SamSession | ClassicalSession) -> None:
         """Make ``session`` the active backend (the current embedding is recomputed for it)."""

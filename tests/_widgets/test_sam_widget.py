@@ -321,3 +321,29 @@ def test_refine_a_labels_layer(make_napari_viewer, qtbot):
     assert np.array_equal(rough.data, rough_data)  # the source is untouched
     m = out == 1
     assert (m & (truth > 0)).sum() / (m | (truth > 0)).sum() > 0.9
+
+
+def test_post_processing_applies_to_automatic_masks_and_saves_a_preset(sam_dock, qtbot, tmp_path, monkeypatch):
+    from napari_segsuite.sam import registry
+    from napari_segsuite.sam.pipeline import load_pipeline
+
+    viewer, w = sam_dock
+    panel = w.auto
+    panel.points.value = 3
+    panel.iou.value = 0.0
+    panel.stability.value = 0.0
+    panel.nms.value = 1.0
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=TIMEOUT)
+    before = panel.preview_layer.data.copy()
+    w.post.add_step("post.morphology", {"operation": "erode", "radius": 3})
+    after = panel.preview_layer.data
+    assert (after > 0).sum() < (before > 0).sum()  # the step re-ran on the stored masks, no decoder
+    with pytest.raises(ValueError, match="registry"):
+        panel.save(str(tmp_path / "p.json"))  # a model built in memory has no name to save
+    monkeypatch.setattr(w.session, "model_name", "vit_b")
+    path = panel.save(str(tmp_path / "p.json"))
+    p = load_pipeline(path)
+    assert p.model == "vit_b" and p.mode == "auto" and p.options["points_per_side"] == 3
+    assert [s.technique.name for s in p.post] == ["post.morphology"] and p.post[0].params["radius"] == 3
+    assert registry.REGISTRY["vit_b"]

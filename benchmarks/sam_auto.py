@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from _sam_setup import random_model_and_image
 
 
 def main() -> None:
@@ -33,14 +34,8 @@ def main() -> None:
 
     from napari_segsuite.sam import SamSession
     from napari_segsuite.sam.auto import generate
-    from napari_segsuite.sam.registry import build_model
 
-    torch.manual_seed(0)
-    model = build_model(args.model).eval()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[: args.size, : args.size]
-    img = np.stack([(xx * 255 // args.size), (yy * 255 // args.size), ((xx + yy) % 256)], -1).astype(np.uint8)
-    img = np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+    model, img = random_model_and_image(args.model, args.size)
     params = dict(pred_iou_thresh=args.pred_iou_thresh, stability_score_thresh=args.stability_thresh, box_nms_thresh=args.nms)
     print(f"SAM {args.model}, random weights, {args.size}x{args.size} RGB, {args.points_per_side}^2 points, {params}, "
           f"CPU threads {torch.get_num_threads()}\n")
@@ -70,7 +65,6 @@ def main() -> None:
     print(f"{'full run (given the embedding)':32s} stock {t_stock:7.1f} s   ours {t_ours:6.1f} s   {t_stock / t_ours:5.1f}x faster")
     print(f"{'masks kept':32s} stock {len(ref):7d}     ours {len(idx):6d}     same masks: {same} of {len(ref)}")
     print(f"{'candidates stored':32s} {len(auto)} masks in {auto.nbytes / 1e6:.1f} MB (run lengths or packed bits, whichever is smaller)")
-    times = []
     sel_times, lab_times, kept = [], [], []
     for thresh, nms in zip(np.linspace(0.0, 0.5, 10), [args.nms, 0.7] * 5):
         t = time.perf_counter()

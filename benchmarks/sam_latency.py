@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+from _sam_setup import random_model_and_image
 
 
 def _median_ms(fn, prompts) -> float:
@@ -43,14 +44,9 @@ def main() -> None:
     from segment_anything import SamPredictor
 
     from napari_segsuite.sam import SamSession
-    from napari_segsuite.sam.registry import build_model
 
-    torch.manual_seed(0)
-    model = build_model(args.model).eval()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[: args.size, : args.size]
-    img = np.stack([(xx * 255 // args.size), (yy * 255 // args.size), ((xx + yy) % 256)], -1).astype(np.uint8)
-    img = np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+    model, img = random_model_and_image(args.model, args.size)
+    rng = np.random.default_rng(0)  # the prompts
     print(f"SAM {args.model}, random weights, {args.size}x{args.size} RGB, device {args.device}, "
           f"torch threads {torch.get_num_threads()}\n")
 
@@ -76,7 +72,8 @@ def main() -> None:
     kinds = {
         "1 point": lambda: dict(point_coords=rng.uniform(0, args.size - 1, (1, 2)), point_labels=np.array([1])),
         "3 points": lambda: dict(point_coords=rng.uniform(0, args.size - 1, (3, 2)), point_labels=np.array([1, 0, 1])),
-        "box": lambda: dict(box=np.sort(rng.uniform(0, args.size - 1, (2, 2)), 0).T.ravel()[[0, 2, 1, 3]]),
+        "box": lambda: dict(box=np.concatenate([corner := rng.uniform(0, args.size * 0.6, 2),
+                                                corner + rng.uniform(8, args.size * 0.4, 2)])),
     }
     print(f"{'encoder (once per image)':34s} stock {t_stock_enc * 1000:8.0f} ms   ours {t_enc * 1000:8.0f} ms")
     print(f"{'reopen cached image (disk)':34s} re-encode {t_enc * 1000:6.0f} ms   load {t_load * 1000:8.1f} ms   "

@@ -205,7 +205,6 @@ def _channel_axis(option: str, shape: tuple[int, ...]) -> int | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .io import read_image, write_labels
     from .presets import load_preset
     from .techniques import get
 
@@ -230,6 +229,20 @@ def _run(args: argparse.Namespace) -> int:
     if any(i.required for i in tech.inputs):
         raise ValueError(f"{tech.name} needs seeds from a layer; it runs in the app, not on files")
     chain = Chain([(tech, params), *post])
+
+    def process(image, channel_axis):
+        result = chain.run(image, channel_axis=channel_axis)
+        return result.data, f"{result.seconds * 1000:.0f} ms", result.notes
+
+    return _write_each(args, process)
+
+
+def _write_each(args: argparse.Namespace, process, summary: str = "") -> int:
+    """Apply ``process(image, channel_axis) -> (labels, what, notes)`` to every input file and write
+    the masks: existing outputs are skipped unless --overwrite; a failing file is reported and the
+    others go on. Exit code 1 when any file failed."""
+    from .io import read_image, write_labels
+
     files = _expand_inputs(args.inputs)
     out_dir = Path(args.output)
     failed = done = skipped = 0
@@ -242,16 +255,15 @@ def _run(args: argparse.Namespace) -> int:
             continue
         try:
             image = read_image(path)
-            result = chain.run(image, channel_axis=_channel_axis(args.channel_axis, image.shape))
-            write_labels(target, result.data, overwrite=args.overwrite)
+            labels, what, notes = process(image, _channel_axis(args.channel_axis, image.shape))
+            write_labels(target, labels, overwrite=args.overwrite)
         except (ValueError, TypeError, OSError) as e:
             failed += 1
             print(f"{prefix}: FAILED: {e}", file=sys.stderr)
             continue
         done += 1
-        notes = "".join(f"; note: {n}" for n in result.notes)
-        print(f"{prefix} -> {target} ({result.seconds * 1000:.0f} ms{notes})")
-    print(f"{done} written, {skipped} skipped, {failed} failed")
+        print(f"{prefix} -> {target} ({what}{''.join(f'; note: {n}' for n in notes)})")
+    print(f"{done} written, {skipped} skipped, {failed} failed{summary}")
     return 1 if failed else 0
 
 
@@ -386,35 +398,18 @@ def _is_sam_preset(path: str) -> bool:
 
 def _run_sam_pipeline(args: argparse.Namespace) -> int:
     """``run`` for a hybrid (SAM) preset: the model is loaded once for every file."""
-    from .io import read_image, write_labels
     from .sam.pipeline import load_pipeline
 
     if args.param:
         raise ValueError("--param applies to catalog techniques; edit the SAM preset's options instead")
     pipeline = load_pipeline(args.technique)
     session = pipeline.session()
-    files = _expand_inputs(args.inputs)
-    out_dir = Path(args.output)
-    failed = done = skipped = 0
-    for i, path in enumerate(files, 1):
-        target = out_dir / f"{path.stem}.{args.format}"
-        prefix = f"[{i}/{len(files)}] {path}"
-        if target.exists() and not args.overwrite:
-            skipped += 1
-            print(f"{prefix}: {target} exists, skipped (--overwrite replaces it)")
-            continue
-        try:
-            image = read_image(path)
-            labels, notes = pipeline.run(image, session, channel_axis=_channel_axis(args.channel_axis, image.shape))
-            write_labels(target, labels, overwrite=args.overwrite)
-        except (ValueError, TypeError, OSError) as e:
-            failed += 1
-            print(f"{prefix}: FAILED: {e}", file=sys.stderr)
-            continue
-        done += 1
-        print(f"{prefix} -> {target} ({int(labels.max())} objects{''.join(f'; note: {n}' for n in notes)})")
-    print(f"{done} written, {skipped} skipped, {failed} failed ({session.describe()})")
-    return 1 if failed else 0
+
+    def process(image, channel_axis):
+        labels, notes = pipeline.run(image, session, channel_axis=channel_axis)
+        return labels, f"{int(labels.max())} objects", notes
+
+    return _write_each(args, process, f" ({session.describe()})")
 
 
 if __name__ == "__main__":

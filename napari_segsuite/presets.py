@@ -89,16 +89,20 @@ def _parse_step(data: Any, source: str) -> tuple[Technique, dict[str, Any]]:
         raise ValueError(f"{source}: {e.args[0] if e.args else e}") from None
 
 
-def load_preset(path: str | os.PathLike) -> Preset:
-    """Read and validate a preset file."""
+def read_preset_json(path: str | os.PathLike) -> Any:
+    """The decoded JSON of a preset file, with errors that name the file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such preset file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
-    return parse_preset(data, source=str(path))
+
+
+def load_preset(path: str | os.PathLike) -> Preset:
+    """Read and validate a preset file."""
+    return parse_preset(read_preset_json(path), source=str(path))
 
 
 def save_preset(

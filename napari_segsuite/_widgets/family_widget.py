@@ -16,7 +16,7 @@ from magicgui import widgets
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QDockWidget, QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
@@ -25,7 +25,10 @@ from ..techniques.chain import Chain
 from .histogram import HistogramView
 from .inputs import InputsForm
 from .jobs import Job
-from .layers import commit_labels, displayed_slice, is_preview, label_kind_of, reset_keeping_value, spatial_shape, update_preview_layer
+from .layers import (
+    commit_labels, displayed_slice, is_preview, label_kind_of, reset_keeping_value, scrolling_content, spatial_shape,
+    update_preview_layer,
+)
 from .params import ParamsForm
 from .post_steps import PostStepsPanel
 from .preview import PreviewRunner
@@ -93,16 +96,7 @@ class FamilyWidget(QWidget):
         self.save_button = widgets.PushButton(text="Save preset…")
         self.load_button = widgets.PushButton(text="Load preset…")
 
-        # everything scrolls inside the dock, so an expanded section never forces the window taller
-        content = QWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        layout = QVBoxLayout(content)
+        layout = scrolling_content(self)
         layout.addWidget(widgets.Container(widgets=[self.input, self.technique]).native)
         layout.addWidget(self.summary)
         for name, form in self.forms.items():

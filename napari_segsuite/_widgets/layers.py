@@ -9,7 +9,7 @@ from napari.layers import Image, Labels
 
 from ..labels import LabelKind, commit_plan, labels_metadata
 
-__all__ = ["commit_labels", "displayed_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
+__all__ = ["scrolling_content", "commit_labels", "displayed_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:
@@ -170,3 +170,19 @@ def commit_labels(
     if target_kind is None and kind is not None:
         target.metadata = {**target.metadata, **labels_metadata(kind)}
     return target, plan.notes
+
+
+def scrolling_content(widget: Any) -> Any:
+    """Give ``widget`` a frameless scroll area and return the layout of its content: everything
+    scrolls inside the dock, so an expanded section never forces the window taller."""
+    from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+    content = QWidget()
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(content)
+    outer = QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return QVBoxLayout(content)

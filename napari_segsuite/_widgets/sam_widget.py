@@ -16,7 +16,7 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.qt.threading import create_worker
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
 
 from ..labels import labels_metadata
@@ -25,7 +25,7 @@ from ..sam import registry
 from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
 from .sam_refine_panel import RefinePanel
-from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, update_preview_layer
+from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, scrolling_content, update_preview_layer
 
 __all__ = ["SamWidget"]
 
@@ -85,15 +85,7 @@ class SamWidget(QWidget):
         keys = QLabel(KEYS)
         keys.setWordWrap(True)
 
-        content = QWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        layout = QVBoxLayout(content)
+        layout = scrolling_content(self)
         layout.addWidget(widgets.Container(widgets=[self.backend, self.checkpoint, self.device, self.models_dir]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.load_button, self.download_button]).native)
         layout.addWidget(self.status)

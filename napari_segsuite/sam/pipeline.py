@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..presets import FORMAT, VERSION, _parse_step
+from ..presets import FORMAT, VERSION, _parse_step, read_preset_json
 from ..techniques.chain import Chain, Step
 
 __all__ = ["SamPipeline", "is_pipeline", "load_pipeline", "parse_pipeline", "save_pipeline"]
@@ -135,14 +135,8 @@ def parse_pipeline(data: Any, *, source: str = "preset") -> SamPipeline:
 
 
 def load_pipeline(path: str | os.PathLike) -> SamPipeline:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such preset file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-    return parse_pipeline(data, source=str(path))
+    """Read and validate a hybrid preset file."""
+    return parse_pipeline(read_preset_json(path), source=str(path))
 
 
 def save_pipeline(path: str | os.PathLike, pipeline: SamPipeline, *, overwrite: bool = False) -> Path:

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from . import decoder as _dec
+
 __all__ = ["ObjectPrompt", "prompts_from_labels", "refine_labels"]
 
 MODES = ("box", "point", "box+point")
@@ -58,13 +60,14 @@ def refine_labels(
     *,
     mode: str = "box",
     min_area: int = 0,
+    batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Instance labels redrawn by SAM from the objects of ``labels``, and notes for the user.
 
-    ``mode``: prompt with each object's box, its deepest point, or both. Larger objects are
-    painted first, so a smaller one that overlaps stays visible. ``cancel()`` returning true stops
+    ``mode``: prompt with each object's box, its deepest point, or both. With SAM, ``batch_size``
+    objects go through the decoder together. Larger objects are painted first, so a smaller one that overlaps stays visible. ``cancel()`` returning true stops
     with ``InterruptedError`` and returns nothing.
     """
     if mode not in MODES:
@@ -79,22 +82,30 @@ def refine_labels(
     if not prompts:
         notes.append("the labels layer has no object to refine" + (f" of at least {min_area} pixels" if min_area else ""))
         return out, notes
-    session.set_image(image)
+    emb = session.set_image(image)
     masks = []
     kept_original = 0
-    for k, p in enumerate(prompts, 1):
+    batched = hasattr(session, "predict_batch")
+    for start in range(0, len(prompts), batch_size if batched else 1):
         if cancel is not None and cancel():
             raise InterruptedError("refinement cancelled; nothing was written")
-        box = p.box if "box" in mode else None
-        points = [p.point] if "point" in mode else None
-        pred = session.predict(points=points, labels=[1] if points else None, box=box, multimask=mode == "point")
-        m = pred.mask()
-        if not m.any():
-            m = labels == p.label
-            kept_original += 1
-        masks.append(m)
+        chunk = prompts[start:start + (batch_size if batched else 1)]
+        boxes = np.array([p.box for p in chunk], float) if "box" in mode else None
+        points = np.array([[p.point] for p in chunk], float) if "point" in mode else None
+        if batched:  # SAM: the whole chunk through the decoder at once
+            logits, iou = session.predict_batch(points=points, labels=None if points is None else np.ones((len(chunk), 1), int),
+                                                boxes=boxes, multimask=mode == "point")
+            got = [_dec.upsample_mask(lg[int(np.argmax(s))], emb.input_size, emb.original_size) for lg, s in zip(logits, iou)]
+        else:
+            got = [session.predict(points=None if points is None else points[0], labels=None if points is None else [1],
+                                   box=None if boxes is None else boxes[0], multimask=mode == "point").mask()]
+        for p, m in zip(chunk, got):
+            if not m.any():
+                m = labels == p.label
+                kept_original += 1
+            masks.append(m)
         if progress is not None:
-            progress(k, len(prompts))
+            progress(len(masks), len(prompts))
     for k in sorted(range(len(masks)), key=lambda k: -masks[k].sum()):
         out[masks[k]] = k + 1
     if kept_original:

@@ -31,7 +31,7 @@ MODES = ("auto", "refine")
 _AUTO_BUILD = ("points_per_side", "crop_n_layers", "crop_overlap_ratio", "crop_n_points_downscale_factor",
                "stability_score_offset", "points_per_batch")
 _AUTO_SELECT = ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh", "crop_nms_thresh", "min_area")
-_REFINE = ("mode", "min_area")
+_REFINE = ("mode", "min_area", "batch_size")
 
 
 @dataclass

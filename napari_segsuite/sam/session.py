@@ -299,18 +299,33 @@ class SamSession:
         """One positive point per prompt, a batch of them at once: ``points`` (B, 2) as (x, y) ->
         low-resolution logits (B, k, 256, 256) and predicted IoUs (B, k). For point grids
         (automatic masks); the points are not checked against the image."""
+        pts = np.asarray(points, np.float64).reshape(-1, 1, 2)
+        return self.predict_batch(points=pts, labels=np.ones(pts.shape[:2], int), multimask=multimask)
+
+    def predict_batch(self, points: np.ndarray | None = None, labels: np.ndarray | None = None,
+                      boxes: np.ndarray | None = None, *, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """B prompt sets through the decoder together: ``points`` (B, k, 2) as (x, y) with ``labels``
+        (B, k), and/or ``boxes`` (B, 4). Returns low-resolution logits (B, m, 256, 256) and predicted
+        IoUs (B, m). Prompts are not checked (callers build them from the image)."""
         with self._lock:
             emb = self.current
             if emb is None:
-                raise RuntimeError("no image is set: call set_image(image) before predict_points")
-            pts = np.asarray(points, np.float64).reshape(-1, 2)
-            coords = self.transform.apply_coords(pts, emb.original_size)
+                raise RuntimeError("no image is set: call set_image(image) before predicting")
+            if points is None and boxes is None:
+                raise ValueError("no prompt: give points and/or boxes")
             with torch.inference_mode():
-                coords_t = torch.as_tensor(coords, dtype=torch.float, device=self.device)[:, None]
-                labels_t = torch.ones(len(pts), 1, dtype=torch.int, device=self.device)
-                sparse, _ = self.model.prompt_encoder(points=(coords_t, labels_t), boxes=None, masks=None)
+                point_arg = box_arg = None
+                if points is not None:
+                    pts = np.asarray(points, np.float64)
+                    coords = self.transform.apply_coords(pts.reshape(-1, 2), emb.original_size).reshape(pts.shape)
+                    point_arg = (torch.as_tensor(coords, dtype=torch.float, device=self.device),
+                                 torch.as_tensor(np.asarray(labels), dtype=torch.int, device=self.device))
+                if boxes is not None:
+                    bx = np.asarray(boxes, np.float64).reshape(-1, 4)
+                    box_arg = torch.as_tensor(self.transform.apply_boxes(bx, emb.original_size), dtype=torch.float, device=self.device)
+                sparse, _ = self.model.prompt_encoder(points=point_arg, boxes=box_arg, masks=None)
                 logits, iou = _dec.decode(self.model, emb.state, sparse, None, multimask)
-            self.decoder_runs += len(pts)
+            self.decoder_runs += sparse.shape[0]
             return logits.float().cpu().numpy(), iou.float().cpu().numpy()
 
     @torch.inference_mode()

@@ -76,3 +76,22 @@ def test_sam_refinement_uses_the_cached_embedding(tiny_sam):
     s.set_image(img)
     refined, _ = refine_labels(s, img, truth, mode="box+point")
     assert s.encoder_runs == 1 and s.decoder_runs == 2 and refined.shape == truth.shape
+
+
+def test_batched_refinement_equals_one_by_one(tiny_sam):
+    """SAM refinement sends the objects through the decoder in batches: same masks as one at a time."""
+    from napari_segsuite.sam import SamSession
+
+    img, truth = _scene()
+    truth[130:150, 10:40] = 3
+    s = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    for mode in ("box", "point", "box+point"):
+        batched, _ = refine_labels(s, img, truth, mode=mode, batch_size=16)
+        single, _ = refine_labels(s, img, truth, mode=mode, batch_size=1)
+        assert np.array_equal(batched, single)
+        one = [s.predict(box=p.box if "box" in mode else None, points=[p.point] if "point" in mode else None,
+                         multimask=mode == "point").mask() for p in prompts_from_labels(truth)]
+        for k, m in enumerate(one):  # each object's mask appears (possibly under a smaller one)
+            assert ((batched > 0) | ~m).all() or not m.any()
+    with pytest.raises(ValueError, match="no prompt"):
+        s.predict_batch()

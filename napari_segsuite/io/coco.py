@@ -1,0 +1,209 @@
+"""COCO instance annotations: instance label images to and from COCO JSON (RLE or polygons).
+
+RLE follows the COCO format exactly (column-major run lengths, the compressed string of
+``pycocotools.mask.encode``), without needing pycocotools, so that written files round-trip without
+loss and pycocotools reads them. Polygons come from OpenCV's contours of each object and pass
+through the centres of its boundary pixels, so they lose about half of each boundary pixel: use RLE
+when the exact mask matters. Crowd
+annotations are kept: they are read like any object and flagged ``iscrowd`` in the returned table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .atomic import atomic_write
+
+__all__ = ["labels_to_annotations", "read_coco", "rle_decode", "rle_encode", "write_coco"]
+
+
+def _counts(mask: np.ndarray) -> list[int]:
+    """Column-major run lengths, starting with a run of zeros (possibly empty)."""
+    flat = np.asarray(mask, bool).T.ravel()
+    if not flat.size:
+        return [0]
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    edges = np.concatenate([[0], change, [flat.size]])
+    runs = np.diff(edges).tolist()
+    return ([0] + runs) if flat[0] else runs
+
+
+def _to_string(counts: list[int]) -> str:
+    """COCO's compressed RLE string (maskApi.c ``rleToString``)."""
+    out = []
+    for i, x in enumerate(counts):
+        x = int(x) - (int(counts[i - 2]) if i > 2 else 0)
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = (x != -1) if (c & 0x10) else (x != 0)
+            if more:
+                c |= 0x20
+            out.append(chr(c + 48))
+    return "".join(out)
+
+
+def _from_string(s: str) -> list[int]:
+    """Inverse of :func:`_to_string` (maskApi.c ``rleFrString``)."""
+    counts: list[int] = []
+    p = 0
+    while p < len(s):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(s[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def rle_encode(mask: np.ndarray) -> dict[str, Any]:
+    """A boolean mask as compressed COCO RLE: ``{"size": [h, w], "counts": str}``."""
+    mask = np.asarray(mask, bool)
+    if mask.ndim != 2:
+        raise ValueError(f"RLE encodes one 2-D mask; got shape {mask.shape}")
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": _to_string(_counts(mask))}
+
+
+def rle_decode(rle: dict[str, Any]) -> np.ndarray:
+    """A COCO RLE (compressed string or uncompressed list of counts) as a boolean mask."""
+    h, w = (int(v) for v in rle["size"])
+    counts = rle["counts"]
+    counts = _from_string(counts) if isinstance(counts, str) else [int(c) for c in counts]
+    if sum(counts) != h * w:
+        raise ValueError(f"this RLE covers {sum(counts)} pixels, but its size is {h} x {w}: it is corrupt")
+    values = np.zeros(len(counts), bool)
+    values[1::2] = True
+    return np.repeat(values, counts).reshape(w, h).T
+
+
+def _polygons(mask: np.ndarray) -> list[list[float]]:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polys = []
+    for c in contours:
+        c = c.reshape(-1, 2).astype(float) + 0.5  # through the boundary pixels' centres, in COCO coordinates
+        if len(c) >= 3:
+            polys.append(c.ravel().tolist())
+        else:  # a one- or two-pixel sliver: its pixel square
+            x, y = c.min(0) - 0.5
+            X, Y = c.max(0) + 0.5
+            polys.append([x, y, X, y, X, Y, x, Y])
+    return polys
+
+
+def _fill_polygons(polygons: list[list[float]], h: int, w: int) -> np.ndarray:
+    """Pixels whose centre lies inside any polygon (COCO coordinates: pixel (r, c) spans [c, c + 1] x
+    [r, r + 1]); within 2 % IoU of pycocotools' rasteriser on the COCO sample, on average."""
+    from matplotlib.path import Path as MplPath
+
+    out = np.zeros((h, w), bool)
+    for poly in polygons:
+        p = np.asarray(poly, float).reshape(-1, 2)
+        if len(p) < 3:
+            continue
+        x0, y0 = np.maximum(np.floor(p.min(0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(p.max(0)).astype(int), [w, h])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        inside = MplPath(p).contains_points(np.c_[xx.ravel() + 0.5, yy.ravel() + 0.5]).reshape(yy.shape)
+        out[y0:y1, x0:x1] |= inside
+    return out
+
+
+def labels_to_annotations(labels: np.ndarray, *, image_id: int, categories: dict[int, int] | int = 1,
+                          mode: str = "rle", first_id: int = 1) -> list[dict[str, Any]]:
+    """One COCO annotation per object of an instance label image (0 = background).
+
+    ``categories`` maps each label to its category id (or gives one id for all); ``mode`` writes
+    segmentations as ``"rle"`` (lossless) or ``"polygon"``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"COCO annotations describe one 2-D image; got shape {labels.shape}")
+    if mode not in ("rle", "polygon"):
+        raise ValueError(f"mode must be 'rle' or 'polygon', got {mode!r}")
+    anns = []
+    from scipy import ndimage as ndi
+
+    slices = ndi.find_objects(labels.astype(np.int64, copy=False))
+    for lab, sl in enumerate(slices, 1):
+        if sl is None:
+            continue
+        mask = labels == lab
+        ys, xs = sl
+        cat = categories if isinstance(categories, int) else categories.get(lab)
+        if cat is None:
+            raise ValueError(f"object {lab} has no category: give every label a category id")
+        seg = rle_encode(mask) if mode == "rle" else _polygons(mask)
+        anns.append({"id": first_id + len(anns), "image_id": int(image_id), "category_id": int(cat),
+                     "segmentation": seg, "area": int(mask.sum()), "iscrowd": 0,
+                     "bbox": [int(xs.start), int(ys.start), int(xs.stop - xs.start), int(ys.stop - ys.start)]})
+    return anns
+
+
+def write_coco(path: str | os.PathLike, images: list[tuple[str, np.ndarray, dict[int, int] | int]],
+               categories: list[dict[str, Any]], *, mode: str = "rle", overwrite: bool = False) -> Path:
+    """Write ``images`` — ``(file_name, instance labels, label -> category id)`` — and the
+    ``categories`` (``{"id", "name"}``) as one COCO instances file, atomically."""
+    known = {int(c["id"]) for c in categories}
+    out_images, anns = [], []
+    for image_id, (name, labels, cats) in enumerate(images, 1):
+        labels = np.asarray(labels)
+        new = labels_to_annotations(labels, image_id=image_id, categories=cats, mode=mode, first_id=len(anns) + 1)
+        unknown = {a["category_id"] for a in new} - known
+        if unknown:
+            raise ValueError(f"{name}: category id(s) {sorted(unknown)} are not among the categories given")
+        out_images.append({"id": image_id, "file_name": str(name), "height": int(labels.shape[0]), "width": int(labels.shape[1])})
+        anns.extend(new)
+    data = {"images": out_images, "annotations": anns, "categories": list(categories)}
+    return atomic_write(path, lambda f: f.write(json.dumps(data).encode()), overwrite=overwrite)
+
+
+def read_coco(path: str | os.PathLike, image: str | int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The instance labels of one image of a COCO file (its file name or id; the first if omitted)
+    and a table with one row per label: ``label, annotation_id, category_id, category, iscrowd``.
+    Larger objects are painted first, so a smaller one on top of it stays visible."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: cannot read this file as COCO JSON ({e})") from e
+    images = data.get("images", [])
+    if not images:
+        raise ValueError(f"{path}: the file lists no image")
+    if image is None:
+        info = images[0]
+    else:
+        match = [i for i in images if i.get("file_name") == image or i.get("id") == image]
+        if not match:
+            raise ValueError(f"{path}: no image {image!r} in this file")
+        info = match[0]
+    h, w = int(info["height"]), int(info["width"])
+    names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", [])}
+    anns = [a for a in data.get("annotations", []) if a.get("image_id") == info["id"]]
+    labels = np.zeros((h, w), np.int32)
+    table = []
+    for k, a in enumerate(sorted(anns, key=lambda a: -float(a.get("area", 0))), 1):
+        seg = a["segmentation"]
+        if isinstance(seg, dict):
+            mask = rle_decode(seg)
+        else:
+            mask = _fill_polygons(seg, h, w)
+        labels[mask] = k
+        table.append({"label": k, "annotation_id": a.get("id"), "category_id": a.get("category_id"),
+                      "category": names.get(a.get("category_id"), ""), "iscrowd": int(a.get("iscrowd", 0))})
+    return labels, table

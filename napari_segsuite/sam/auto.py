@@ -117,13 +117,10 @@ class AutoMasks:
         return out
 
     def coco_rle(self, i: int) -> dict:
-        """Candidate ``i`` as uncompressed COCO RLE (``{"size": [h, w], "counts": [...]}``)."""
-        starts, lengths = _runs(self.mask(i), 0, 0, self.shape[0])
-        ends = starts + lengths
-        edges = np.empty(2 * len(starts), np.int64)
-        edges[0::2], edges[1::2] = starts, ends
-        counts = np.diff(np.concatenate([[0], edges, [self.shape[0] * self.shape[1]]]))
-        return {"size": list(self.shape), "counts": counts.tolist()}
+        """Candidate ``i`` as compressed COCO RLE (``{"size": [h, w], "counts": str}``)."""
+        from ..io.coco import rle_encode
+
+        return rle_encode(self.mask(i))
 
 
 def _compress(mask: np.ndarray, y0: int, x0: int, height: int) -> tuple:

@@ -103,5 +103,5 @@ def test_coco_rle_of_a_candidate(tiny_sam):
     s.set_image(img)
     auto = generate(s, img, points_per_side=2)
     rle = auto.coco_rle(0)
-    coded = pycocotools.frPyObjects(rle, *rle["size"])
+    coded = {"size": rle["size"], "counts": rle["counts"].encode()}
     assert np.array_equal(pycocotools.decode(coded).astype(bool), auto.mask(0))

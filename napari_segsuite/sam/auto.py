@@ -167,35 +167,19 @@ def _runs(mask: np.ndarray, y0: int, x0: int, height: int) -> tuple[np.ndarray, 
 
 
 def _candidates_of(logits: np.ndarray, input_size, crop_size, offset: float, img_size: int):
-    """Stability, box, area and runs of one low-resolution logit map, upsampled as segment-anything
-    does (to ``img_size``, cropped to ``input_size``, resized to ``crop_size``) inside the box where
-    it exceeds ``-offset`` (bilinear interpolation is below that everywhere else)."""
-    h, w = crop_size
-    low = logits.shape[0]
-    loose = logits > -offset
-    if not loose.any():
-        return 0.0, np.zeros(4, int), 0, (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    rows, cols = np.flatnonzero(loose.any(1)), np.flatnonzero(loose.any(0))
-    r0, r1 = max(rows[0] - 1, 0), min(rows[-1] + 2, low)
-    c0, c1 = max(cols[0] - 1, 0), min(cols[-1] + 2, low)
-    s1 = img_size / low
-    y0, y1 = int(r0 * s1), min(int(np.ceil(r1 * s1)), input_size[0])
-    x0, x1 = int(c0 * s1), min(int(np.ceil(c1 * s1)), input_size[1])
-    big = _dec._resize_region(logits, (img_size, img_size), (y0, y1, x0, x1))
-    if (h, w) != tuple(input_size):
-        sy, sx = h / input_size[0], w / input_size[1]
-        oy0, oy1 = max(int((y0 - 1) * sy), 0), min(int(np.ceil((y1 + 1) * sy)), h)
-        ox0, ox1 = max(int((x0 - 1) * sx), 0), min(int(np.ceil((x1 + 1) * sx)), w)
-        full = np.full(tuple(input_size), -2 * offset - 1, np.float32)
-        full[y0:y1, x0:x1] = big
-        big = _dec._resize_region(full, (h, w), (oy0, oy1, ox0, ox1))
-        y0, x0 = oy0, ox0
+    """Stability, box, area and the box-cropped mask of one low-resolution logit map, upsampled as
+    segment-anything does, only inside the box where it exceeds ``-offset``."""
+    empty = 0.0, np.zeros(4, int), 0, ("empty",)
+    region = _dec.upsample_region(logits, input_size, crop_size, level=-offset, img_size=img_size)
+    if region is None:
+        return empty
+    big, y0, x0 = region
     inter = int(np.count_nonzero(big > offset))
     union = int(np.count_nonzero(big > -offset))
     mask = big > 0
     stability = inter / union if union else 0.0
     if not mask.any():
-        return stability, np.zeros(4, int), 0, (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return (stability, *empty[1:])
     ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     box = np.array([xs[0] + x0, ys[0] + y0, xs[-1] + x0, ys[-1] + y0])
     return stability, box, int(mask.sum()), (mask, y0, x0)
@@ -289,7 +273,7 @@ def iter_generate(
                         mask, my, mx = mask_info
                         store.append(_compress(mask, my + y0, mx + x0, h))
                     else:
-                        store.append(("empty",))
+                        store.append(mask_info)  # the ("empty",) entry
             done += len(batch)
             yield done, total
     if crop_n_layers:  # leave the session on the whole image

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DecoderState", "decode", "upsample_mask"]
+__all__ = ["DecoderState", "decode", "upsample_mask", "upsample_region"]
 
 # above this many prompt tokens the stock projection order is cheaper than the reassociated one
 _REASSOCIATE_MAX_TOKENS = 14
@@ -43,11 +43,6 @@ class DecoderState:
     q0: torch.Tensor  # (H, d, N) first block, image->token queries (transposed)
 
 
-def _heads(x: torch.Tensor, h: int) -> torch.Tensor:
-    n, c = x.shape
-    return x.reshape(n, h, c // h).transpose(0, 1)
-
-
 @torch.inference_mode()
 def prepare(model, features: torch.Tensor) -> DecoderState:
     """The prompt-independent tensors of one image embedding (``features``: 1 x C x h x w)."""
@@ -59,8 +54,8 @@ def prepare(model, features: torch.Tensor) -> DecoderState:
     h = t2i.num_heads
     return DecoderState(
         src=src, pe=pe,
-        k0=_heads(t2i.k_proj(src + pe), h), v0=_heads(t2i.v_proj(src), h),
-        q0=_heads(i2t.q_proj(src + pe), i2t.num_heads).transpose(1, 2).contiguous(),
+        k0=_bheads(t2i.k_proj(src + pe)[None], h)[0], v0=_bheads(t2i.v_proj(src)[None], h)[0],
+        q0=_bheads(i2t.q_proj(src + pe)[None], i2t.num_heads)[0].transpose(1, 2).contiguous(),
     )
 
 
@@ -199,41 +194,68 @@ def decode(model, state: DecoderState, sparse: torch.Tensor, dense: torch.Tensor
     return logits, iou
 
 
-def upsample_mask(logits: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
-                  img_size: int = 1024) -> np.ndarray:
-    """``Sam.postprocess_masks(...) > 0`` for one (256, 256) logit map, computed only inside the box
-    of its positive logits (bilinear interpolation of non-positive values is non-positive)."""
-    h, w = original_size
-    out = np.zeros((h, w), bool)
+def _box_above(logits: np.ndarray, level: float, input_size: tuple[int, int], img_size: int):
+    """(y0, y1, x0, x1) in ``img_size`` coordinates (cropped to ``input_size``) outside which the
+    bilinear upsampling of ``logits`` stays at or below ``level``; ``None`` when nothing exceeds it."""
     low = logits.shape[0]
-    pos = logits > 0
-    if not pos.any():
-        return out
-    rows, cols = np.flatnonzero(pos.any(1)), np.flatnonzero(pos.any(0))
+    above = logits > level
+    if not above.any():
+        return None
+    rows, cols = np.flatnonzero(above.any(1)), np.flatnonzero(above.any(0))
     r0, r1, c0, c1 = max(rows[0] - 1, 0), min(rows[-1] + 2, low), max(cols[0] - 1, 0), min(cols[-1] + 2, low)
-    # bilinear (half-pixel centres) low -> img_size; the box in img_size coordinates
-    s1 = img_size / low
+    s1 = img_size / low  # bilinear, half-pixel centres: one low-resolution pixel of margin suffices
     y0, y1 = int(r0 * s1), min(int(math.ceil(r1 * s1)), input_size[0])
     x0, x1 = int(c0 * s1), min(int(math.ceil(c1 * s1)), input_size[1])
     if y1 <= y0 or x1 <= x0:
-        return out
+        return None
+    return y0, y1, x0, x1
+
+
+def _upsample_box(logits, box, input_size, original_size, level: float, img_size: int):
+    """The full-size logits (``Sam.postprocess_masks``) inside ``box`` and its corner (y0, x0) in
+    ``original_size`` coordinates; everything outside is at or below ``level``."""
+    y0, y1, x0, x1 = box
+    big = _resize_region(logits, (img_size, img_size), box)
+    h, w = original_size
+    if (h, w) == tuple(input_size):
+        return big, y0, x0
+    # second bilinear step: input_size -> original_size, again only where it can exceed ``level``
+    s2y, s2x = h / input_size[0], w / input_size[1]
+    oy0, oy1 = max(int((y0 - 1) * s2y), 0), min(int(math.ceil((y1 + 1) * s2y)), h)
+    ox0, ox1 = max(int((x0 - 1) * s2x), 0), min(int(math.ceil((x1 + 1) * s2x)), w)
+    full = np.full(tuple(input_size), level - 1.0, np.float32)
+    full[y0:y1, x0:x1] = big
+    return _resize_region(full, (h, w), (oy0, oy1, ox0, ox1)), oy0, ox0
+
+
+def upsample_region(logits: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+                    level: float = 0.0, img_size: int = 1024):
+    """``Sam.postprocess_masks`` of one (256, 256) logit map, computed only inside the box where it
+    can exceed ``level`` (bilinear interpolation of values at or below it stays at or below it):
+    ``(values, y0, x0)`` with the box's corner in ``original_size`` coordinates, or ``None``."""
     logits = np.ascontiguousarray(logits, dtype=np.float32)
+    box = _box_above(logits, level, input_size, img_size)
+    return None if box is None else _upsample_box(logits, box, input_size, original_size, level, img_size)
+
+
+def upsample_mask(logits: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+                  img_size: int = 1024) -> np.ndarray:
+    """``Sam.postprocess_masks(...) > 0`` for one (256, 256) logit map, computed only inside the box
+    of its positive logits."""
+    h, w = original_size
+    out = np.zeros((h, w), bool)
+    logits = np.ascontiguousarray(logits, dtype=np.float32)
+    box = _box_above(logits, 0.0, input_size, img_size)
+    if box is None:
+        return out
+    y0, y1, x0, x1 = box
     if (y1 - y0) * (x1 - x0) > 0.2 * input_size[0] * input_size[1]:  # large: OpenCV's SIMD resize wins
         big = cv2.resize(logits, (img_size, img_size), interpolation=cv2.INTER_LINEAR)[: input_size[0], : input_size[1]]
         if (h, w) != tuple(input_size):
             big = cv2.resize(big, (w, h), interpolation=cv2.INTER_LINEAR)
         return big > 0
-    big = _resize_region(logits, (img_size, img_size), (y0, y1, x0, x1))
-    if (h, w) == tuple(input_size):
-        out[y0:y1, x0:x1] = big > 0
-        return out
-    # second bilinear step: input_size -> original_size, again only where it can be positive
-    s2y, s2x = h / input_size[0], w / input_size[1]
-    oy0, oy1 = max(int((y0 - 1) * s2y), 0), min(int(math.ceil((y1 + 1) * s2y)), h)
-    ox0, ox1 = max(int((x0 - 1) * s2x), 0), min(int(math.ceil((x1 + 1) * s2x)), w)
-    full = np.full(tuple(input_size), -1.0, np.float32)
-    full[y0:y1, x0:x1] = big
-    out[oy0:oy1, ox0:ox1] = _resize_region(full, (h, w), (oy0, oy1, ox0, ox1)) > 0
+    values, oy, ox = _upsample_box(logits, box, input_size, original_size, 0.0, img_size)
+    out[oy:oy + values.shape[0], ox:ox + values.shape[1]] = values > 0
     return out
 
 

@@ -36,6 +36,13 @@ KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rect
         "Tab: next candidate · Enter: commit · Esc: clear prompts")
 
 
+def _on_slice(coords: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
+    """Which rows of ``coords`` (n, ndim) lie on the 2-D slice ``index`` of the leading axes."""
+    if not index:
+        return np.ones(len(coords), bool)
+    return np.all(np.round(coords[:, : len(index)]) == np.asarray(index), axis=1)
+
+
 class SamWidget(QWidget):
     """Prompt a SAM model (or the classical fallback) with points and boxes; commit masks."""
 
@@ -54,7 +61,6 @@ class SamWidget(QWidget):
         self.last_click_ms: float | None = None
         self._logits: np.ndarray | None = None
         self._recolouring = False
-        self._wanted: tuple | None = None
         self._tab_hidden = False
         self._dock = None
 
@@ -258,19 +264,17 @@ class SamWidget(QWidget):
             return
         self.ready_key = None
         self._logits = None
-        if self.worker is not None:  # one embedding at a time; the newest slice wins when it ends
-            self._wanted = key
+        if self.worker is not None:  # one embedding at a time; when it ends, the displayed slice is embedded
             return
         try:
-            if self.session.has_embedding(data, index):
-                self.session.set_image(data, index)  # memory or disk: milliseconds
-                self._embedded(key)
-                return
+            cached = self.session.has_embedding(data, index)
         except ValueError as e:
             show_error(str(e))
             return
+        if cached:  # memory or disk: milliseconds; _embedded makes it current
+            self._embedded(key)
+            return
         self._show_status("computing")
-        self._wanted = key
         worker = create_worker(self.session.set_image, data, index, _progress={"desc": "SAM image embedding"})
         worker.returned.connect(lambda _emb: self._embedded(key))
         worker.errored.connect(lambda e: (show_error(f"the image embedding failed: {e}"), self._show_status()))
@@ -316,8 +320,8 @@ class SamWidget(QWidget):
                 yield i
 
         worker = create_worker(run, _progress={"total": len(indices), "desc": "SAM embeddings of all slices"})
-        worker.yielded.connect(lambda _i: None)
-        worker.finished.connect(lambda: (show_info(f"{len(indices)} slice embeddings are cached"), self._image_changed()))
+        worker.returned.connect(lambda _: show_info(f"{len(indices)} slice embeddings are cached"))
+        worker.finished.connect(self._image_changed)
         worker.start()
         self._precompute_worker = worker
 
@@ -359,22 +363,19 @@ class SamWidget(QWidget):
     def _prompts_on_slice(self, index: tuple[int, ...]):
         """Points as (x, y) + labels, and the last box (x0, y0, x1, y1), on the slice ``index``."""
         points = labels = box = None
-        k = len(index)
         if self.points_layer is not None and len(self.points_layer.data):
             data = np.asarray(self.points_layer.data)
-            on = np.all(np.round(data[:, :k]) == np.asarray(index), axis=1) if k else np.ones(len(data), bool)
+            on = _on_slice(data, index)
             if on.any():
                 points = data[on][:, [-1, -2]]
                 pos = self.points_layer.features["positive"] if "positive" in self.points_layer.features else np.ones(len(data), bool)
                 labels = np.asarray(pos, bool)[on].astype(int)
         if self.box_layer is not None and len(self.box_layer.data):
-            for verts in reversed(self.box_layer.data):
-                v = np.asarray(verts)
-                if k and not np.all(np.round(v[0, :k]) == np.asarray(index)):
-                    continue
+            on = _on_slice(np.array([np.asarray(v)[0] for v in self.box_layer.data]), index)
+            if on.any():
+                v = np.asarray(self.box_layer.data[int(np.flatnonzero(on)[-1])])  # the last box drawn there
                 (y0, x0), (y1, x1) = v[:, -2:].min(0), v[:, -2:].max(0)
                 box = np.array([x0, y0, x1, y1])
-                break
         return points, labels, box
 
     def _has_prompts(self) -> bool:
@@ -447,19 +448,14 @@ class SamWidget(QWidget):
         """Remove the prompts of the displayed slice and the preview (Esc)."""
         cur = self._current()
         index = cur[1] if cur is not None else ()
-        k = len(index)
-        if self.points_layer is not None and len(self.points_layer.data):
-            data = np.asarray(self.points_layer.data)
-            on = np.all(np.round(data[:, :k]) == np.asarray(index), axis=1) if k else np.ones(len(data), bool)
+        for layer in (self.points_layer, self.box_layer):
+            if layer is None or not len(layer.data):
+                continue
+            firsts = np.asarray(layer.data) if layer is self.points_layer else np.array([np.asarray(v)[0] for v in layer.data])
+            on = _on_slice(firsts, index)
             if on.any():
-                self.points_layer.selected_data = set(np.flatnonzero(on).tolist())
-                self.points_layer.remove_selected()
-        if self.box_layer is not None and len(self.box_layer.data):
-            keep = [i for i, v in enumerate(self.box_layer.data) if k and not np.all(np.round(np.asarray(v)[0, :k]) == np.asarray(index))]
-            drop = set(range(len(self.box_layer.data))) - set(keep)
-            if drop:
-                self.box_layer.selected_data = drop
-                self.box_layer.remove_selected()
+                layer.selected_data = set(np.flatnonzero(on).tolist())
+                layer.remove_selected()
         self._logits = None
         self._show_mask(None)
 

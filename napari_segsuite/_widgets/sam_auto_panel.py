@@ -17,6 +17,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..sam.auto import AutoMasks, grid_size, iter_generate
+from .jobs import Job
 from .layers import commit_labels, update_preview_layer
 
 __all__ = ["AutoMasksPanel"]
@@ -31,7 +32,6 @@ class AutoMasksPanel(QWidget):
         self.result: AutoMasks | None = None
         self.source: tuple | None = None  # (image layer, slice index) the result belongs to
         self.preview_layer = None
-        self.worker = None
         self.shown = np.zeros(0, np.int64)
         self.points = widgets.SpinBox(label="points per side", value=16, min=2, max=128,
                                       tooltip="Grid of point prompts (decoder runs = its square); SAM's default is 32")
@@ -54,8 +54,8 @@ class AutoMasksPanel(QWidget):
                                            widgets=[self.generate_button, self.cancel_button, self.commit_button]).native)
         layout.addWidget(widgets.Container(labels=False, widgets=[self.save_button]).native)
         layout.addWidget(self.status)
+        self.job = Job(self.generate_button, self.cancel_button)
         self.generate_button.changed.connect(lambda *_: self.generate())
-        self.cancel_button.changed.connect(lambda *_: self.cancel())
         self.commit_button.changed.connect(lambda *_: self.commit())
         self.save_button.changed.connect(lambda *_: self._save_dialog())
         for w in (self.iou, self.stability, self.nms, self.min_area):
@@ -78,19 +78,16 @@ class AutoMasksPanel(QWidget):
         worker.returned.connect(lambda result: self._done(result, (image, index)))
         worker.errored.connect(lambda e: show_error(f"automatic masks failed: {e}"))
         worker.aborted.connect(lambda: self.status.setText("cancelled: nothing was kept"))
-        worker.finished.connect(self._finished)
-        self.worker = worker
-        self.generate_button.enabled, self.cancel_button.enabled = False, True
         self.status.setText(f"decoding {total} grid points …")
-        worker.start()
+        self.job.start(worker, cancelled="automatic masks cancelled; nothing was kept")
+
+    @property
+    def worker(self) -> Any:
+        """The running worker, if any."""
+        return self.job.worker
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.quit()
-
-    def _finished(self) -> None:
-        self.worker = None
-        self.generate_button.enabled, self.cancel_button.enabled = True, False
+        self.job.cancel()
 
     def _done(self, result: AutoMasks, source: tuple) -> None:
         self.result, self.source = result, source

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..labels import labels_metadata
 from ..sam.hybrid import MODES, refine_labels
+from .jobs import Job
 from .layers import is_preview, reset_keeping_value
 
 __all__ = ["RefinePanel"]
@@ -29,7 +30,6 @@ class RefinePanel(QWidget):
     def __init__(self, owner: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.owner = owner
-        self.worker = None
         self.result_layer: Labels | None = None
         self.source = widgets.ComboBox(label="labels", choices=self._choices, nullable=True,
                                        tooltip="Objects to redraw (e.g. a threshold or watershed result)")
@@ -44,8 +44,8 @@ class RefinePanel(QWidget):
         layout.addWidget(widgets.Container(widgets=[self.source, self.mode, self.min_area]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.run_button, self.cancel_button]).native)
         layout.addWidget(self.status)
+        self.job = Job(self.run_button, self.cancel_button)
         self.run_button.changed.connect(lambda *_: self.refine())
-        self.cancel_button.changed.connect(lambda *_: self.worker is not None and self.worker.quit())
 
     def _choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
         skip = {id(getattr(self.owner, "preview_layer", None))}
@@ -86,15 +86,13 @@ class RefinePanel(QWidget):
         worker.returned.connect(lambda out: self._done(out, image, index, source))
         worker.errored.connect(lambda e: show_error(f"refinement failed: {e}"))
         worker.aborted.connect(lambda: self.status.setText("cancelled: nothing was written"))
-        worker.finished.connect(self._finished)
-        self.worker = worker
-        self.run_button.enabled, self.cancel_button.enabled = False, True
         self.status.setText(f"refining the objects of {source.name!r} …")
-        worker.start()
+        self.job.start(worker, cancelled="refinement cancelled; nothing was written")
 
-    def _finished(self) -> None:
-        self.worker = None
-        self.run_button.enabled, self.cancel_button.enabled = True, False
+    @property
+    def worker(self) -> Any:
+        """The running worker, if any."""
+        return self.job.worker
 
     def _done(self, out: tuple | None, image: Any, index: tuple, source: Labels) -> None:
         if out is None:

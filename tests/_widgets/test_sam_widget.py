@@ -42,12 +42,19 @@ def _scene(h=200, w=260):
     return img
 
 
-@pytest.fixture
-def sam_dock(make_napari_viewer, tiny_sam, qtbot):
+def _docked(make_napari_viewer, image=None, name="image", rgb=None):
+    """A viewer (with ``image``, if given) and a docked SamWidget."""
     viewer = make_napari_viewer()
-    viewer.add_image(_scene(), name="scene", rgb=True)
+    if image is not None:
+        viewer.add_image(image, name=name, rgb=rgb)
     w = SamWidget(viewer)
     viewer.window.add_dock_widget(w)
+    return viewer, w
+
+
+@pytest.fixture
+def sam_dock(make_napari_viewer, tiny_sam, qtbot):
+    viewer, w = _docked(make_napari_viewer, _scene(), "scene", rgb=True)
     w.use_session(SamSession(tiny_sam, device="cpu", cache_dir=False))
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
     return viewer, w
@@ -115,10 +122,7 @@ def test_negative_toggle_and_key_bindings(sam_dock):
 
 
 def test_prompts_before_the_embedding_are_queued(make_napari_viewer, tiny_sam, qtbot):
-    viewer = make_napari_viewer()
-    viewer.add_image(_scene(), name="scene", rgb=True)
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer, _scene(), "scene", rgb=True)
     session = SamSession(tiny_sam, device="cpu", cache_dir=False)
     original = session.set_image
 
@@ -142,10 +146,7 @@ def test_ui_stays_responsive_while_embedding(make_napari_viewer, qtbot):
     from conftest import build_tiny_sam
 
     sam = build_tiny_sam()
-    viewer = make_napari_viewer()
-    viewer.add_image(_scene(600, 800), name="big", rgb=True)
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer, _scene(600, 800), "big", rgb=True)
     session = SamSession(sam, device="cpu", cache_dir=False)
     original = session._run_encoder
 
@@ -170,11 +171,8 @@ def test_ui_stays_responsive_while_embedding(make_napari_viewer, qtbot):
 
 
 def test_slices_embed_lazily(make_napari_viewer, tiny_sam, qtbot):
-    viewer = make_napari_viewer()
     stack = np.stack([_scene()[..., 0], _scene()[..., 1], np.roll(_scene()[..., 0], 30, axis=1)])
-    viewer.add_image(stack, name="stack")
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer, stack, "stack")
     session = SamSession(tiny_sam, device="cpu", cache_dir=False)
     w.use_session(session)
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
@@ -194,10 +192,7 @@ def test_slices_embed_lazily(make_napari_viewer, tiny_sam, qtbot):
 
 
 def test_classical_fallback_is_the_default(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    viewer.add_image(_scene(), name="scene", rgb=True)
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer, _scene(), "scene", rgb=True)
     assert "classical" in w.status.text()
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
     w.box_layer.add_rectangles(np.array([[40, 50], [160, 190]]))
@@ -211,9 +206,7 @@ def test_missing_checkpoint_keeps_the_fallback(make_napari_viewer, tmp_path, mon
     from napari_segsuite.sam import registry
 
     monkeypatch.setattr(registry, "_models_dir_override", None)  # restored after the test, whatever happens
-    viewer = make_napari_viewer()
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer)
     w.backend.value = "vit_b"
     w.models_dir.value = str(tmp_path)  # the setting in the dock
     assert registry.models_dir() == tmp_path
@@ -243,11 +236,8 @@ def test_loading_sam_after_the_viewer_exists_does_not_crash(make_napari_viewer):
 
 
 def test_precompute_all_slices_in_the_background(make_napari_viewer, tiny_sam, qtbot):
-    viewer = make_napari_viewer()
     stack = np.stack([np.roll(_scene()[..., 0], 10 * i, axis=1) for i in range(4)])
-    viewer.add_image(stack, name="stack")
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer, stack, "stack")
     session = SamSession(tiny_sam, device="cpu", cache_dir=False)
     w.use_session(session)
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
@@ -293,26 +283,20 @@ def test_automatic_masks_cancel_keeps_nothing(sam_dock, qtbot):
 
 
 def test_automatic_masks_need_sam(make_napari_viewer):
-    viewer = make_napari_viewer()
-    viewer.add_image(_scene(), name="scene", rgb=True)
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
+    viewer, w = _docked(make_napari_viewer, _scene(), "scene", rgb=True)
     w.auto.generate()  # the classical fallback has no automatic masks: a message, no worker
     assert w.auto.worker is None and w.auto.result is None
 
 
 def test_refine_a_labels_layer(make_napari_viewer, qtbot):
     """Classical -> SAM: the objects of a rough threshold are redrawn into a new layer."""
-    viewer = make_napari_viewer()
     img = _scene()
-    viewer.add_image(img, name="scene", rgb=True)
     truth = np.zeros((200, 260), np.int32)
     truth[50:150, 60:180] = 1
     rough_data = np.zeros_like(truth)
     rough_data[40:160, 50:190] = 1  # a loose box-shaped guess around the object
+    viewer, w = _docked(make_napari_viewer, img, "scene", rgb=True)
     rough = viewer.add_labels(rough_data, name="rough")
-    w = SamWidget(viewer)
-    viewer.window.add_dock_widget(w)
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
     w.refine.source.value = rough
     w.refine.refine()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from skimage.io import imread
 
+from napari_segsuite.io.datasets import iter_instance_dataset
 from napari_segsuite.metrics import score
 from napari_segsuite.techniques import CATALOG
 from napari_segsuite.techniques.chain import Chain
@@ -53,17 +54,14 @@ def _dice_iou(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
 
 
 def dsb(limit: int | None) -> None:
-    ids = sorted((DATA / "dsb2018" / "images").glob("*.png"))[:limit]
-    print(f"DSB2018 nuclei: {len(ids)} images")
+    # read once for every pipeline; a colour stain (dark nuclei on a bright background) is inverted for all alike
+    samples = [(255 - img if img.mean() > 127 else img, gt) for _, img, gt in iter_instance_dataset(DATA / "dsb2018", limit=limit)]
+    print(f"DSB2018 nuclei: {len(samples)} images")
     print(f"{'pipeline':32s} {'Dice':>6s} {'IoU':>6s} {'F1@0.5':>7s} {'s/img':>6s}")
     for name, steps in DSB.items():
         chain = Chain(steps)
         dice, iou, f1, t0 = [], [], [], time.perf_counter()
-        for path in ids:
-            img = imread(path)[..., :3]
-            if img.mean() > 127:  # a colour stain: dark nuclei on a bright background; every pipeline gets it inverted
-                img = 255 - img
-            gt = imread(DATA / "dsb2018" / "labels" / path.name)
+        for img, gt in samples:
             pred = chain.run(img, channel_axis=-1).data
             if name.startswith("kmeans"):  # class 2 = the brighter cluster = nuclei
                 pred = CATALOG["post.connected_components"]((pred == 2).astype(np.uint8))
@@ -71,20 +69,21 @@ def dsb(limit: int | None) -> None:
             dice.append(d)
             iou.append(i)
             f1.append(score(pred, gt, kind="instance").summary.get("f1@0.5", np.nan))
-        print(f"{name:32s} {np.mean(dice):6.3f} {np.mean(iou):6.3f} {np.nanmean(f1):7.3f} {(time.perf_counter() - t0) / len(ids):6.2f}", flush=True)
+        print(f"{name:32s} {np.mean(dice):6.3f} {np.mean(iou):6.3f} {np.nanmean(f1):7.3f} {(time.perf_counter() - t0) / len(samples):6.2f}", flush=True)
 
 
 def horses(limit: int | None) -> None:
     masks = sorted((DATA / "weizmann_horse" / "figure_ground").glob("*.jpg"))[:limit]
+    samples = []  # read once for every pipeline: the gray images, which are at the masks' size
+    for mpath in masks:
+        gt = imread(mpath) > 127
+        samples.append((imread(DATA / "weizmann_horse" / "gray" / mpath.name), gt if gt.ndim == 2 else gt[..., 0]))
     print(f"\nWeizmann horses: {len(masks)} images (best phase)")
     print(f"{'pipeline':32s} {'Dice':>6s} {'IoU':>6s} {'s/img':>6s}")
     for name, steps in HORSES.items():
         chain = Chain(steps)
         dice, iou, t0 = [], [], time.perf_counter()
-        for mpath in masks:
-            gt = imread(mpath) > 127
-            gt = gt if gt.ndim == 2 else gt[..., 0]
-            img = imread(DATA / "weizmann_horse" / "gray" / mpath.name)
+        for img, gt in samples:
             pred = chain.run(img).data
             best = max((_dice_iou(pred == v, gt) for v in np.unique(pred) if v > 0), default=(0.0, 0.0))
             best = max(best, _dice_iou(pred == 0, gt))  # the horse may be the background phase

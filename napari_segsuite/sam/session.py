@@ -112,12 +112,12 @@ class SamSession:
         if isinstance(model, str):
             self.model_name = model
             self.model = load_model(model, checkpoint, sha256=sha256)
-            path = Path(checkpoint) if checkpoint is not None else None
-            self._model_hash: str | None = file_sha256(path or checkpoint_path(model))
+            self._checkpoint: Path | None = Path(checkpoint) if checkpoint is not None else checkpoint_path(model)
         else:
             self.model_name = type(model).__name__
             self.model = model.eval()
-            self._model_hash = None
+            self._checkpoint = None
+        self._model_hash: str | None = None
         self.model.to(self.device)
         from ._imports import import_segment_anything
 
@@ -133,7 +133,7 @@ class SamSession:
         self.encoder_runs = 0
         self.decoder_runs = 0
         self.current: Embedding | None = None
-        self._memory: OrderedDict[tuple, Embedding] = OrderedDict()
+        self._memory: OrderedDict[str, Embedding] = OrderedDict()  # image hash -> embedding (one model per session)
         self._lock = threading.RLock()
         if self.device.type == "cuda" and fast:
             from .accelerate import use_sdpa
@@ -144,7 +144,10 @@ class SamSession:
 
     @property
     def model_hash(self) -> str:
-        """SHA-256 of the checkpoint file, or a hash of the weights of a module given directly."""
+        """SHA-256 of the checkpoint file, or a hash of the weights of a module given directly;
+        computed when the disk cache first needs it (remembered beside the file)."""
+        if self._model_hash is None and self._checkpoint is not None:
+            self._model_hash = file_sha256(self._checkpoint)
         if self._model_hash is None:
             h = hashlib.sha256()
             for name, t in sorted(self.model.state_dict().items()):
@@ -168,10 +171,9 @@ class SamSession:
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
         with self._lock:
-            mkey = (digest, self.model_name)  # equal content, equal embedding, whatever slice it came from
-            emb = self._memory.get(mkey)
+            emb = self._memory.get(digest)  # equal content, equal embedding, whatever slice it came from
             if emb is not None:
-                self._memory.move_to_end(mkey)
+                self._memory.move_to_end(digest)
                 emb.source = "memory"
                 emb.key = key
             else:
@@ -179,7 +181,7 @@ class SamSession:
                 if emb is None:
                     emb = self._encode(rgb, digest, key)
                     self._save_disk(emb)
-                self._memory[mkey] = emb
+                self._memory[digest] = emb
                 while len(self._memory) > self.memory_slots:
                     self._memory.popitem(last=False)
             self.current = emb
@@ -189,7 +191,7 @@ class SamSession:
         """Whether ``set_image`` would skip the encoder for this image (memory or disk)."""
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
-        if (digest, self.model_name) in self._memory:
+        if digest in self._memory:
             return True
         return self._disk_path(digest) is not None and self._disk_path(digest).with_suffix(".json").exists()
 

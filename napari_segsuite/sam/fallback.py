@@ -17,7 +17,7 @@ from collections.abc import Hashable
 import cv2
 import numpy as np
 
-from .image import image_hash, to_sam_rgb
+from .image import to_sam_rgb
 from .session import Prediction, check_prompts
 
 __all__ = ["ClassicalSession"]
@@ -37,7 +37,6 @@ class ClassicalSession:
         self.decoder_runs = 0
         self.device = "cpu"
         self._rgb: np.ndarray | None = None
-        self._hash: str | None = None
         self._lock = threading.RLock()
 
     def describe(self) -> str:
@@ -47,7 +46,6 @@ class ClassicalSession:
         rgb = to_sam_rgb(image, channel_axis)
         with self._lock:
             self._rgb = rgb
-            self._hash = image_hash(rgb)
         return self
 
     def has_embedding(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> bool:
@@ -74,31 +72,33 @@ class ClassicalSession:
             pts, lbs, bx, notes = check_prompts(points, labels, box, (h, w))
             if bx is None:
                 mask = self._points(pts, lbs)
-                self.decoder_runs += 1
-                pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
-                pred._full[0] = mask
-                return pred
-            ys, xs = self._roi(pts, bx, h, w)
-            crop = self._rgb[ys, xs]
-            origin = np.array([xs.start, ys.start], float)
-            s = min(1.0, self.work_size / max(crop.shape[:2]))
-            if s < 1.0:
-                size = (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s)))
-                crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-            sp = None if pts is None else np.clip(np.round((pts - origin) * s).astype(int), 0, [crop.shape[1] - 1, crop.shape[0] - 1])
-            if bx is not None:
-                local = self._grabcut(crop, (bx - np.tile(origin, 2)) * s, sp, lbs)
             else:
-                local = self._walk(crop, sp, lbs)
-            if s < 1.0:
-                local = cv2.resize(local.astype(np.uint8), (xs.stop - xs.start, ys.stop - ys.start),
-                                   interpolation=cv2.INTER_NEAREST).astype(bool)
-            mask = np.zeros((h, w), bool)
-            mask[ys, xs] = local
+                def grabcut(crop, to_local):
+                    sp = None if pts is None else _pixel(to_local(pts), crop.shape)
+                    return self._grabcut(crop, to_local(bx.reshape(2, 2)).ravel(), sp, lbs)
+
+                mask = self._in_roi(self._roi(pts, bx, h, w), grabcut)
             self.decoder_runs += 1
             pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
             pred._full[0] = mask
             return pred
+
+    def _in_roi(self, roi: tuple[slice, slice], run, dtype=None) -> np.ndarray:
+        """Full-size mask of ``run(crop, to_local)`` computed on the image inside ``roi``, shrunk to
+        ``work_size`` at most (``to_local`` maps image (x, y) to the crop's) and scaled back."""
+        h, w = self._rgb.shape[:2]
+        ys, xs = roi
+        crop = self._rgb[ys, xs] if dtype is None else self._rgb[ys, xs].astype(dtype)
+        s = min(1.0, self.work_size / max(crop.shape[:2]))
+        if s < 1.0:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))), interpolation=cv2.INTER_AREA)
+        origin = np.array([xs.start, ys.start], float)
+        local = run(crop, lambda xy: (np.asarray(xy, float) - origin) * s)
+        if s < 1.0:
+            local = cv2.resize(local.astype(np.uint8), (xs.stop - xs.start, ys.stop - ys.start), interpolation=cv2.INTER_NEAREST) > 0
+        mask = np.zeros((h, w), bool)
+        mask[ys, xs] = local
+        return mask
 
     def _grabcut(self, rgb: np.ndarray, box: np.ndarray, pts, lbs) -> np.ndarray:
         x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -140,25 +140,21 @@ class ClassicalSession:
         """Full-size mask of a seeded watershed computed inside ``roi`` (shrunk to ``work_size``)."""
         from skimage.segmentation import watershed
 
-        h, w = self._rgb.shape[:2]
-        ys, xs = roi
-        crop = self._rgb[ys, xs].astype(np.float32)
-        s = min(1.0, self.work_size / max(crop.shape[:2]))
-        if s < 1.0:
-            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))), interpolation=cv2.INTER_AREA)
-        smooth = cv2.GaussianBlur(crop, (0, 0), 1.0)
-        gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
-        grad = np.sqrt(gx * gx + gy * gy)
-        grad = grad.max(axis=-1) if grad.ndim == 3 else grad
-        markers = np.zeros(grad.shape, np.int32)
-        markers[[0, -1], :] = 2
-        markers[:, [0, -1]] = 2
-        local = np.clip(np.round((pts - [xs.start, ys.start]) * s).astype(int), 0, [grad.shape[1] - 1, grad.shape[0] - 1])
-        for (x, y), lab in zip(local, lbs):
-            cv2.circle(markers, (int(x), int(y)), 1, 1 if lab else 2, -1)
-        fg = watershed(grad, markers) == 1
-        if s < 1.0:
-            fg = cv2.resize(fg.astype(np.uint8), (xs.stop - xs.start, ys.stop - ys.start), interpolation=cv2.INTER_NEAREST) > 0
-        mask = np.zeros((h, w), bool)
-        mask[ys, xs] = fg
-        return mask
+        def run(crop, to_local):
+            smooth = cv2.GaussianBlur(crop, (0, 0), 1.0)
+            gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+            grad = np.sqrt(gx * gx + gy * gy)
+            grad = grad.max(axis=-1) if grad.ndim == 3 else grad
+            markers = np.zeros(grad.shape, np.int32)
+            markers[[0, -1], :] = 2
+            markers[:, [0, -1]] = 2
+            for (x, y), lab in zip(_pixel(to_local(pts), grad.shape), lbs):
+                cv2.circle(markers, (int(x), int(y)), 1, 1 if lab else 2, -1)
+            return watershed(grad, markers) == 1
+
+        return self._in_roi(roi, run, dtype=np.float32)
+
+
+def _pixel(xy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(x, y) coordinates rounded to pixels inside an image of ``shape``."""
+    return np.clip(np.round(xy).astype(int), 0, [shape[1] - 1, shape[0] - 1])

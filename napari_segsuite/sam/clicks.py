@@ -17,16 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
+from ..techniques.post import inner_distance
+
 __all__ = ["ClickReport", "next_click", "simulate_object", "summarize"]
-
-
-def _inner_distance(mask: np.ndarray) -> np.ndarray:
-    """Distance of each mask pixel to the nearest pixel outside it (the image border counts as outside)."""
-    padded = np.pad(mask, 1).astype(np.uint8)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
 
 
 def next_click(gt: np.ndarray, pred: np.ndarray | None) -> tuple[int, int, bool] | None:
@@ -35,13 +30,13 @@ def next_click(gt: np.ndarray, pred: np.ndarray | None) -> tuple[int, int, bool]
     if pred is None:
         if not gt.any():
             raise ValueError("the ground-truth object is empty; there is nothing to click on")
-        d = _inner_distance(gt)
+        d = inner_distance(gt)
         r, c = np.unravel_index(int(np.argmax(d)), d.shape)
         return int(r), int(c), True
     pred = np.asarray(pred, bool)
     fn, fp = gt & ~pred, pred & ~gt
-    d_fn = _inner_distance(fn) if fn.any() else None
-    d_fp = _inner_distance(fp) if fp.any() else None
+    d_fn = inner_distance(fn) if fn.any() else None
+    d_fp = inner_distance(fp) if fp.any() else None
     if d_fn is None and d_fp is None:
         return None
     positive = d_fp is None or (d_fn is not None and d_fn.max() >= d_fp.max())

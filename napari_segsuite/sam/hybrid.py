@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..techniques.post import inner_distance
 from . import decoder as _dec
 
 __all__ = ["ObjectPrompt", "prompts_from_labels", "refine_labels"]
@@ -46,7 +46,7 @@ def prompts_from_labels(labels: np.ndarray, *, min_area: int = 0) -> list[Object
         area = int(obj.sum())
         if area < max(min_area, 1):
             continue
-        d = cv2.distanceTransform(np.pad(obj, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        d = inner_distance(obj)
         r, c = np.unravel_index(int(np.argmax(d)), d.shape)
         ys, xs = sl
         out.append(ObjectPrompt(lab, (xs.start, ys.start, xs.stop - 1, ys.stop - 1), (c + xs.start, r + ys.start), area))

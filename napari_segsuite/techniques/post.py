@@ -288,7 +288,7 @@ def split_touching(
         return np.zeros(labels.shape, np.int32)
     inside = fg & ~_inner_boundaries(labels) if labels.max() > 1 else fg
     # exact Euclidean distance (OpenCV's precise mask equals scipy's distance_transform_edt)
-    dist = cv2.distanceTransform(np.pad(inside, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    dist = inner_distance(inside)
     pieces = _components(labels, 8)
     # peaks: pixels that are the maximum of the distance within the footprint (a plateau of equal
     # maxima is one peak), at least one per piece so that no object disappears
@@ -318,6 +318,13 @@ def split_touching(
         # basins are cut inside one piece each (a marker's piece), so they get new ids past the pieces
         out[box] = np.where(split[box], basins.astype(np.int64) + n_pieces, out[box])
     return _ids(out)
+
+
+def inner_distance(mask: np.ndarray) -> np.ndarray:
+    """Exact Euclidean distance of each pixel of ``mask`` to the nearest pixel outside it, the image
+    border counting as outside (OpenCV's precise mask equals scipy's ``distance_transform_edt``)."""
+    padded = np.pad(np.asarray(mask, bool), 1).astype(np.uint8)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
 
 
 def _inner_boundaries(labels: np.ndarray) -> np.ndarray:

@@ -205,16 +205,18 @@ def _channel_axis(option: str, shape: tuple[int, ...]) -> int | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .presets import load_preset
+    from .presets import parse_preset, read_preset_json
+    from .sam.pipeline import is_pipeline, parse_pipeline
     from .techniques import get
 
     from .techniques.chain import Chain
 
     post = ()
-    if args.technique.endswith(".json") and _is_sam_preset(args.technique):
-        return _run_sam_pipeline(args)
     if args.technique.endswith(".json"):
-        preset = load_preset(args.technique)
+        data = read_preset_json(args.technique)  # read once: a catalog preset or a SAM one
+        if is_pipeline(data):
+            return _run_sam_pipeline(args, parse_pipeline(data, source=args.technique))
+        preset = parse_preset(data, source=args.technique)
         tech, params, post = preset.technique, dict(preset.params), preset.post
     else:
         tech, params = get(args.technique), {}
@@ -385,24 +387,10 @@ def _benchmark_clicks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_sam_preset(path: str) -> bool:
-    import json
-
-    from .sam.pipeline import is_pipeline
-
-    try:
-        return is_pipeline(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return False  # load_preset reports the problem
-
-
-def _run_sam_pipeline(args: argparse.Namespace) -> int:
+def _run_sam_pipeline(args: argparse.Namespace, pipeline) -> int:
     """``run`` for a hybrid (SAM) preset: the model is loaded once for every file."""
-    from .sam.pipeline import load_pipeline
-
     if args.param:
         raise ValueError("--param applies to catalog techniques; edit the SAM preset's options instead")
-    pipeline = load_pipeline(args.technique)
     session = pipeline.session()
 
     def process(image, channel_axis):

@@ -25,7 +25,7 @@ from .io.atomic import atomic_write
 from .techniques import Technique, get
 from .techniques.chain import Chain, Step
 
-__all__ = ["FORMAT", "Preset", "load_preset", "parse_preset", "save_preset"]
+__all__ = ["FORMAT", "Preset", "load_preset", "parse_preset", "parse_step", "read_preset_json", "save_preset"]
 
 FORMAT = "napari-segsuite-preset"
 VERSION = 1
@@ -66,17 +66,17 @@ def parse_preset(data: Any, *, source: str = "preset") -> Preset:
         steps = data["steps"]
         if not isinstance(steps, list) or not steps:
             raise ValueError(f"{source}: 'steps' must be a non-empty list of {{technique, params}} objects")
-        parsed = [_parse_step(s, f"{source}: step {i + 1}") for i, s in enumerate(steps)]
+        parsed = [parse_step(s, f"{source}: step {i + 1}") for i, s in enumerate(steps)]
         try:
             chain = Chain(parsed)
         except ValueError as e:
             raise ValueError(f"{source}: {e}") from None
         return Preset(chain.first.technique, chain.first.params, chain.steps[1:])
-    tech, params = _parse_step(data, source)
+    tech, params = parse_step(data, source)
     return Preset(tech, params)
 
 
-def _parse_step(data: Any, source: str) -> tuple[Technique, dict[str, Any]]:
+def parse_step(data: Any, source: str) -> tuple[Technique, dict[str, Any]]:
     if not isinstance(data, dict) or "technique" not in data:
         raise ValueError(f"{source}: the preset names no 'technique'")
     params = data.get("params", {})

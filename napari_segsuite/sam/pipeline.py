@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..presets import FORMAT, VERSION, _parse_step, read_preset_json
+from ..presets import FORMAT, VERSION, parse_step, read_preset_json
 from ..techniques.chain import Chain, Step
 
 __all__ = ["SamPipeline", "is_pipeline", "load_pipeline", "parse_pipeline", "save_pipeline"]
@@ -116,8 +116,8 @@ def parse_pipeline(data: Any, *, source: str = "preset") -> SamPipeline:
     for k, v in options.items():
         if not isinstance(v, (int, float, str)) or isinstance(v, bool):
             raise ValueError(f"{source}: SAM option {k} must be a number or a word, got {v!r}")
-    before = tuple(Step(*_parse_step(s, f"{source}: before step {i + 1}")) for i, s in enumerate(data.get("before", [])))
-    post = tuple(Step(*_parse_step(s, f"{source}: post step {i + 1}")) for i, s in enumerate(data.get("post", [])))
+    before = tuple(Step(*parse_step(s, f"{source}: before step {i + 1}")) for i, s in enumerate(data.get("before", [])))
+    post = tuple(Step(*parse_step(s, f"{source}: post step {i + 1}")) for i, s in enumerate(data.get("post", [])))
     if mode == "refine" and not before:
         raise ValueError(f"{source}: refine mode needs 'before' steps that find the objects (e.g. a threshold)")
     for s in post:

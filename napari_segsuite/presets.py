@@ -77,6 +77,7 @@ def parse_preset(data: Any, *, source: str = "preset") -> Preset:
 
 
 def parse_step(data: Any, source: str) -> tuple[Technique, dict[str, Any]]:
+    """One validated ``{technique, params}`` object; errors name ``source``."""
     if not isinstance(data, dict) or "technique" not in data:
         raise ValueError(f"{source}: the preset names no 'technique'")
     params = data.get("params", {})

@@ -1,6 +1,6 @@
 """Automatic masks: ours beside segment-anything's SamAutomaticMaskGenerator, same run.
 
-    python benchmarks/sam_auto.py [--model vit_b] [--size 1024] [--points-per-side 16]
+    python benchmarks/sam_auto.py [--model vit_b] [--size 1024] [--points-per-side 16] [--device cpu]
 
 Random weights of the chosen architecture (the compute is that of real ones). Both are given the
 image embedding (computed once before timing). Prints the time of a full run, the masks each kept
@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--nms", type=float, default=1.0,
                     help="box NMS threshold; random weights make every mask overlap, so 1.0 (no suppression) keeps all "
                          "of them to compare")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
     from segment_anything import SamAutomaticMaskGenerator
@@ -36,9 +37,10 @@ def main() -> None:
     from napari_segsuite.sam.auto import generate
 
     model, img = random_model_and_image(args.model, args.size)
+    model = model.to(args.device)
     params = dict(pred_iou_thresh=args.pred_iou_thresh, stability_score_thresh=args.stability_thresh, box_nms_thresh=args.nms)
     print(f"SAM {args.model}, random weights, {args.size}x{args.size} RGB, {args.points_per_side}^2 points, {params}, "
-          f"CPU threads {torch.get_num_threads()}\n")
+          f"device {args.device}, CPU threads {torch.get_num_threads()}\n")
 
     stock = SamAutomaticMaskGenerator(model, points_per_side=args.points_per_side, **params)
     with torch.inference_mode():
@@ -50,7 +52,7 @@ def main() -> None:
         ref = stock.generate(img)
     t_stock = time.perf_counter() - t
 
-    session = SamSession(model, device="cpu", cache_dir=False)
+    session = SamSession(model, device=args.device, cache_dir=False)
     session.set_image(img)
     t = time.perf_counter()
     auto = generate(session, img, points_per_side=args.points_per_side)

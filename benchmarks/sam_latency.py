@@ -51,17 +51,32 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}\n")
 
     stock = SamPredictor(model.to(args.device))
-    t = time.perf_counter()
-    with torch.inference_mode():
-        stock.set_image(img)
-    t_stock_enc = time.perf_counter() - t
+    cuda = torch.device(args.device).type == "cuda"
+    variants = [img ^ np.uint8(i + 1) for i in range(3 if cuda else 0)]  # new content: each one is encoded
+
+    def timed(fn, im) -> float:
+        t = time.perf_counter()
+        fn(im)
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    def stock_encode(im):
+        with torch.inference_mode():
+            stock.set_image(im)
+
+    if cuda:  # the first CUDA call pays for kernel loading and autotuning: warm both up, then take medians
+        stock_encode(variants[0])
+    t_stock_enc = statistics.median([timed(stock_encode, im) for im in variants[1:] + [img]])
 
     with tempfile.TemporaryDirectory() as cache:
         session = SamSession(model, device=args.device, cache_dir=cache)
         _ = session.model_hash  # hashing the weights is done once per session, not per image
-        t = time.perf_counter()
-        session.set_image(img)
-        t_enc = time.perf_counter() - t
+        warm = SamSession(model, device=args.device, cache_dir=False)
+        for im in variants[:1]:
+            warm.set_image(im)
+        enc_times = [timed(warm.set_image, im) for im in variants[1:]]
+        t_enc = statistics.median(enc_times + [timed(session.set_image, img)])
         reopened = SamSession(model, device=args.device, cache_dir=cache)
         reopened._model_hash = session.model_hash
         t = time.perf_counter()
@@ -75,7 +90,8 @@ def main() -> None:
         "box": lambda: dict(box=np.concatenate([corner := rng.uniform(0, args.size * 0.6, 2),
                                                 corner + rng.uniform(8, args.size * 0.4, 2)])),
     }
-    print(f"{'encoder (once per image)':34s} stock {t_stock_enc * 1000:8.0f} ms   ours {t_enc * 1000:8.0f} ms")
+    print(f"{'encoder (once per image)':34s} stock {t_stock_enc * 1000:8.0f} ms   ours {t_enc * 1000:8.0f} ms   "
+          f"{t_stock_enc / t_enc:5.2f}x" + ("  (ours: bf16 autocast + SDPA; stock: fp32)" if cuda else ""))
     print(f"{'reopen cached image (disk)':34s} re-encode {t_enc * 1000:6.0f} ms   load {t_load * 1000:8.1f} ms   "
           f"{t_enc / t_load:6.0f}x faster\n")
     print(f"{'per click':12s} {'stock predict':>14s} {'ours':>9s} {'speed-up':>9s} {'mask IoU (min)':>15s}")

@@ -9,6 +9,8 @@ Examples::
     napari-segsuite run threshold.adaptive imgs/ -o masks/ --param method=sauvola --param block_size=31
     napari-segsuite run my_preset.json imgs/*.tif -o masks/ --format tif
     napari-segsuite evaluate masks/ groundtruth/ --kind all --json
+    napari-segsuite train dsb2018/ -o nuclei.json --task instance --minutes 5
+    napari-segsuite predict nuclei.json new_images/ -o masks/
 """
 
 from __future__ import annotations
@@ -61,6 +63,38 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-objects", type=int, default=None, help="at most N objects per image (a fixed random draw)")
     b.add_argument("--min-area", type=int, default=0, help="skip objects smaller than this many pixels")
     b.add_argument("--json", action="store_true", help="print JSON")
+    tr = sub.add_parser("train", help="train a U-Net, SegNet or DeepLab on a folder of images with labels")
+    tr.add_argument("dataset", help="a folder: images/ + labels/ (same stems), rgb/ + figure_ground/, or COCO")
+    tr.add_argument("-o", "--output", required=True, help="model file to write (NAME.json, with NAME.pt beside it)")
+    tr.add_argument("--architecture", choices=["unet", "segnet", "deeplab"], default="unet")
+    tr.add_argument("--task", choices=["semantic", "instance"], default="semantic",
+                    help="semantic: the label values are classes; instance: objects separated by their boundaries")
+    tr.add_argument("--foreground", action="store_true", help="semantic on labels > 0 (instance masks as object vs background)")
+    tr.add_argument("--width", type=int, default=16, help="channels of the first level")
+    tr.add_argument("--depth", type=int, default=3, help="down-sampling steps (U-Net, SegNet)")
+    tr.add_argument("--backbone", choices=["small", "resnet50"], default="small", help="DeepLab backbone")
+    tr.add_argument("--patch-size", type=int, default=128)
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--epochs", type=int, default=40, help="at most this many epochs")
+    tr.add_argument("--steps-per-epoch", type=int, default=25)
+    tr.add_argument("--lr", type=float, default=2e-3, help="learning rate")
+    tr.add_argument("--val-fraction", type=float, default=0.2)
+    tr.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation Dice")
+    tr.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    tr.add_argument("--limit", type=int, default=None, help="only the first N images")
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--overwrite", action="store_true")
+    tr.add_argument("--register", action="store_true", help="also keep it in the learned-models folder as technique learn.NAME")
+    pr = sub.add_parser("predict", help="apply a trained model to image files")
+    pr.add_argument("model", help="a model saved by 'train' or the training dock (NAME.json)")
+    pr.add_argument("inputs", nargs="+", help="image files or folders")
+    pr.add_argument("-o", "--output", required=True, help="output folder for the label masks")
+    pr.add_argument("--format", choices=["png", "tif", "npy"], default="png")
+    pr.add_argument("--channel-axis", default="auto", help="'auto', 'none', or an axis number")
+    pr.add_argument("--min-size", type=int, default=0, help="instance models: remove objects smaller than this (pixels)")
+    pr.add_argument("--tile", type=int, default=1024, help="tile side in pixels for large images")
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     m = sub.add_parser("models", help="SAM checkpoints: list, download, path")
     msub = m.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="the registry: name, size, downloaded or not")
@@ -86,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _models(args)
         if command == "benchmark-clicks":
             return _benchmark_clicks(args)
+        if command == "train":
+            return _train(args)
+        if command == "predict":
+            return _predict(args)
         return _run(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
@@ -398,6 +436,69 @@ def _run_sam_pipeline(args: argparse.Namespace, pipeline) -> int:
         return labels, f"{int(labels.max())} objects", notes
 
     return _write_each(args, process, f" ({session.describe()})")
+
+
+def _train(args: argparse.Namespace) -> int:
+    """``train``: read a data set folder, train, save (and optionally register) the model."""
+    import shutil
+
+    import numpy as np
+
+    from .io.datasets import iter_instance_dataset
+    from .learn import models, store, train
+    from .learn.technique import learned_models_dir, technique_name
+
+    out = Path(args.output).with_suffix(".json")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} already exists; pass --overwrite to replace it")
+    pairs, axes = [], set()
+    for name, image, labels in iter_instance_dataset(args.dataset, limit=args.limit):
+        axes.add(_channel_axis("auto", image.shape))
+        pairs.append((image[..., :3] if image.ndim == 3 else image, (labels > 0).astype(np.uint8) if args.foreground else labels))
+    if len(axes) > 1:
+        raise ValueError(f"{args.dataset} mixes gray and colour images: convert them to one kind first")
+    if args.task == "semantic" and not args.foreground and len(np.unique(np.concatenate([np.unique(lab) for _, lab in pairs]))) > 64:
+        raise ValueError("these labels hold more than 64 values (instance masks?): use --task instance, or --foreground")
+    network = models.NetConfig(architecture=args.architecture, width=args.width, depth=args.depth, backbone=args.backbone)
+    config = train.TrainConfig(patch_size=args.patch_size, batch_size=args.batch_size, max_epochs=args.epochs,
+                               steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr, val_fraction=args.val_fraction,
+                               patience=args.patience, max_minutes=args.minutes, device=args.device)
+    print(f"training a {args.architecture} ({args.task}) on {len(pairs)} images from {args.dataset}")
+
+    def on_epoch(r: dict) -> None:
+        print(f"epoch {r['epoch']:3d}  loss {r['loss']:.4f}  validation Dice {r['val_dice']:.4f}  ({r['seconds']:.1f} s)", flush=True)
+
+    model = train.train(pairs, network=network, config=config, task=args.task, channel_axis=axes.pop(),
+                        name=out.stem, on_epoch=on_epoch)
+    store.save_model(model, out, overwrite=args.overwrite)
+    info = model.info
+    print(f"saved {out} (+ {out.with_suffix('.pt').name}): best epoch {info['best_epoch']}, validation Dice "
+          f"{info['val_dice'] if info['val_dice'] is None else round(info['val_dice'], 4)}, stopped: {info['stopped']}, "
+          f"{info['seconds']:.0f} s on {info['device']}")
+    if args.register:
+        folder = learned_models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        for suffix in (".json", ".pt"):
+            shutil.copy2(out.with_suffix(suffix), folder / (technique_name(out.stem)[len("learn."):] + suffix))
+        print(f"registered as technique {technique_name(out.stem)} (in {folder})")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """``predict``: a saved model over files, through the catalog technique it registers."""
+    from .learn.store import load_model
+    from .learn.technique import register_model
+
+    model = load_model(args.model)
+    model.device = args.device
+    tech = register_model(model)
+    params = {"tile": args.tile} | ({"min_size": args.min_size} if model.config.task == "instance" else {})
+
+    def process(image, channel_axis):
+        result = tech.run(image, channel_axis=channel_axis, **params)
+        return result.data, f"{result.seconds * 1000:.0f} ms", result.notes
+
+    return _write_each(args, process, f" (model {model.name}: {model.config.architecture}, {model.config.task})")
 
 
 if __name__ == "__main__":

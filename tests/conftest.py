@@ -67,7 +67,14 @@ def tiny_sam():
 
 @pytest.fixture(autouse=True)
 def _private_caches(tmp_path_factory, monkeypatch):
-    """Tests never read or write the user's model folder or embedding cache."""
+    """Tests never read or write the user's model folders or embedding cache, and the learned
+    techniques a test registers leave the catalog with it."""
     root = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("NAPARI_SEGSUITE_EMBEDDINGS", str(root / "embeddings"))
     monkeypatch.setenv("NAPARI_SEGSUITE_MODELS", str(root / "models"))
+    monkeypatch.setenv("NAPARI_SEGSUITE_LEARNED", str(root / "learned"))
+    yield
+    from napari_segsuite.techniques import CATALOG
+
+    for name in [n for n in CATALOG if n.startswith("learn.")]:  # trained models a test registered
+        del CATALOG[name]

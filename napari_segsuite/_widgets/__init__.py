@@ -8,11 +8,12 @@ has one.
 from napari.viewer import Viewer
 
 from .family_widget import FamilyWidget
+from .learn_widget import LearnWidget
 from .sam_widget import SamWidget
 from .scoring_widget import ScoringWidget
 
 __all__ = [
-    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget",
+    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget",
     "PostProcessingWidget", "RegionWidget", "SamWidget", "ScoringWidget", "ThresholdingWidget", "family_widget_class",
 ]
 
@@ -46,4 +47,4 @@ FAMILY_WIDGETS = {
 }
 
 #: manifest display names of the widgets the app docks at start, in order
-DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Segment Anything", "Scoring"]
+DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Segment Anything", "Train a network", "Scoring"]

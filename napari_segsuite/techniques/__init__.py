@@ -32,10 +32,20 @@ __all__ = [
 
 
 def get(name: str) -> Technique:
-    """The technique called ``name``, or a ``KeyError`` that lists the known names."""
+    """The technique called ``name``, or a ``KeyError`` that lists the known names.
+
+    ``learn.<name>`` techniques are trained models: one saved in the learned-models folder is
+    loaded on first use (see :mod:`napari_segsuite.learn.technique`).
+    """
     try:
         return CATALOG[name]
     except KeyError:
+        if name.startswith("learn."):
+            from ..learn.technique import load_registered
+
+            found = load_registered(name)
+            if found is not None:
+                return found
         raise KeyError(f"unknown technique {name!r}; known techniques: {', '.join(sorted(CATALOG))}") from None
 
 

@@ -1,0 +1,79 @@
+"""A trained network with what it needs to be applied: :class:`LearnedModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..sam.device import resolve_device
+from .data import image_channels, normalize
+from .models import NetConfig, size_multiple
+from .predict import inference_network, predict_probabilities
+from .targets import to_labels
+
+__all__ = ["LearnedModel"]
+
+
+@dataclass
+class LearnedModel:
+    """A network, its :class:`NetConfig` and its training record.
+
+    ``history`` holds one dict per epoch (``loss``, ``val_dice``, ``seconds``); ``info`` what the
+    training reported (best epoch, labelled pixels, validation Dice, stop reason...). ``device`` is
+    where predictions run unless a call says otherwise.
+    """
+
+    config: NetConfig
+    network: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    name: str = "model"
+    device: str = "auto"
+    _inference: dict[str, nn.Module] = field(default_factory=dict, repr=False, compare=False)
+
+    def check_channels(self, image: np.ndarray, channel_axis: int | None) -> None:
+        """``ValueError`` when the image's channel count differs from what the network was trained on."""
+        got = image_channels(image, channel_axis)
+        want = self.config.in_channels
+        if got != want:
+            kind = {1: "gray (1 channel)", 3: "RGB (3 channels)"}
+            raise ValueError(
+                f"model {self.name!r} was trained on {kind.get(want, f'{want}-channel')} images, but this image is "
+                f"{kind.get(got, f'{got}-channel')}: convert the image (or pick its channel axis), or train a model on "
+                f"images like this one")
+
+    def probabilities(
+        self,
+        image: np.ndarray,
+        channel_axis: int | None = None,
+        *,
+        device: str | torch.device | None = None,
+        tile: int = 1024,
+        overlap: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> np.ndarray:
+        """Per-class probabilities ``(n_outputs, H, W)`` of one 2D image (gray or with a channel axis)."""
+        self.check_channels(image, channel_axis)
+        x = normalize(image, channel_axis)
+        dev = resolve_device(self.device if device is None else device)
+        net = self._inference.get(str(dev))
+        if net is None:
+            self._inference.clear()
+            net = self._inference[str(dev)] = inference_network(self.network, dev)
+        return predict_probabilities(net, x, self.config.n_outputs, size_multiple(self.config), device=dev,
+                                     tile=tile, overlap=overlap, progress=progress, cancel=cancel)
+
+    def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int = 0, **kwargs: Any) -> np.ndarray:
+        """Label image of one 2D image: class ids (semantic) or instance ids (instance)."""
+        prob = self.probabilities(image, channel_axis, **kwargs)
+        return to_labels(prob, self.config.task, self.config.class_ids, min_size=min_size)
+
+    def forget_inference(self) -> None:
+        """Drop the cached inference copy (after the weights change)."""
+        self._inference.clear()

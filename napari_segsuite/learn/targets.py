@@ -1,0 +1,90 @@
+"""Label images -> training targets, and network outputs -> label images.
+
+Targets are int64 maps of class indices (0..n_outputs-1) with ``IGNORE`` (-1) where a pixel is
+unlabelled, so sparse scribbles train as well as full masks.
+
+* semantic: each label value in ``class_ids`` becomes its index; with ``sparse=True`` label 0 means
+  "not annotated" (paint the background as a class of its own), otherwise 0 is a class.
+* instance: background 0, object interior 1, object boundary 2 (the objects' inner one-pixel rim, so
+  touching objects are separated); at prediction the interiors seed a watershed that grows over the
+  predicted foreground.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["IGNORE", "class_ids_of", "instance_target", "instances_from_probabilities", "semantic_target", "to_labels"]
+
+IGNORE = -1
+
+
+def class_ids_of(labels: list[np.ndarray], *, sparse: bool) -> tuple[int, ...]:
+    """The sorted label values present in ``labels`` that become classes (0 left out when sparse)."""
+    values = sorted({int(v) for lab in labels for v in np.unique(lab)})
+    if sparse:
+        values = [v for v in values if v != 0]
+    return tuple(values)
+
+
+def semantic_target(labels: np.ndarray, class_ids: tuple[int, ...], *, sparse: bool) -> np.ndarray:
+    """Class indices of ``labels`` (``IGNORE`` where unlabelled or a value outside ``class_ids``)."""
+    lut_keys = np.asarray(class_ids, dtype=np.int64)
+    flat = labels.astype(np.int64, copy=False)
+    index = np.searchsorted(lut_keys, flat)
+    index = np.clip(index, 0, len(lut_keys) - 1)
+    target = np.where(lut_keys[index] == flat, index, IGNORE)
+    if sparse:
+        target[flat == 0] = IGNORE
+    return target.astype(np.int64)
+
+
+def instance_target(labels: np.ndarray) -> np.ndarray:
+    """0 background, 1 interior, 2 boundary (pixels of an object next to a different label)."""
+    lab = labels.astype(np.int64, copy=False)
+    padded = np.pad(lab, 1, mode="edge")
+    h, w = lab.shape
+    edge = np.zeros(lab.shape, bool)
+    for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
+        edge |= padded[dy:dy + h, dx:dx + w] != lab
+    target = np.where(lab > 0, np.where(edge, 2, 1), 0)
+    return target.astype(np.int64)
+
+
+def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0) -> np.ndarray:
+    """Instance labels from ``(3, H, W)`` probabilities (background, interior, boundary).
+
+    Seeds are the connected regions where "interior" is the most likely class; a watershed on
+    -p_interior grows them over the foreground (where background is not the most likely class).
+    Objects below ``min_size`` pixels are removed.
+    """
+    from skimage.segmentation import watershed
+
+    best = np.argmax(prob, axis=0)
+    interior = best == 1
+    foreground = best != 0
+    seeds, n = ndi.label(interior)
+    if n == 0:
+        return np.zeros(prob.shape[1:], np.int32)
+    out = watershed(-prob[1], seeds, mask=foreground | (seeds > 0)).astype(np.int32)
+    if min_size > 0:
+        sizes = np.bincount(out.ravel())
+        small = sizes < min_size
+        small[0] = False
+        if small.any():
+            out[small[out]] = 0
+            keep = np.flatnonzero(~small)
+            lut = np.zeros(len(sizes), np.int32)
+            lut[keep] = np.arange(len(keep), dtype=np.int32)
+            out = lut[out]
+    return out
+
+
+def to_labels(prob: np.ndarray, task: str, class_ids: tuple[int, ...], *, min_size: int = 0) -> np.ndarray:
+    """Label image from ``(n_outputs, H, W)`` probabilities: class ids (semantic) or instances."""
+    if task == "instance":
+        return instances_from_probabilities(prob, min_size=min_size)
+    ids = np.asarray(class_ids)
+    dtype = np.uint8 if ids.min() >= 0 and ids.max() < 256 else np.int32
+    return ids[np.argmax(prob, axis=0)].astype(dtype)

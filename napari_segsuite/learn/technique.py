@@ -1,0 +1,89 @@
+"""Trained models as catalog techniques, so that presets, the CLI, tuning and scoring use them like
+any other technique.
+
+``register_model(model)`` adds ``learn.<name>``. Models saved into the learned-models folder
+(``$NAPARI_SEGSUITE_LEARNED``, default: the user data folder) are found again by name in a later
+session: ``techniques.get("learn.nuclei")`` loads ``nuclei.json`` from there on first use, so a
+preset that names a learned model keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..techniques._catalog import CATALOG, Param, Range, Technique
+from .learned import LearnedModel
+
+__all__ = ["PREFIX", "learned_models_dir", "load_registered", "register_model", "technique_name"]
+
+PREFIX = "learn."
+FAMILY = "Learned"
+
+
+def learned_models_dir() -> Path:
+    """Where trained models are kept for re-use (``$NAPARI_SEGSUITE_LEARNED`` overrides it)."""
+    env = os.environ.get("NAPARI_SEGSUITE_LEARNED")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("napari-segsuite")) / "learned"
+
+
+def technique_name(name: str) -> str:
+    """``learn.<slug>`` for a model name (lower case, letters, digits and underscores)."""
+    slug = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+    if not slug:
+        raise ValueError(f"a model needs a name made of letters or digits, got {name!r}")
+    return PREFIX + slug
+
+
+def register_model(model: LearnedModel, *, name: str | None = None) -> Technique:
+    """Add (or replace) the catalog technique that applies ``model``; returns it."""
+    tname = technique_name(name or model.name)
+    config = model.config
+
+    def apply(image: np.ndarray, *, min_size: int = 0, tile: int = 1024) -> np.ndarray:
+        channel_axis = None if image.ndim == 2 else -1
+        return model.predict(image, channel_axis, min_size=min_size, tile=tile)
+
+    params = (
+        Param("min_size", int, 0, "instances smaller than this many pixels are removed", Range(0, 10000)),
+        Param("tile", int, 1024, "tile side in pixels for large images (smaller uses less memory)", Range(64, 4096, 64)),
+    )
+    if config.task != "instance":
+        params = params[1:]
+    classes = ", ".join(config.class_names.get(str(c), str(c)) for c in config.class_ids)
+    summary = (f"{config.architecture} trained on your annotations: "
+               + ("instances (interior + boundary, watershed)" if config.task == "instance" else f"classes {classes}"))
+    tech = Technique(
+        name=tname,
+        family=FAMILY,
+        output="labels",
+        func=apply,
+        params=params,
+        label_kind="instance" if config.task == "instance" else "semantic",
+        channels="gray" if config.in_channels == 1 else "color",
+        nan_policy="fill",
+        summary=summary,
+        doc=summary,
+    )
+    CATALOG[tname] = tech
+    return tech
+
+
+def load_registered(name: str) -> Technique | None:
+    """The technique ``learn.<slug>`` from a model saved in :func:`learned_models_dir`, or None."""
+    from .store import load_model
+
+    if not name.startswith(PREFIX):
+        return None
+    path = learned_models_dir() / f"{name[len(PREFIX):]}.json"
+    if not path.is_file():
+        return None
+    model = load_model(path)
+    return register_model(model, name=name[len(PREFIX):])

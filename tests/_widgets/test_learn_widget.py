@@ -1,0 +1,85 @@
+"""The *Train a network* dock: paint, train in a worker with a live plot, cancel, save, predict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic_blobs import make_blobs
+
+from napari_segsuite._widgets import LearnWidget
+from napari_segsuite.learn.technique import learned_models_dir
+from napari_segsuite.techniques import CATALOG
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def dock(make_napari_viewer):
+    viewer = make_napari_viewer()
+    img, lab = make_blobs(0, size=96)
+    image = viewer.add_image(img, name="cells")
+    labels = viewer.add_labels((lab > 0).astype(np.uint8), name="painted")
+    w = LearnWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.image.value, w.labels.value = image, labels
+    w.width.value, w.depth.value, w.patch.value, w.batch.value = 8, 2, 64, 4
+    w.epochs.value, w.steps.value = 5, 8
+    return viewer, w
+
+
+def test_train_in_a_worker_then_predict_into_a_new_layer(dock, qtbot, tmp_path):
+    viewer, w = dock
+    w.name.value = "cells_unet"
+    w.train_button.changed.emit(True)
+    assert w.worker is not None and not w.train_button.enabled and w.cancel_button.enabled
+    qtbot.waitUntil(lambda: w.worker is None, timeout=TIMEOUT)
+    assert w.model is not None and len(w.history) == 5
+    assert w.progress.value() == w.progress.maximum()
+    ax_loss, ax_dice = w.figure.axes
+    assert len(ax_loss.lines[0].get_xdata()) == 5 and len(ax_dice.lines[0].get_ydata()) == 5
+    assert "learn.cells_unet" in CATALOG
+    n_layers = len(viewer.layers)
+    layer = w.predict(all_slices=False)
+    assert len(viewer.layers) == n_layers + 1 and layer.name == "cells_unet prediction"
+    truth = viewer.layers["painted"].data > 0
+    assert 2 * (truth & (layer.data == 1)).sum() / (truth.sum() + (layer.data == 1).sum()) > 0.8
+    assert (viewer.layers["painted"].data > 0).sum() == truth.sum(), "the annotation is untouched"
+    saved = w.save(tmp_path / "cells_unet")
+    assert saved.is_file() and (learned_models_dir() / "cells_unet.json").is_file()
+    w.model = None
+    w.load(saved)
+    assert w.model.name == "cells_unet" and w.predict_button.enabled
+
+
+def test_cancel_keeps_the_best_epoch_so_far(dock, qtbot):
+    viewer, w = dock
+    w.epochs.value, w.steps.value = 200, 5
+    w.start_training()
+    qtbot.waitUntil(lambda: len(w.history) >= 2, timeout=TIMEOUT)
+    w.cancel_button.changed.emit(True)
+    qtbot.waitUntil(lambda: w.worker is None, timeout=TIMEOUT)
+    assert w.model is not None and w.model.info["stopped"] == "cancelled"
+    assert "cancelled" in w.status.text()
+
+
+def test_bad_annotation_is_explained_and_nothing_runs(dock, qtbot):
+    viewer, w = dock
+    viewer.layers["painted"].data = np.zeros((96, 96), np.uint8)
+    w.start_training()
+    assert w.worker is None
+    assert "only one class is annotated" in w.status.text() or "pixels are labelled" in w.status.text()
+
+
+def test_a_stack_trains_on_its_annotated_slices(make_napari_viewer, qtbot):
+    from napari_segsuite._widgets.learn_widget import training_pairs
+
+    viewer = make_napari_viewer()
+    pairs = [make_blobs(s, size=64) for s in range(3)]
+    image = viewer.add_image(np.stack([p[0] for p in pairs]))
+    lab = np.stack([(p[1] > 0).astype(np.uint8) for p in pairs])
+    lab[1] = 0  # slice 1 not annotated yet
+    labels = viewer.add_labels(lab)
+    got = training_pairs(image, labels, sparse=False)
+    assert len(got) == 2 and got[1][0] is not None and np.array_equal(got[1][1], lab[2])
+    with pytest.raises(ValueError, match="shape"):
+        training_pairs(image, viewer.add_labels(np.zeros((64, 64), np.uint8)), sparse=False)

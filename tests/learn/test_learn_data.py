@@ -1,0 +1,46 @@
+"""Normalisation, the validation split and the patch sampler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite.learn.data import Example, PatchSampler, normalize, split_validation
+from napari_segsuite.learn.targets import IGNORE
+
+
+def test_normalize_is_robust_and_channels_first():
+    rgba = np.zeros((10, 12, 4), np.uint16)
+    rgba[..., 0] = np.arange(12) * 1000
+    out = normalize(rgba, -1)
+    assert out.shape == (3, 10, 12) and out.dtype == np.float32
+    assert out[0].min() < 0.05 and 0.95 < out[0].max() < 1.1
+    img = np.ones((4, 4), np.float32)
+    img[0, 0] = np.nan
+    assert np.isfinite(normalize(img)).all()
+    with pytest.raises(ValueError, match="no finite pixel"):
+        normalize(np.full((4, 4), np.nan))
+
+
+def test_validation_split_holds_out_whole_images_or_a_disjoint_strip():
+    rng = np.random.default_rng(0)
+    ex = [Example(np.zeros((1, 8, 8), np.float32), np.zeros((8, 8), np.int64)) for _ in range(5)]
+    train, val = split_validation(ex, 0.2, rng)
+    assert len(train) == 4 and len(val) == 1
+    one = Example(np.zeros((1, 8, 20), np.float32), np.ones((8, 20), np.int64))
+    (t,), (v,) = split_validation([one], 0.25, rng)
+    labelled_t, labelled_v = t.target != IGNORE, v.target != IGNORE
+    assert labelled_t.any() and labelled_v.any() and not (labelled_t & labelled_v).any()
+    assert labelled_t.sum() + labelled_v.sum() == one.target.size
+
+
+def test_patches_centre_on_labelled_pixels_and_pad_small_images():
+    target = np.full((20, 30), IGNORE, np.int64)
+    target[2, 3] = 1
+    image = np.random.default_rng(0).random((2, 20, 30)).astype(np.float32)
+    sampler = PatchSampler([Example(image, target)], 32, np.random.default_rng(1), augment=True)
+    xs, ys = sampler.batch(6)
+    assert xs.shape == (6, 2, 32, 32) and ys.shape == (6, 32, 32)
+    assert all((y == 1).sum() == 1 for y in ys), "every patch holds the one labelled pixel"
+    with pytest.raises(ValueError, match="no labelled pixel"):
+        PatchSampler([Example(image, np.full((20, 30), IGNORE, np.int64))], 16, np.random.default_rng(0))

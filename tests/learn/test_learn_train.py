@@ -1,0 +1,118 @@
+"""Training from annotations: it learns, sparse scribbles work, bad input is refused clearly, and
+cancelling keeps the last good model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic_blobs import make_blobs
+
+from napari_segsuite.learn import models, train
+from napari_segsuite.learn.train import MIN_LABELLED, TrainConfig
+from napari_segsuite.techniques import Cancelled
+
+FAST = dict(patch_size=64, batch_size=4, max_epochs=6, steps_per_epoch=10)
+
+
+def _dice(a, b):
+    return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
+
+
+def test_a_tiny_unet_learns_the_blobs(trained_semantic):
+    img, lab = make_blobs(42)  # unseen image
+    pred = trained_semantic.predict(img)
+    assert pred.shape == img.shape and set(np.unique(pred)) <= {0, 1}
+    assert _dice(pred == 1, lab > 0) > 0.9
+    assert trained_semantic.info["val_dice"] > 0.8
+    best = trained_semantic.info["best_epoch"]
+    assert trained_semantic.info["val_dice"] == max(r["val_dice"] for r in trained_semantic.history)
+    assert trained_semantic.history[best - 1]["val_dice"] == trained_semantic.info["val_dice"]
+
+
+def test_sparse_scribbles_train_a_model_with_the_painted_class_ids():
+    img, lab = make_blobs(5, size=128)
+    scribbles = np.zeros_like(lab)
+    scribbles[::6, :] = np.where(lab[::6, :] > 0, 2, 1)  # every 6th row painted: 1 = background, 2 = object
+    model = train.train([(img, scribbles)], network=models.NetConfig(width=8, depth=2), sparse=True,
+                        config=TrainConfig(**FAST))
+    assert model.config.class_ids == (1, 2)
+    pred = model.predict(img)
+    assert set(np.unique(pred)) <= {1, 2}
+    assert _dice(pred == 2, lab > 0) > 0.85
+
+
+def test_instance_model_separates_objects():
+    pairs = [make_blobs(s, touching=True) for s in range(3)]
+    model = train.train(pairs, network=models.NetConfig(width=16, depth=2), task="instance",
+                        config=TrainConfig(**{**FAST, "max_epochs": 15}))
+    img, lab = make_blobs(11, touching=True)
+    pred = model.predict(img, min_size=10)
+    from napari_segsuite.metrics import score
+
+    assert score(pred, lab, kind="instance").summary["f1@0.5"] > 0.8
+
+
+def test_too_few_labelled_pixels_says_how_many_are_needed(blobs):
+    img, _ = blobs[0]
+    few = np.zeros(img.shape, np.uint8)
+    few[:5, :5], few[50:55, 50:55] = 1, 2
+    with pytest.raises(ValueError, match=f"only 50 pixels are labelled; training needs at least {MIN_LABELLED}"):
+        train.train([(img, few)], sparse=True, config=TrainConfig(**FAST))
+
+
+def test_one_class_only_is_refused_with_advice(blobs):
+    img, lab = blobs[0]
+    with pytest.raises(ValueError, match="only one class is annotated.*background as a class"):
+        train.train([(img, (lab > 0).astype(np.uint8))], sparse=True, config=TrainConfig(**FAST))
+    with pytest.raises(ValueError, match="only one class is annotated"):
+        train.train([(img, np.zeros(img.shape, np.uint8))], config=TrainConfig(**FAST))
+
+
+def test_mixed_channel_counts_and_mismatched_shapes_are_refused(blobs):
+    (img, lab), _ = blobs[0], None
+    rgb = np.stack([img] * 3, -1)
+    with pytest.raises(ValueError, match="different channel counts"):
+        train.prepare_examples([(rgb, lab), (rgb[..., :2], lab)], channel_axis=-1)
+    with pytest.raises(ValueError, match="do not match"):
+        train.prepare_examples([(img, lab[:-1])])
+    with pytest.raises(TypeError, match="labels must be integers"):
+        train.prepare_examples([(img, lab.astype(float))])
+
+
+def test_nan_pixels_are_ignored_not_fatal(blobs):
+    img, lab = blobs[1]
+    img = img.copy()
+    img[:20, :20] = np.nan
+    examples, channels, _ = train.prepare_examples([(img, (lab > 0).astype(np.uint8))])
+    assert channels == 1 and (examples[0].target[:20, :20] == -1).all()
+    assert np.isfinite(examples[0].image).all()
+
+
+def test_cancel_mid_epoch_keeps_the_last_good_epoch(blobs):
+    pairs = [(img, (lab > 0).astype(np.uint8)) for img, lab in blobs]
+    seen = []
+
+    def cancel():  # stop half-way through the third epoch
+        return len(seen) >= 2 * FAST["steps_per_epoch"] + FAST["steps_per_epoch"] // 2
+
+    model = train.train(pairs, network=models.NetConfig(width=8, depth=2), config=TrainConfig(**FAST), cancel=cancel,
+                        on_step=lambda step, total: seen.append(step))
+    assert model.info["stopped"] == "cancelled"
+    assert len(model.history) == 2 and model.info["best_epoch"] in (1, 2)
+    with pytest.raises(Cancelled, match="before its first epoch"):
+        train.train(pairs, config=TrainConfig(**FAST), cancel=lambda: True)
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(blobs, monkeypatch):
+    monkeypatch.setattr(train, "_validate", lambda *a, **k: 0.5)  # validation never improves after epoch 1
+    pairs = [(img, (lab > 0).astype(np.uint8)) for img, lab in blobs]
+    model = train.train(pairs, network=models.NetConfig(width=8, depth=1),
+                        config=TrainConfig(**{**FAST, "max_epochs": 20, "steps_per_epoch": 2, "patience": 3}))
+    assert model.info["stopped"] == "early_stopping" and len(model.history) == 4 and model.info["best_epoch"] == 1
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="patch_size"):
+        TrainConfig(patch_size=4)
+    with pytest.raises(ValueError, match="val_fraction"):
+        TrainConfig(val_fraction=1.0)

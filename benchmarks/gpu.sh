@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# The checks that need a CUDA GPU, in one run: the SAM tests (the CUDA one included) and the SAM
-# GPU benchmarks. Run from the repository root on a machine with a GPU and the package importable
-# (installed, or PYTHONPATH=.):   bash benchmarks/gpu.sh [OUTDIR]
+# The checks that need a CUDA GPU, in one run: the SAM and learning tests (on CUDA where they pick
+# "auto"), the SAM encoder and per-click benchmarks, automatic masks, and the U-Net training
+# benchmark (CPU vs CUDA epochs, then a full training on CUDA). Run from the repository root on a
+# machine with a GPU and the package importable (installed, or PYTHONPATH=.):
+#     bash benchmarks/gpu.sh [OUTDIR] [DATA]       (DATA: the folder holding dsb2018/)
+#     PARTS="tests encoder learn" bash benchmarks/gpu.sh ...   (a subset: tests encoder latency auto learn)
 set -u
 out=${1:-.}
+data=${2:-$(dirname "$PWD")/shared/data}
+parts=${PARTS:-tests encoder latency auto learn}
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-python3 -m pytest -q -p no:cacheprovider tests/sam -x -rs 2>&1 | tee "$out/gpu_tests.log" | tail -5
+has() { [[ " $parts " == *" $1 "* ]]; }
+has tests && python3 -m pytest -q -p no:cacheprovider tests/sam tests/learn -rs 2>&1 | tee "$out/gpu_tests.log" | tail -6
 cd benchmarks
-for m in vit_b vit_h; do
-  python3 sam_latency.py --device cuda --model $m --clicks 30 2>&1 | tee -a "$out/gpu_sam_latency.log"
-done
-python3 sam_auto.py --device cuda --points-per-side 32 2>&1 | tee "$out/gpu_sam_auto.log"
+has encoder && python3 sam_encoder.py 2>&1 | tee "$out/gpu_sam_encoder.log"
+if has latency; then
+  for m in vit_b vit_h; do python3 sam_latency.py --device cuda --model $m --clicks 30 2>&1 | tee -a "$out/gpu_sam_latency.log"; done
+fi
+has auto && python3 sam_auto.py --device cuda --points-per-side 32 2>&1 | tee "$out/gpu_sam_auto.log"
+has learn && python3 learn.py --device cuda --gpu-compare-epochs 3 --minutes 2 --data "$data" 2>&1 | tee "$out/gpu_learn.log"
+exit 0

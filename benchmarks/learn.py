@@ -46,12 +46,15 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--gpu-compare-epochs", type=int, default=0, help="also time N epochs on CPU and on CUDA")
+    ap.add_argument("--gpu-compare-epochs", type=int, default=0,
+                    help="also time N epochs of the same training on the CPU and (when there is one) on CUDA")
+    ap.add_argument("--only-compare", action="store_true", help="stop after the device comparison")
+    ap.add_argument("--data", type=Path, default=DATA, help="the shared data folder (holding dsb2018/)")
     args = ap.parse_args()
-    if not (DATA / "dsb2018").is_dir():
-        raise SystemExit(f"needs the shared data at {DATA}")
+    if not (args.data / "dsb2018").is_dir():
+        raise SystemExit(f"needs the shared data at {args.data}")
 
-    samples = list(iter_instance_dataset(DATA / "dsb2018"))
+    samples = list(iter_instance_dataset(args.data / "dsb2018"))
     held = [s for i, s in enumerate(samples) if i % 4 == 3]
     fit = [s for i, s in enumerate(samples) if i % 4 != 3]
     print(f"DSB2018: {len(fit)} training images, {len(held)} held-out; torch threads {torch.get_num_threads()}\n")
@@ -60,6 +63,8 @@ def main() -> None:
 
     if args.gpu_compare_epochs:
         _compare_devices(pairs, network, args.gpu_compare_epochs)
+        if args.only_compare:
+            return
 
     config = TrainConfig(max_epochs=args.epochs, max_minutes=args.minutes, patience=12, device=args.device)
     t = time.perf_counter()
@@ -108,16 +113,18 @@ def main() -> None:
 
 
 def _compare_devices(pairs, network: NetConfig, epochs: int) -> None:
-    """Seconds per epoch of the same training on the CPU and on CUDA (no early stop, no validation)."""
+    """Seconds per epoch of the same training on the CPU and on CUDA (no early stop, no validation),
+    median over N epochs after one warm-up epoch."""
     per_epoch = {}
-    for device in ("cpu", "cuda"):
+    for device in ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",):
         config = TrainConfig(max_epochs=epochs + 1, patience=100, val_fraction=0.0, device=device)
         times = []
         train(pairs, network=network, config=config, task="instance", channel_axis=-1,
               on_epoch=lambda r: times.append(r["seconds"]))
         per_epoch[device] = statistics.median(times[1:])  # the first epoch warms up
         print(f"  {device}: {per_epoch[device]:.2f} s per epoch (25 steps of 8 patches 128x128)", flush=True)
-    print(f"CUDA training speed-up over this machine's CPU: {per_epoch['cpu'] / per_epoch['cuda']:.1f}x (target >= 10x)\n")
+    if "cuda" in per_epoch:
+        print(f"CUDA training speed-up over this machine's CPU: {per_epoch['cpu'] / per_epoch['cuda']:.1f}x (target >= 10x)\n")
 
 
 if __name__ == "__main__":

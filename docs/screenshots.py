@@ -112,14 +112,42 @@ def sam_shots(viewer, sam_widget) -> None:
     viewer.screenshot(str(OUT / "sam_committed.png"), canvas_only=False)
 
 
+def learn_shots(viewer, learn_widget) -> None:
+    """The Train a network dock: an instance U-Net trained on the cells sample's ground truth, its
+    loss / validation Dice plot, and its prediction."""
+    import time
+
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    viewer.open_sample("napari-segsuite", "cells")
+    w = learn_widget
+    w._reset_choices()
+    w.image.value, w.labels.value = viewer.layers["cells"], viewer.layers["cells ground truth"]
+    w.task.value, w.name.value = "instance", "cells_unet"
+    w.width.value, w.depth.value, w.patch.value, w.epochs.value, w.steps.value = 16, 3, 96, 15, 15
+    _raise_dock(w)
+    w.start_training()
+    while w.worker is not None:
+        QApplication.processEvents()
+        time.sleep(0.05)
+    w.predict(all_slices=False)
+    viewer.layers["cells ground truth"].visible = False
+    settle(w, 800)
+    viewer.screenshot(str(OUT / "learn_trained.png"), canvas_only=False)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
     docked = build_viewer(viewer, sample="cells")
-    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, scoring = docked
+    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, learn_widget, scoring = docked
     if "--only-sam" in sys.argv:
         sam_shots(viewer, sam_widget)
+        viewer.close()
+        return
+    if "--only-learn" in sys.argv:
+        learn_shots(viewer, learn_widget)
         viewer.close()
         return
     viewer.layers["cells ground truth"].visible = False
@@ -236,6 +264,7 @@ def main() -> None:
     settle(scoring)
     viewer.screenshot(str(OUT / "scoring_instance.png"), canvas_only=False)
     sam_shots(viewer, sam_widget)
+    learn_shots(viewer, learn_widget)
     viewer.close()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 

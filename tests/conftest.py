@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from napari_segsuite.sam._imports import import_segment_anything
+from synthetic_blobs import make_blobs
 
-# before any napari viewer (OpenGL) exists: see napari_segsuite/sam/_imports.py
+from napari_segsuite._no_triton import import_segment_anything
+
+# before any napari viewer (OpenGL) exists: see napari_segsuite/_no_triton.py
 import_segment_anything()
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -78,3 +81,20 @@ def _private_caches(tmp_path_factory, monkeypatch):
 
     for name in [n for n in CATALOG if n.startswith("learn.")]:  # trained models a test registered
         del CATALOG[name]
+
+
+# -- learning (tests/learn, tests/_widgets/test_learn_widget.py) --------------------------------
+
+@pytest.fixture(scope="session")
+def blobs() -> list[tuple[np.ndarray, np.ndarray]]:
+    return [make_blobs(seed) for seed in range(3)]
+
+
+@pytest.fixture(scope="session")
+def trained_semantic(blobs):
+    """A tiny U-Net trained once for the session (foreground / background)."""
+    from napari_segsuite.learn import models, train
+
+    pairs = [(img, (lab > 0).astype(np.uint8)) for img, lab in blobs]
+    return train.train(pairs, network=models.NetConfig(width=8, depth=2), name="blobs",
+                       config=train.TrainConfig(patch_size=64, batch_size=4, max_epochs=6, steps_per_epoch=10))

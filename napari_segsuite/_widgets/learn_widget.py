@@ -66,6 +66,9 @@ class LearnWidget(QWidget):
         self.pair_list = QListWidget()
         self.pair_list.setMaximumHeight(70)
         self.pair_list.setToolTip("Image + labels pairs to train on; empty = the image and labels chosen above")
+        self.folder = widgets.FileEdit(label="or a folder", mode="d", value="",
+                                       tooltip="A folder with images/ and labels/ (same file names), e.g. an exported "
+                                               "project: its images train the network instead of the layers")
         self.task = widgets.ComboBox(label="output", choices=["semantic", "instance"], value="semantic",
                                      tooltip="semantic: each label value is a class; instance: separate touching objects")
         self.sparse = widgets.CheckBox(value=False, text="label 0 = not annotated (scribbles)",
@@ -105,6 +108,7 @@ class LearnWidget(QWidget):
         layout.addWidget(data_box.native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.add_button, self.remove_button]).native)
         layout.addWidget(self.pair_list)
+        layout.addWidget(widgets.Container(widgets=[self.folder]).native)
         layout.addWidget(widgets.Container(widgets=[self.task, self.sparse, self.architecture, self.width, self.depth]).native)
         more = QCollapsible("Training settings")
         more.addWidget(widgets.Container(widgets=[self.backbone, self.patch, self.batch, self.epochs, self.steps, self.patience,
@@ -173,6 +177,18 @@ class LearnWidget(QWidget):
         for image, labels in self._pairs:
             self.pair_list.addItem(f"{image.name}  ←  {labels.name}")
 
+    def _folder(self) -> Path | None:
+        value = str(self.folder.value or "")
+        return Path(value) if value not in ("", ".") else None
+
+    def _folder_pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        from ..io.datasets import iter_instance_dataset
+
+        pairs = [(img[..., :3] if img.ndim == 3 else img, lab) for _, img, lab in iter_instance_dataset(self._folder())]
+        if not pairs:
+            raise ValueError(f"{self._folder()} holds no image with labels")
+        return pairs
+
     def _chosen_pairs(self) -> list[tuple[Image, Labels]]:
         if self._pairs:
             return list(self._pairs)
@@ -189,11 +205,16 @@ class LearnWidget(QWidget):
         if self.worker is not None:
             return
         try:
-            layer_pairs = self._chosen_pairs()
-            pairs = [p for image, labels in layer_pairs for p in training_pairs(image, labels, sparse=self.sparse.value)]
-            rgb = {image.rgb for image, _ in layer_pairs}
+            if self._folder() is not None:
+                pairs, names = self._folder_pairs(), {}
+                rgb = {p[0].ndim == 3 for p in pairs}
+            else:
+                layer_pairs = self._chosen_pairs()
+                pairs = [p for image, labels in layer_pairs for p in training_pairs(image, labels, sparse=self.sparse.value)]
+                rgb = {image.rgb for image, _ in layer_pairs}
+                names = _class_names(layer_pairs[0][1])
             if len(rgb) > 1:
-                raise ValueError("the training images mix RGB and gray layers: a network takes one kind of input")
+                raise ValueError("the training images mix RGB and gray ones: a network takes one kind of input")
             channel_axis = -1 if rgb.pop() else None
             prepared = prepare_examples(pairs, task=self.task.value, sparse=self.sparse.value, channel_axis=channel_axis)
             network = NetConfig(architecture=self.architecture.value, width=self.width.value, depth=self.depth.value,
@@ -209,7 +230,6 @@ class LearnWidget(QWidget):
         self._stop.clear()
         self.history = []
         self._draw()
-        names = _class_names(layer_pairs[0][1])
         worker = create_worker(iter_train, pairs, network=network, config=config, task=self.task.value,
                                sparse=self.sparse.value, channel_axis=channel_axis, class_names=names,
                                name=self.name.value or "model", cancel=self._stop.is_set, prepared=prepared)

@@ -9,3 +9,9 @@ inside napari or from the command line.
 * :mod:`.store`: save / load (state_dict + JSON, SHA-256 checked, ``weights_only=True``);
 * :mod:`.technique`: trained models as catalog techniques.
 """
+
+from .._no_triton import import_torch_dynamo
+
+# torch's optimisers and torchvision load torch._dynamo, which loads Triton; after napari's OpenGL
+# canvas exists that crashes the process (see napari_segsuite/_no_triton.py): load it without Triton
+import_torch_dynamo()

@@ -2,8 +2,9 @@
 
 ``use_sdpa(encoder)`` swaps each attention block's forward for one that calls
 ``F.scaled_dot_product_attention`` with the decomposed relative-position bias as an additive mask:
-the same function, computed by the fused kernels the hardware offers. The session applies it on
-CUDA together with bf16 autocast.
+the same function, computed by the fused kernels the hardware offers. ``SamSession(sdpa=True)``
+applies it on CUDA. It is opt-in: on an H200 with torch 2.11 the dense bias mask makes it slower
+than the stock attention under bf16 autocast (benchmarks/sam_encoder.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["use_sdpa"]
 
 
 def _sdpa_forward(self, x: torch.Tensor) -> torch.Tensor:
-    from ._imports import import_segment_anything
+    from .._no_triton import import_segment_anything
 
     add_decomposed_rel_pos = import_segment_anything().modeling.image_encoder.add_decomposed_rel_pos
 

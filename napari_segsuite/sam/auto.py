@@ -186,7 +186,7 @@ def _candidates_of(logits: np.ndarray, input_size, crop_size, offset: float, img
 
 
 def _crop_boxes(shape: tuple[int, int], n_layers: int, overlap_ratio: float):
-    from ._imports import import_segment_anything
+    from .._no_triton import import_segment_anything
 
     amg = import_segment_anything().utils.amg
     return amg.generate_crop_boxes(shape, n_layers, overlap_ratio)

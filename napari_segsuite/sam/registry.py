@@ -50,7 +50,7 @@ class ModelSpec:
 
 def _sam_builder(kind: str) -> Callable[[], Any]:
     def build() -> Any:
-        from ._imports import import_segment_anything
+        from .._no_triton import import_segment_anything
 
         return import_segment_anything().sam_model_registry[kind](checkpoint=None)
 

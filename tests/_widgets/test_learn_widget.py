@@ -83,3 +83,18 @@ def test_a_stack_trains_on_its_annotated_slices(make_napari_viewer, qtbot):
     assert len(got) == 2 and got[1][0] is not None and np.array_equal(got[1][1], lab[2])
     with pytest.raises(ValueError, match="shape"):
         training_pairs(image, viewer.add_labels(np.zeros((64, 64), np.uint8)), sparse=False)
+
+
+def test_train_from_a_folder_of_images_and_labels(dock, qtbot, tmp_path):
+    from napari_segsuite.io import write_labels
+
+    viewer, w = dock
+    for i in range(2):
+        img, lab = make_blobs(200 + i, size=80)
+        write_labels(tmp_path / "images" / f"a{i}.png", (img * 200).clip(0, 255).astype(np.uint8))
+        write_labels(tmp_path / "labels" / f"a{i}.png", (lab > 0).astype(np.uint8))
+    w.folder.value = str(tmp_path)
+    w.epochs.value = 2
+    w.start_training()
+    qtbot.waitUntil(lambda: w.worker is None, timeout=TIMEOUT)
+    assert w.model is not None and w.model.info["images"] == 2 and w.model.config.in_channels == 1

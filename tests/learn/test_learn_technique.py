@@ -67,3 +67,13 @@ def test_predict_reports_a_damaged_model_without_a_traceback(trained_semantic, t
     (tmp_path / "m.pt").write_bytes(b"garbage")
     assert main(["predict", str(tmp_path / "m.json"), str(tmp_path), "-o", str(tmp_path / "o")]) == 2
     assert "SHA-256" in capsys.readouterr().err
+
+
+def test_tuning_sweeps_a_learned_technique(trained_semantic, blobs):
+    from napari_segsuite.tuning import sweep
+
+    tech = register_model(trained_semantic)
+    img, lab = blobs[2]
+    result = sweep(tech, img, (lab > 0).astype(np.uint8), {"tile": [64, 1024]}, metric="foreground IoU")
+    assert np.isfinite(result.scores).all() and result.best_score > 0.8
+    assert result.best_params["tile"] in (64, 1024)

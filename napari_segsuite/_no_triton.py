@@ -1,0 +1,49 @@
+"""Import the parts of torch that pull in Triton without loading Triton into a process that may
+already have an OpenGL context.
+
+segment-anything imports torchvision, which imports ``torch._dynamo``; torch's optimisers import it
+too. ``torch._dynamo`` imports Triton when it is installed (CUDA builds of torch ship it). Triton's
+bundled LLVM clashes with the LLVM that Mesa loads for napari's OpenGL canvas: importing Triton
+after a viewer exists kills the process with a segmentation fault. Neither SAM nor training here
+uses Triton (it serves ``torch.compile``), so the imports below hide it; torch then records that
+Triton is absent and does not try again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+__all__ = ["import_segment_anything", "import_torch_dynamo", "triton_hidden"]
+
+
+@contextmanager
+def triton_hidden() -> Iterator[None]:
+    """While inside, ``import triton`` raises ImportError (unless Triton is loaded already)."""
+    hide = "triton" not in sys.modules
+    if hide:
+        sys.modules["triton"] = None  # type: ignore[assignment]  # makes `import triton` raise ImportError
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("triton", 0) is None:
+            del sys.modules["triton"]
+
+
+def import_segment_anything() -> ModuleType:
+    """``import segment_anything``, with Triton kept out of the process (see the module docstring)."""
+    if "segment_anything" in sys.modules:
+        return sys.modules["segment_anything"]
+    with triton_hidden():
+        return importlib.import_module("segment_anything")
+
+
+def import_torch_dynamo() -> ModuleType:
+    """``import torch._dynamo`` (what optimisers and torchvision load), with Triton kept out."""
+    if "torch._dynamo" in sys.modules:
+        return sys.modules["torch._dynamo"]
+    with triton_hidden():
+        return importlib.import_module("torch._dynamo")

@@ -1,0 +1,26 @@
+"""Triton (pulled in by torchvision and torch's optimisers through torch._dynamo) segfaults once
+napari's OpenGL canvas exists; napari_segsuite._no_triton keeps it out. Checked in a fresh process,
+where nothing was imported before the viewer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_sam_and_training_load_after_the_viewer_exists_without_crashing(make_napari_viewer):
+    code = (
+        "import napari, numpy as np\n"
+        "v = napari.Viewer(show=False); v.add_image(np.zeros((8, 8)))\n"
+        "from qtpy.QtWidgets import QApplication; QApplication.processEvents()\n"
+        "from napari_segsuite._no_triton import import_segment_anything\n"
+        "sa = import_segment_anything(); print('sam', hasattr(sa, 'sam_model_registry'))\n"
+        "from napari_segsuite.learn import models, train\n"
+        "img = np.zeros((64, 64), np.float32); lab = np.zeros((64, 64), np.uint8); img[20:40, 20:40] = lab[20:40, 20:40] = 1\n"
+        "m = train.train([(img, lab)], network=models.NetConfig(architecture='deeplab', width=8),\n"
+        "                config=train.TrainConfig(patch_size=32, batch_size=2, max_epochs=1, steps_per_epoch=1))\n"
+        "print('trained', m.info['best_epoch'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "sam True" in out.stdout and "trained 1" in out.stdout

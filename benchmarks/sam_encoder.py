@@ -59,6 +59,7 @@ def main() -> None:
                     return enc(inp).float()
             return fn
 
+        half_stock = copy.deepcopy(stock).to(torch.bfloat16)
         variants = {
             "stock fp32": run(stock),
             "stock, TF32 matmul": run(stock, tf32=True),
@@ -66,6 +67,7 @@ def main() -> None:
             "SDPA fp32": run(fast),
             "bf16 autocast + SDPA (sdpa=True)": run(fast, torch.bfloat16),
             "bf16 weights + SDPA": run(half, inp=x.to(torch.bfloat16)),
+            "bf16 weights, stock attention": run(half_stock, inp=x.to(torch.bfloat16)),
         }
         ref = variants["stock fp32"]()
         base = None
@@ -77,7 +79,7 @@ def main() -> None:
             err = (out - ref).abs().max().item() / ref.abs().max().item()
             print(f"  {label:30s} {t * 1000:8.1f} ms   {base / t:5.2f}x   max rel. diff {err:.1e}")
         torch.backends.cuda.matmul.allow_tf32 = False
-        del stock, fast, half
+        del stock, fast, half, half_stock, variants
         torch.cuda.empty_cache()
         print()
 

@@ -11,21 +11,22 @@ Examples::
     napari-segsuite evaluate masks/ groundtruth/ --kind all --json
     napari-segsuite train dsb2018/ -o nuclei.json --task instance --minutes 5
     napari-segsuite predict nuclei.json new_images/ -o masks/
+    napari-segsuite run graph.felzenszwalb 'photos/**/*.jpg' -o masks/ --workers auto
+    napari-segsuite embed images/ --model vit_b             # SAM embeddings into the cache
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = ["build_viewer", "main"]
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".webp"}
-
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="napari-segsuite", description="Interactive image segmentation for napari.")
@@ -39,12 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--family", help="only this family")
     r = sub.add_parser("run", help="apply a technique or a preset to image files")
     r.add_argument("technique", help="catalog name (see 'techniques') or a preset .json file")
-    r.add_argument("inputs", nargs="+", help="image files or folders")
+    r.add_argument("inputs", nargs="+", help="image files, folders or glob patterns (quote them: 'imgs/**/*.tif')")
     r.add_argument("-o", "--output", required=True, help="output folder for the label masks")
     r.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a parameter (repeatable)")
     r.add_argument("--format", choices=["png", "tif", "npy"], default="png", help="mask file format (default png)")
     r.add_argument("--channel-axis", default="auto", help="'auto' (RGB if the last axis has 3 or 4 entries), 'none', or an axis number")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
+    r.add_argument("--workers", default="1", help="parallel worker processes on this machine (dask), or 'auto' = one per core")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="send the work to a dask.distributed scheduler, e.g. tcp://host:8786")
     e = sub.add_parser("evaluate", help="score predicted label masks against ground truth")
     e.add_argument("pred", help="a predicted mask file, or a folder of them")
     e.add_argument("gt", help="a ground-truth file or folder (paired with predictions by file stem); PNG/TIFF/NPY or BSDS .mat")
@@ -95,6 +98,15 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--tile", type=int, default=1024, help="tile side in pixels for large images")
     pr.add_argument("--device", default="auto")
     pr.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
+    em = sub.add_parser("embed", help="precompute SAM embeddings of images into the cache (reopening them skips the encoder)")
+    em.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    em.add_argument("--model", default="vit_b", help="registry name: vit_b, vit_l, vit_h")
+    em.add_argument("--checkpoint", help="a local checkpoint (default: the downloaded official one)")
+    em.add_argument("--device", default="auto")
+    em.add_argument("--cache", help="embedding cache folder (default: $NAPARI_SEGSUITE_EMBEDDINGS or the user cache); "
+                                    "with --scheduler, one that every worker sees")
+    em.add_argument("--scheduler", metavar="ADDRESS", help="spread the files over a dask.distributed cluster "
+                                                          "(each worker loads the model once, on its own GPU)")
     m = sub.add_parser("models", help="SAM checkpoints: list, download, path")
     msub = m.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="the registry: name, size, downloaded or not")
@@ -120,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _models(args)
         if command == "benchmark-clicks":
             return _benchmark_clicks(args)
+        if command == "embed":
+            return _embed(args)
         if command == "train":
             return _train(args)
         if command == "predict":
@@ -216,32 +230,6 @@ def _techniques(as_json: bool, family: str | None, markdown: bool = False) -> in
     return 0
 
 
-def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            files.append(path)
-    if not files:
-        raise ValueError(f"no images found in {list(inputs)}")
-    return files
-
-
-def _channel_axis(option: str, shape: tuple[int, ...]) -> int | None:
-    from .techniques import guess_channel_axis
-
-    if option == "auto":
-        return guess_channel_axis(shape)
-    if option == "none":
-        return None
-    try:
-        return int(option)
-    except ValueError:
-        raise ValueError(f"--channel-axis must be 'auto', 'none' or an integer, got {option!r}") from None
-
-
 def _run(args: argparse.Namespace) -> int:
     from .presets import parse_preset, read_preset_json
     from .sam.pipeline import is_pipeline, parse_pipeline
@@ -277,34 +265,72 @@ def _run(args: argparse.Namespace) -> int:
     return _write_each(args, process)
 
 
-def _write_each(args: argparse.Namespace, process, summary: str = "") -> int:
-    """Apply ``process(image, channel_axis) -> (labels, what, notes)`` to every input file and write
-    the masks: existing outputs are skipped unless --overwrite; a failing file is reported and the
-    others go on. Exit code 1 when any file failed."""
-    from .io import read_image, write_labels
+def _write_each(args: argparse.Namespace, process, summary: str = "", *, parallel: bool = True) -> int:
+    """Apply ``process(image, channel_axis) -> (labels, what, notes)`` to every input (files, folders,
+    globs) through :func:`napari_segsuite.batch.run_files`, with a progress bar; existing outputs are
+    skipped unless --overwrite; a failing file is reported and the others go on. Exit code 1 when any
+    file failed."""
+    from .batch import expand_inputs, run_files
 
-    files = _expand_inputs(args.inputs)
-    out_dir = Path(args.output)
-    failed = done = skipped = 0
-    for i, path in enumerate(files, 1):
-        target = out_dir / f"{path.stem}.{args.format}"
-        prefix = f"[{i}/{len(files)}] {path}"
-        if target.exists() and not args.overwrite:
-            skipped += 1
-            print(f"{prefix}: {target} exists, skipped (--overwrite replaces it)")
-            continue
-        try:
-            image = read_image(path)
-            labels, what, notes = process(image, _channel_axis(args.channel_axis, image.shape))
-            write_labels(target, labels, overwrite=args.overwrite)
-        except (ValueError, TypeError, OSError) as e:
-            failed += 1
-            print(f"{prefix}: FAILED: {e}", file=sys.stderr)
-            continue
-        done += 1
-        print(f"{prefix} -> {target} ({what}{''.join(f'; note: {n}' for n in notes)})")
-    print(f"{done} written, {skipped} skipped, {failed} failed{summary}")
-    return 1 if failed else 0
+    files = expand_inputs(args.inputs)
+    workers = _workers(getattr(args, "workers", "1"), len(files)) if parallel else 1
+    scheduler = getattr(args, "scheduler", None) if parallel else None
+    bar = _progress_bar(len(files))
+
+    def report(outcome, done, total):
+        prefix = f"[{done}/{total}] {outcome.source}"
+        if outcome.status == "failed":
+            bar.write(f"{prefix}: FAILED: {outcome.message}", file=sys.stderr)
+        elif outcome.status == "skipped":
+            bar.write(f"{prefix}: {outcome.message}, skipped")
+        else:
+            bar.write(f"{prefix} -> {outcome.target} ({outcome.message})")
+        bar.update(1)
+
+    t0 = time.perf_counter()
+    try:
+        outcomes = run_files(process, files, args.output, fmt=args.format, overwrite=args.overwrite,
+                             channel_axis=args.channel_axis, workers=workers, scheduler=scheduler, progress=report)
+    finally:
+        bar.close()
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("written", "skipped", "failed")}
+    where = f"on {scheduler}" if scheduler else f"{workers} worker{'s' * (workers > 1)}"
+    print(f"{counts['written']} written, {counts['skipped']} skipped, {counts['failed']} failed "
+          f"in {time.perf_counter() - t0:.1f} s ({where}){summary}")
+    return 1 if counts["failed"] else 0
+
+
+def _workers(option: str, n_files: int) -> int:
+    if str(option) == "auto":
+        return max(1, min(os.cpu_count() or 1, n_files))
+    try:
+        n = int(option)
+    except ValueError:
+        raise ValueError(f"--workers must be a number or 'auto', got {option!r}") from None
+    if n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n}")
+    return n
+
+
+def _progress_bar(total: int):
+    """A tqdm bar on stderr (messages above it), or plain lines where tqdm is missing."""
+    try:
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread: worker processes can then be forked
+        return tqdm(total=total, unit="image", file=sys.stderr, disable=None, dynamic_ncols=True)
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        class Plain:
+            def write(self, text, file=None):
+                print(text, file=file or sys.stdout)
+
+            def update(self, n):
+                pass
+
+            def close(self):
+                pass
+
+        return Plain()
 
 
 MASK_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".mat"}
@@ -429,13 +455,43 @@ def _run_sam_pipeline(args: argparse.Namespace, pipeline) -> int:
     """``run`` for a hybrid (SAM) preset: the model is loaded once for every file."""
     if args.param:
         raise ValueError("--param applies to catalog techniques; edit the SAM preset's options instead")
+    if args.scheduler or args.workers not in ("1", 1):
+        raise ValueError("a SAM preset runs in this process with its model loaded once: drop --workers / --scheduler "
+                         "(precompute embeddings on a cluster with 'napari-segsuite embed')")
     session = pipeline.session()
 
     def process(image, channel_axis):
         labels, notes = pipeline.run(image, session, channel_axis=channel_axis)
         return labels, f"{int(labels.max())} objects", notes
 
-    return _write_each(args, process, f" ({session.describe()})")
+    return _write_each(args, process, f" ({session.describe()})", parallel=False)  # one model, loaded once
+
+
+def _embed(args: argparse.Namespace) -> int:
+    """``embed``: SAM embeddings of every image (every slice of a stack) into the disk cache."""
+    from .batch import expand_inputs
+    from .sam.embed import embed_files
+
+    files = expand_inputs(args.inputs)
+    bar = _progress_bar(len(files))
+
+    def report(outcome, done, total):
+        failed = outcome.status == "failed"
+        bar.write(f"[{done}/{total}] {outcome.source}: {'FAILED: ' if failed else ''}{outcome.message}",
+                  file=sys.stderr if failed else None)
+        bar.update(1)
+
+    t0 = time.perf_counter()
+    try:
+        outcomes = embed_files(files, model=args.model, checkpoint=args.checkpoint, device=args.device,
+                               cache_dir=args.cache, scheduler=args.scheduler, progress=report)
+    finally:
+        bar.close()
+    failed = sum(o.status == "failed" for o in outcomes)
+    caches = sorted({o.target for o in outcomes if o.target})
+    print(f"{len(outcomes) - failed} embedded, {failed} failed in {time.perf_counter() - t0:.1f} s "
+          f"(cache: {', '.join(caches) or args.cache or 'default'})")
+    return 1 if failed else 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -444,6 +500,7 @@ def _train(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from .batch import channel_axis_for
     from .io.datasets import iter_instance_dataset
     from .learn import models, store, train
     from .learn.technique import learned_models_dir, technique_name
@@ -453,7 +510,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"{out} already exists; pass --overwrite to replace it")
     pairs, axes = [], set()
     for name, image, labels in iter_instance_dataset(args.dataset, limit=args.limit):
-        axes.add(_channel_axis("auto", image.shape))
+        axes.add(channel_axis_for("auto", image.shape))
         pairs.append((image[..., :3] if image.ndim == 3 else image, (labels > 0).astype(np.uint8) if args.foreground else labels))
     if len(axes) > 1:
         raise ValueError(f"{args.dataset} mixes gray and colour images: convert them to one kind first")
@@ -498,7 +555,8 @@ def _predict(args: argparse.Namespace) -> int:
         result = tech.run(image, channel_axis=channel_axis, **params)
         return result.data, f"{result.seconds * 1000:.0f} ms", result.notes
 
-    return _write_each(args, process, f" (model {model.name}: {model.config.architecture}, {model.config.task})")
+    return _write_each(args, process, f" (model {model.name}: {model.config.architecture}, {model.config.task})",
+                       parallel=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,223 @@
+"""Headless batch runs: one processing function over many image files, resumable, in parallel.
+
+``run_files(process, files, out_dir)`` reads each file, calls ``process(image, channel_axis)`` ->
+``(labels, what, notes)`` and writes the mask atomically. Outputs that exist are skipped unless
+``overwrite`` (so an interrupted run resumes), and a file that fails is reported while the others go
+on. The work runs:
+
+* in this process (``workers=1``);
+* on dask's local process scheduler (``workers=N``), each worker process limited to one thread for
+  numba, BLAS and torch, so that N workers use N cores rather than fighting over them;
+* on a dask.distributed cluster (``scheduler="tcp://host:8786"``; needs the ``distributed`` package).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["IMAGE_SUFFIXES", "Outcome", "expand_inputs", "process_one", "run_files"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".webp"}
+Process = Callable[[Any, "int | None"], tuple[Any, str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one input file."""
+
+    source: str
+    target: str
+    status: Literal["written", "skipped", "failed"]
+    message: str = ""
+    seconds: float = 0.0
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files from files, folders (their images, sorted) and glob patterns (``**`` recurses), in the
+    order given, each once. A path that does not exist is kept, to be reported as failed."""
+    files: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        if any(c in text for c in "*?[") and not Path(text).exists():
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+            files.extend(p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif Path(text).is_dir():
+            files.extend(sorted(p for p in Path(text).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            files.append(Path(text))
+    seen: set[Path] = set()
+    unique = [p for p in files if not (p in seen or seen.add(p))]
+    if not unique:
+        raise ValueError(f"no images found in {[str(i) for i in inputs]} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return unique
+
+
+def channel_axis_for(option: str | int | None, shape: tuple[int, ...]) -> int | None:
+    """``"auto"`` (RGB(A) when the last axis has 3 or 4 entries), ``"none"``, or an axis number."""
+    from .techniques import guess_channel_axis
+
+    if option in ("auto", None):
+        return guess_channel_axis(shape) if option == "auto" else None
+    if option == "none":
+        return None
+    try:
+        return int(option)
+    except ValueError:
+        raise ValueError(f"channel axis must be 'auto', 'none' or an integer, got {option!r}") from None
+
+
+def process_one(process: Process, source: str, target: str, channel_axis: str | int | None = "auto",
+                overwrite: bool = False) -> Outcome:
+    """Read ``source``, process it, write ``target``; every expected failure becomes an Outcome."""
+    from .io import read_image, write_labels
+
+    t0 = time.perf_counter()
+    try:
+        image = read_image(source)
+        labels, what, notes = process(image, channel_axis_for(channel_axis, image.shape))
+        write_labels(target, labels, overwrite=overwrite)
+    except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as e:
+        return Outcome(source, target, "failed", f"{type(e).__name__}: {e}" if not str(e) else str(e),
+                       time.perf_counter() - t0)
+    message = what + "".join(f"; note: {n}" for n in notes)
+    return Outcome(source, target, "written", message, time.perf_counter() - t0)
+
+
+def _one_thread_per_worker() -> None:
+    """Worker-process initialiser: one thread each for numba, BLAS/OpenMP and torch."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):  # pragma: no cover - numba is a dependency
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/scikit-image
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+def run_files(
+    process: Process,
+    files: Sequence[Path],
+    out_dir: str | os.PathLike,
+    *,
+    fmt: str = "png",
+    overwrite: bool = False,
+    channel_axis: str | int | None = "auto",
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[Outcome, int, int], None] | None = None,
+) -> list[Outcome]:
+    """Process ``files`` into ``out_dir/<stem>.<fmt>``; returns one :class:`Outcome` per file, in
+    order. ``progress(outcome, done, total)`` is called as each file finishes (in completion order)."""
+    out = Path(out_dir)
+    targets = [out / f"{Path(f).stem}.{fmt}" for f in files]
+    clashes = {t for t in targets if targets.count(t) > 1}
+    if clashes:
+        raise ValueError(f"several inputs would write the same output {sorted(map(str, clashes))[0]}: "
+                         f"inputs need distinct file names")
+    outcomes: dict[int, Outcome] = {}
+    todo = []
+    for i, (src, dst) in enumerate(zip(files, targets)):
+        if dst.exists() and not overwrite:
+            outcomes[i] = Outcome(str(src), str(dst), "skipped", f"{dst} exists (--overwrite replaces it)")
+        else:
+            todo.append(i)
+    total = len(files)
+    done = 0
+
+    def finished(i: int, outcome: Outcome) -> None:
+        nonlocal done
+        outcomes[i] = outcome
+        done += 1
+        if progress is not None:
+            progress(outcome, done, total)
+
+    for i in sorted(outcomes):
+        done += 1
+        if progress is not None:
+            progress(outcomes[i], done, total)
+    args = [(process, str(files[i]), str(targets[i]), channel_axis, overwrite) for i in todo]
+    if not todo:
+        pass
+    elif scheduler:
+        _run_distributed(scheduler, todo, args, finished)
+    elif workers > 1 and len(todo) > 1:
+        _run_local_processes(min(workers, len(todo)), todo, args, finished)
+    else:
+        for i, a in zip(todo, args):
+            finished(i, process_one(*a))
+    return [outcomes[i] for i in range(total)]
+
+
+def _run_local_processes(workers: int, todo: list[int], args: list[tuple], finished) -> None:
+    """dask's process scheduler on a pool of single-threaded workers; results as they complete."""
+    import multiprocessing
+
+    import dask
+    from dask.callbacks import Callback
+
+    tasks = [dask.delayed(process_one, pure=False)(*a, dask_key_name=f"file-{i}") for i, a in zip(todo, args)]
+
+    class Report(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):
+            if isinstance(key, str) and key.startswith("file-"):
+                finished(int(key[5:]), result)
+
+    context = multiprocessing.get_context(_start_method())
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_per_worker) as pool, Report():
+        dask.compute(*tasks, scheduler="processes", pool=pool, num_workers=workers)
+
+
+def _start_method() -> str:
+    """``fork`` (workers start in milliseconds with everything imported) when this process holds
+    no Qt application, no CUDA context and no thread pool of numba's; otherwise ``spawn``."""
+    import sys
+    import threading
+
+    if sys.platform != "linux" or threading.active_count() > 1:
+        return "spawn"
+    if "qtpy" in sys.modules or "PyQt5" in sys.modules or "PyQt6" in sys.modules:
+        return "spawn"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return "spawn"
+    return "fork"
+
+
+def _run_distributed(address: str, todo: list[int], args: list[tuple], finished, func: Callable = process_one) -> None:
+    """``func(*args)`` per file on the dask.distributed scheduler at ``address``; results as they
+    complete."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RuntimeError("--scheduler needs dask.distributed: pip install distributed") from None
+    try:
+        client = Client(address, timeout="5s")
+    except OSError as e:
+        raise RuntimeError(f"cannot reach the dask scheduler at {address}: {e}") from e
+    try:
+        futures = {client.submit(func, *a, key=f"segsuite-file-{i}-{time.time_ns()}", pure=False): i
+                   for i, a in zip(todo, args)}
+        for future in as_completed(futures):
+            finished(futures[future], future.result())
+    finally:
+        client.close()

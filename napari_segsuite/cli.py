@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["png", "tif", "npy"], default="png", help="mask file format (default png)")
     r.add_argument("--channel-axis", default="auto", help="'auto' (RGB if the last axis has 3 or 4 entries), 'none', or an axis number")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
+    r.add_argument("--tile", type=int, default=None, metavar="PIXELS",
+                   help="process each image in overlapping tiles of this size (local techniques only; same result, "
+                        "far less memory for very large images)")
     r.add_argument("--workers", default="1", help="parallel worker processes on this machine (dask), or 'auto' = one per core")
     r.add_argument("--scheduler", metavar="ADDRESS", help="send the work to a dask.distributed scheduler, e.g. tcp://host:8786")
     e = sub.add_parser("evaluate", help="score predicted label masks against ground truth")
@@ -257,6 +260,19 @@ def _run(args: argparse.Namespace) -> int:
     if any(i.required for i in tech.inputs):
         raise ValueError(f"{tech.name} needs seeds from a layer; it runs in the app, not on files")
     chain = Chain([(tech, params), *post])
+    if args.tile:
+        from .tiles import run_tiled
+
+        if chain.overlap is None:
+            raise ValueError(f"{chain.non_local_step()} is not local (its result depends on the whole image): "
+                             f"run without --tile")
+
+        def process(image, channel_axis):
+            t = time.perf_counter()
+            labels = run_tiled(chain, image, channel_axis=channel_axis, tile=args.tile)
+            return labels, f"{(time.perf_counter() - t) * 1000:.0f} ms in {args.tile}-pixel tiles", []
+
+        return _write_each(args, process)
 
     def process(image, channel_axis):
         result = chain.run(image, channel_axis=channel_axis)

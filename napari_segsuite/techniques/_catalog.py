@@ -218,6 +218,7 @@ class Technique:
     doc: str = ""
     wants_info: bool = False
     inputs: tuple[InputSpec, ...] = ()
+    overlap: int | Callable[[Mapping[str, Any]], int | None] | None = None
 
     # -- parameters ---------------------------------------------------------------------------
     @property
@@ -252,6 +253,13 @@ class Technique:
     def kind_for(self, params: Mapping[str, Any]) -> LabelKind | None:
         """The label kind produced with these parameters (None for image outputs)."""
         return self._kind_of(self.validate_params(params))
+
+    def overlap_for(self, params: Mapping[str, Any]) -> int | None:
+        """Pixels of context each output pixel depends on, or None when the result depends on the
+        whole image (then it cannot run in tiles). Declared with ``technique(overlap=...)``."""
+        if self.overlap is None or self.inputs:
+            return None
+        return self.overlap(self.validate_params(params)) if callable(self.overlap) else int(self.overlap)
 
     def _output_of(self, valid: Mapping[str, Any]) -> Output:
         return self.output(valid) if callable(self.output) else self.output
@@ -421,6 +429,7 @@ def technique(
     channels: Literal["gray", "color", "labels"] = "gray",
     nan_policy: Literal["fill", "propagate"] = "fill",
     histogram: bool = False,
+    overlap: int | Callable[[Mapping[str, Any]], int | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a function as a catalog technique.
 
@@ -430,6 +439,10 @@ def technique(
     ``(array, info_dict)``. A keyword ``info`` (no default) receives the slice's :class:`ImageInfo`.
     ``nan_policy="fill"`` replaces non-finite pixels by the mean before the call; ``"propagate"``
     passes them through. In both cases they are background (labels) or NaN (images) in the output.
+    ``overlap`` declares a local technique: how many pixels of context each output pixel needs (an
+    int, or a function of the validated parameters returning one, or None for settings that make
+    the result depend on the whole image). Local techniques can run in overlapping tiles
+    (:mod:`napari_segsuite.tiles`) with the same result as on the whole image.
     """
     if not callable(output) and output not in ("labels", "image"):
         raise ValueError(f"output must be 'labels', 'image' or a function of the parameters, got {output!r}")
@@ -455,6 +468,7 @@ def technique(
             doc=doc,
             wants_info=wants_info,
             inputs=inputs,
+            overlap=overlap,
         )
         return func
 

@@ -61,6 +61,27 @@ class Chain:
     def first(self) -> Step:
         return self.steps[0]
 
+    @property
+    def overlap(self) -> int | None:
+        """Context in pixels the whole chain needs (the sum of its steps'), or None when a step's
+        result depends on the whole image (see ``Technique.overlap_for``)."""
+        total, kind = 0, self.first.technique.kind_for(self.first.params)
+        for i, step in enumerate(self.steps):
+            params = step.params if i == 0 else self._post_params(step, kind)
+            depth = step.technique.overlap_for(params)
+            if depth is None:
+                return None
+            total += depth
+            kind = step.technique.kind_for(params) or kind
+        return total
+
+    def non_local_step(self) -> str | None:
+        """Name of the first step that cannot run in tiles, if any."""
+        for step in self.steps:
+            if step.technique.overlap_for(step.params) is None:
+                return step.technique.name
+        return None
+
     def __repr__(self) -> str:
         return " -> ".join(s.technique.name for s in self.steps)
 

@@ -57,7 +57,8 @@ def _dilate(labels: np.ndarray, fp: np.ndarray) -> np.ndarray:
     return np.where(labels == 0, grown, labels)
 
 
-@technique("post.morphology", family="Post-processing", output="labels", label_kind=_same_kind, channels="labels")
+@technique("post.morphology", family="Post-processing", output="labels", label_kind=_same_kind, channels="labels",
+           overlap=lambda p: (2 if p["operation"] in ("open", "close") else 1) * p["radius"] + 1)
 def morphology(
     labels: np.ndarray,
     *,

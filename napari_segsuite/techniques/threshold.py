@@ -71,9 +71,20 @@ def threshold_value(image: np.ndarray, info: ImageInfo, method: str, *, nbins: i
         ) from None
 
 
+def _global_overlap(p) -> int | None:
+    """A manual threshold is per pixel; an automatic one depends on the whole image's histogram."""
+    return 0 if p["method"] == "manual" and not p["components"] else None
+
+
+def _adaptive_overlap(p) -> int | None:
+    """The window (a Gaussian reaches 4 sigma = 2/3 of it); the median method and components are not
+    local (the median quantises with the slice's range; components span the image)."""
+    return None if p["method"] == "median" or p["components"] else int(p["block_size"])
+
+
 @technique(
     "threshold.global", family="Thresholding", output="labels", label_kind=_kind,
-    nan_policy="propagate", histogram=True,
+    nan_policy="propagate", histogram=True, overlap=_global_overlap,
 )
 def global_threshold(
     image: np.ndarray,
@@ -201,7 +212,8 @@ def local_threshold(
     return (m * (1.0 + k * (s / r - 1.0))).astype(np.float32)
 
 
-@technique("threshold.adaptive", family="Thresholding", output="labels", label_kind=_kind, histogram=True)
+@technique("threshold.adaptive", family="Thresholding", output="labels", label_kind=_kind, histogram=True,
+           overlap=_adaptive_overlap)
 def adaptive(
     image: np.ndarray,
     *,

@@ -136,14 +136,44 @@ def learn_shots(viewer, learn_widget) -> None:
     viewer.screenshot(str(OUT / "learn_trained.png"), canvas_only=False)
 
 
+def project_shots(viewer, project_widget) -> None:
+    """The Annotation project dock on a folder of three cell images, the first one annotated."""
+    import tempfile
+
+    import numpy as np
+
+    from napari_segsuite.io import write_labels
+    from napari_segsuite.samples import cells_layers
+
+    (image, _, _), (truth, _, _) = cells_layers()[:2]
+    folder = Path(tempfile.mkdtemp()) / "cells"
+    for i in range(3):
+        write_labels(folder / f"cells_{i}.png", np.roll(image, 40 * i, axis=1).astype(np.uint16))
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    w = project_widget
+    w.autosave.value = 0
+    _raise_dock(w)
+    w.open(folder)
+    w.labels_layer.data = truth.astype(np.int32)
+    w.step(+1)
+    w.step(-1)
+    settle(w, 800)
+    viewer.screenshot(str(OUT / "project.png"), canvas_only=False)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
     viewer.window.resize(1500, 950)
     docked = build_viewer(viewer, sample="cells")
-    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, learn_widget, scoring = docked
+    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, learn_widget, project_widget, scoring = docked
     if "--only-sam" in sys.argv:
         sam_shots(viewer, sam_widget)
+        viewer.close()
+        return
+    if "--only-project" in sys.argv:
+        project_shots(viewer, project_widget)
         viewer.close()
         return
     if "--only-learn" in sys.argv:
@@ -265,6 +295,7 @@ def main() -> None:
     viewer.screenshot(str(OUT / "scoring_instance.png"), canvas_only=False)
     sam_shots(viewer, sam_widget)
     learn_shots(viewer, learn_widget)
+    project_shots(viewer, project_widget)
     viewer.close()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 

@@ -9,11 +9,12 @@ from napari.viewer import Viewer
 
 from .family_widget import FamilyWidget
 from .learn_widget import LearnWidget
+from .project_widget import ProjectWidget
 from .sam_widget import SamWidget
 from .scoring_widget import ScoringWidget
 
 __all__ = [
-    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget",
+    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget", "ProjectWidget",
     "PostProcessingWidget", "RegionWidget", "SamWidget", "ScoringWidget", "ThresholdingWidget", "family_widget_class",
 ]
 
@@ -47,4 +48,4 @@ FAMILY_WIDGETS = {
 }
 
 #: manifest display names of the widgets the app docks at start, in order
-DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Segment Anything", "Train a network", "Scoring"]
+DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Segment Anything", "Train a network", "Annotation project", "Scoring"]

@@ -63,7 +63,14 @@ class PreviewRunner(QObject):
         self._pending = None
         self._busy = True
         fut = self._executor.submit(job)
-        fut.add_done_callback(lambda f, seq=seq: self._finished.emit(seq, f))
+        fut.add_done_callback(lambda f, seq=seq: self._deliver(seq, f))
+
+    def _deliver(self, seq: int, fut: Future) -> None:
+        """From the worker thread: hand the result to the UI thread, unless the widget is gone."""
+        try:
+            self._finished.emit(seq, fut)
+        except RuntimeError:  # the dock was closed while this preview ran: nobody to tell
+            pass
 
     def _on_finished(self, seq: int, fut: Future) -> None:
         self._busy = False

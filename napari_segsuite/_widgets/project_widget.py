@@ -1,0 +1,230 @@
+"""The *Annotation project* dock: annotate a folder of images one after the other.
+
+*Open* loads a folder (resuming at the image shown last) into a *project image* and a *project
+labels* layer. *Previous* / *Next* save the labels (atomically, into ``<folder>_labels/``) and load
+the neighbour; changes are also saved every N seconds. The status says which image this is and how
+many are annotated. When the Segment Anything dock has a SAM model loaded, the next image's
+embedding is computed in the background, so clicking on it is immediate. *Export VOC…* and *Export
+COCO…* write the whole project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui import widgets
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
+
+from ..labels import labels_metadata
+from ..project import Project
+from .layers import scrolling_content
+
+__all__ = ["ProjectWidget"]
+
+IMAGE, LABELS = "project image", "project labels"
+
+
+class ProjectWidget(QWidget):
+    """Open, walk through, autosave and export an annotation project."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.project: Project | None = None
+        self.sam_widget: Any = None  # the Segment Anything dock, when docked (set by the app)
+        self.dirty = False
+        self._loading = False
+        self._precompute = None
+        self.folder = widgets.FileEdit(label="images folder", mode="d", value="")
+        self.fmt = widgets.ComboBox(label="save masks as", choices=["png", "tif", "npy"], value="png",
+                                    tooltip="for a new project; an existing one keeps its format")
+        self.autosave = widgets.SpinBox(label="autosave every (s)", value=30, min=0, max=3600, tooltip="0 = only on image change")
+        self.open_button = widgets.PushButton(text="Open")
+        self.prev_button = widgets.PushButton(text="◀ Previous", enabled=False)
+        self.next_button = widgets.PushButton(text="Next ▶", enabled=False)
+        self.save_button = widgets.PushButton(text="Save now", enabled=False)
+        self.voc_button = widgets.PushButton(text="Export VOC…", enabled=False)
+        self.coco_button = widgets.PushButton(text="Export COCO…", enabled=False)
+        self.status = QLabel("Choose a folder of images and press Open.")
+        self.status.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setFormat("%v of %m annotated")
+        layout = scrolling_content(self)
+        layout.addWidget(widgets.Container(widgets=[self.folder, self.fmt, self.autosave]).native)
+        layout.addWidget(widgets.Container(labels=False, widgets=[self.open_button]).native)
+        layout.addWidget(self.status)
+        layout.addWidget(self.bar)
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False,
+                                           widgets=[self.prev_button, self.next_button, self.save_button]).native)
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.voc_button, self.coco_button]).native)
+        layout.addStretch(1)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._autosave)
+        self.open_button.changed.connect(lambda *_: self.open(self.folder.value))
+        self.prev_button.changed.connect(lambda *_: self.step(-1))
+        self.next_button.changed.connect(lambda *_: self.step(+1))
+        self.save_button.changed.connect(lambda *_: self.save())
+        self.autosave.changed.connect(lambda *_: self._restart_timer())
+        self.voc_button.changed.connect(lambda *_: self._export_dialog("voc"))
+        self.coco_button.changed.connect(lambda *_: self._export_dialog("coco"))
+
+    # -- project ------------------------------------------------------------------------------
+    def open(self, folder: str | Path) -> None:
+        """Open (or resume) the project of ``folder``."""
+        if self.project is not None:
+            self.save()
+        try:
+            self.project = Project(folder, fmt=self.fmt.value)
+        except ValueError as e:
+            show_error(str(e))
+            self.status.setText(str(e))
+            return
+        self.fmt.value = self.project.fmt
+        self.folder.value = str(folder)
+        for button in (self.prev_button, self.next_button, self.save_button, self.voc_button, self.coco_button):
+            button.enabled = True
+        self._load()
+        self._restart_timer()
+
+    @property
+    def labels_layer(self) -> Any:
+        return self.viewer.layers[LABELS] if LABELS in self.viewer.layers else None
+
+    def _load(self) -> None:
+        """Show the project's current image and its saved labels (or empty ones)."""
+        p = self.project
+        image = p.image()
+        rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+        shape = image.shape[:-1] if rgb else image.shape
+        labels = p.labels()
+        if labels is None or labels.shape != shape:
+            labels = np.zeros(shape, np.int32)
+        self._loading = True
+        try:
+            for name in (IMAGE, LABELS):
+                if name in self.viewer.layers:
+                    self.viewer.layers.remove(name)
+            self.viewer.add_image(image, name=IMAGE, rgb=rgb)
+            layer = self.viewer.add_labels(labels.astype(np.int32, copy=False), name=LABELS,
+                                           metadata=labels_metadata("instance", project=str(p.images_dir)))
+            classes = p.object_classes()
+            if classes:
+                ids = sorted(classes)
+                layer.features = {"index": ids, "class_id": [classes[i] for i in ids],
+                                  "class_name": [p.classes.get(classes[i], str(classes[i])) for i in ids]}
+            layer.events.paint.connect(self._changed)
+            layer.events.data.connect(self._changed)
+            self.viewer.layers.selection.active = layer
+            self.viewer.reset_view()
+        finally:
+            self._loading = False
+        self.dirty = False
+        self._show_status()
+        self._precompute_next()
+
+    def _changed(self, *_: Any) -> None:
+        if not self._loading:
+            self.dirty = True
+
+    def _show_status(self) -> None:
+        p = self.project
+        done, total = p.progress
+        self.bar.setRange(0, total)
+        self.bar.setValue(done)
+        mark = " (annotated)" if p.images[p.index].stem in p.annotated else ""
+        self.status.setText(f"image {p.index + 1} of {total}: {p.images[p.index].name}{mark}; {done} of {total} annotated; "
+                            f"labels saved in {p.labels_dir}")
+        self.prev_button.enabled = p.index > 0
+        self.next_button.enabled = p.index < len(p) - 1
+
+    def save(self) -> Path | None:
+        """Save the labels layer into the project (atomic); nothing to do when nothing changed."""
+        layer = self.labels_layer
+        if self.project is None or layer is None:
+            return None
+        classes = {}
+        features = layer.features
+        if len(features) and "class_id" in features and "index" in features:
+            classes = {int(i): int(c) for i, c in zip(features["index"], features["class_id"])}
+        try:
+            path = self.project.save(np.asarray(layer.data), object_classes=classes)
+        except (OSError, ValueError, TypeError) as e:
+            show_error(f"the labels were NOT saved ({e}); they are still in the layer: fix the problem and save again")
+            return None
+        self.dirty = False
+        self._show_status()
+        return path
+
+    def step(self, delta: int) -> None:
+        """Save, then show the previous (-1) or next (+1) image."""
+        if self.project is None:
+            return
+        if self.save() is None and self.labels_layer is not None:
+            return  # a failed save keeps the person on this image, labels intact
+        self.project.go(self.project.index + delta)
+        self._load()
+
+    def _restart_timer(self) -> None:
+        self.timer.stop()
+        if self.project is not None and self.autosave.value > 0:
+            self.timer.start(int(self.autosave.value * 1000))
+
+    def _autosave(self) -> None:
+        if self.dirty:
+            self.save()
+
+    # -- SAM ------------------------------------------------------------------------------------
+    def _precompute_next(self, index: int | None = None, waited: int = 0) -> None:
+        """Embed the next image in the background when the SAM dock has a SAM model, once the dock's
+        own embedding of the shown image is ready (that one comes first)."""
+        p, sam = self.project, self.sam_widget
+        index = p.index if index is None else index
+        session = getattr(sam, "session", None)
+        if session is None or getattr(session, "backend", "") != "sam" or index != p.index or index + 1 >= len(p):
+            return
+        if not getattr(sam, "embedding_ready", True) and waited < 600:  # up to 5 minutes
+            QTimer.singleShot(500, lambda: self._precompute_next(index, waited + 1))
+            return
+        path = p.images[index + 1]
+
+        def embed():
+            image = p.image(index + 1)
+            axis = -1 if image.ndim == 3 and image.shape[-1] in (3, 4) else None
+            session.set_image(image, channel_axis=axis)
+            return path.name
+
+        self._precompute = create_worker(embed)
+        self._precompute.returned.connect(lambda name: show_info(f"SAM embedding of the next image ({name}) is ready"))
+        self._precompute.start()
+
+    # -- export ---------------------------------------------------------------------------------
+    def export(self, kind: str, target: str | Path) -> Path | None:
+        """Save, then export the project to VOC (a folder) or COCO (a JSON file)."""
+        if self.project is None:
+            return None
+        self.save()
+        try:
+            if kind == "voc":
+                out = self.project.export_voc(target, overwrite=True)
+            else:
+                out = self.project.export_coco(target, overwrite=True)
+        except (OSError, ValueError) as e:
+            show_error(str(e))
+            return None
+        show_info(f"project exported to {out}")
+        return out
+
+    def _export_dialog(self, kind: str) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        if kind == "voc":
+            target = QFileDialog.getExistingDirectory(self, "Export to a VOC folder")
+        else:
+            target, _ = QFileDialog.getSaveFileName(self, "Export to COCO", "instances.json", "COCO (*.json)")
+        if target:
+            self.export(kind, target)

@@ -1,0 +1,97 @@
+"""The Annotation project dock: annotate, next, restart, resume; autosave; export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite._widgets import ProjectWidget
+from napari_segsuite.io import read_image, write_labels
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        write_labels(tmp_path / "imgs" / f"im{i}.png", rng.integers(0, 255, (24, 32), dtype=np.uint8))
+    return tmp_path / "imgs"
+
+
+def _dock(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = ProjectWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    return viewer, w
+
+
+def test_annotate_next_restart_resume(make_napari_viewer, folder):
+    viewer, w = _dock(make_napari_viewer)
+    w.autosave.value = 0
+    w.folder.value = str(folder)
+    w.open_button.changed.emit(True)
+    assert "image 1 of 3" in w.status.text() and not w.prev_button.enabled
+    layer = w.labels_layer
+    layer.paint((5, 5), 1)  # a brush stroke, as the person paints
+    assert w.dirty
+    w.next_button.changed.emit(True)
+    saved = read_image(folder.parent / "imgs_labels" / "im0.png")
+    assert saved[5, 5] == 1 and "image 2 of 3" in w.status.text() and "1 of 3 annotated" in w.status.text()
+    assert w.labels_layer.data.max() == 0, "the next image starts unlabelled"
+    w.labels_layer.paint((10, 10), 3)
+    w.next_button.changed.emit(True)
+    viewer.close()
+
+    viewer2, w2 = _dock(make_napari_viewer)  # the app restarted
+    w2.open(folder)
+    assert "image 3 of 3" in w2.status.text() and w2.bar.value() == 2 and not w2.next_button.enabled
+    w2.prev_button.changed.emit(True)
+    assert w2.labels_layer.data[10, 10] == 3, "the labels painted before are back"
+
+
+def test_autosave_every_n_seconds(make_napari_viewer, folder, qtbot):
+    viewer, w = _dock(make_napari_viewer)
+    w.autosave.value = 1
+    w.open(folder)
+    w.labels_layer.paint((3, 3), 2)
+    qtbot.waitUntil(lambda: (folder.parent / "imgs_labels" / "im0.png").is_file(), timeout=5000)
+    assert read_image(folder.parent / "imgs_labels" / "im0.png")[3, 3] == 2 and not w.dirty
+
+
+def test_export_the_project(make_napari_viewer, folder, tmp_path):
+    viewer, w = _dock(make_napari_viewer)
+    w.autosave.value = 0
+    w.open(folder)
+    lab = np.zeros((24, 32), np.int32)
+    lab[2:9, 2:9], lab[12:20, 15:30] = 1, 2
+    w.labels_layer.data = lab
+    out = w.export("coco", tmp_path / "instances.json")
+    assert out.is_file() and (folder.parent / "imgs_labels" / "im0.png").is_file()
+    voc = w.export("voc", tmp_path / "voc")
+    from napari_segsuite.io.voc import read_voc_mask
+
+    np.testing.assert_array_equal(read_voc_mask(voc / "SegmentationObject" / "im0.png"), lab)
+
+
+def test_a_bad_folder_is_explained(make_napari_viewer, tmp_path):
+    viewer, w = _dock(make_napari_viewer)
+    w.open(tmp_path / "missing")
+    assert "not a folder" in w.status.text() and not w.next_button.enabled
+
+
+def test_the_next_image_is_embedded_for_sam_in_the_background(make_napari_viewer, folder, tiny_sam, qtbot):
+    from types import SimpleNamespace
+
+    from napari_segsuite.sam import SamSession
+
+    viewer, w = _dock(make_napari_viewer)
+    session = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    w.sam_widget = SimpleNamespace(session=session)  # what the project uses of the SAM dock: its session
+    w.autosave.value = 0
+    w.open(folder)
+    following = read_image(folder / "im1.png")
+    qtbot.waitUntil(lambda: session.has_embedding(following), timeout=30_000)
+    assert session.encoder_runs == 1, "only the next image was encoded"
+    qtbot.waitUntil(lambda: not w._precompute.is_running, timeout=30_000)
+    w.step(+1)
+    assert session.has_embedding(read_image(folder / "im1.png")), "opening it needs no encoder run"
+    qtbot.waitUntil(lambda: session.has_embedding(read_image(folder / "im2.png")), timeout=30_000)

@@ -74,13 +74,14 @@ def channel_axis_for(option: str | int | None, shape: tuple[int, ...]) -> int | 
 
 
 def process_one(process: Process, source: str, target: str, channel_axis: str | int | None = "auto",
-                overwrite: bool = False) -> Outcome:
-    """Read ``source``, process it, write ``target``; every expected failure becomes an Outcome."""
-    from .io import read_image, write_labels
+                overwrite: bool = False, lazy: bool = False) -> Outcome:
+    """Read ``source`` (memory-mapped when ``lazy`` and the format allows), process it, write
+    ``target``; every expected failure becomes an Outcome."""
+    from .io import open_image_lazy, read_image, write_labels
 
     t0 = time.perf_counter()
     try:
-        image = read_image(source)
+        image = open_image_lazy(source) if lazy else read_image(source)
         labels, what, notes = process(image, channel_axis_for(channel_axis, image.shape))
         write_labels(target, labels, overwrite=overwrite)
     except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as e:
@@ -125,9 +126,11 @@ def run_files(
     workers: int = 1,
     scheduler: str | None = None,
     progress: Callable[[Outcome, int, int], None] | None = None,
+    lazy: bool = False,
 ) -> list[Outcome]:
     """Process ``files`` into ``out_dir/<stem>.<fmt>``; returns one :class:`Outcome` per file, in
-    order. ``progress(outcome, done, total)`` is called as each file finishes (in completion order)."""
+    order. ``progress(outcome, done, total)`` is called as each file finishes (in completion order).
+    ``lazy`` memory-maps NPY and uncompressed TIFF inputs (for tiled runs over huge images)."""
     out = Path(out_dir)
     targets = [out / f"{Path(f).stem}.{fmt}" for f in files]
     clashes = {t for t in targets if targets.count(t) > 1}
@@ -155,7 +158,7 @@ def run_files(
         done += 1
         if progress is not None:
             progress(outcomes[i], done, total)
-    args = [(process, str(files[i]), str(targets[i]), channel_axis, overwrite) for i in todo]
+    args = [(process, str(files[i]), str(targets[i]), channel_axis, overwrite, lazy) for i in todo]
     if not todo:
         pass
     elif scheduler:

@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", metavar="ADDRESS", help="send the work to a dask.distributed scheduler, e.g. tcp://host:8786")
     e = sub.add_parser("evaluate", help="score predicted label masks against ground truth")
     e.add_argument("pred", help="a predicted mask file, or a folder of them")
-    e.add_argument("gt", help="a ground-truth file or folder (paired with predictions by file stem); PNG/TIFF/NPY or BSDS .mat")
+    e.add_argument("gt", help="a ground-truth file or folder (paired with predictions by file stem): PNG/TIFF/NPY, VOC "
+                              "palette PNG, BSDS .mat, or one COCO instances JSON for all images")
     e.add_argument("--kind", choices=["semantic", "instance", "boundary", "all"], default="semantic")
     e.add_argument("--ignore-index", type=int, default=None, help="ground-truth label to ignore (VOC: 255)")
     e.add_argument("--binary", action="store_true", help="semantic/boundary on foreground vs background")
@@ -309,7 +310,8 @@ def _write_each(args: argparse.Namespace, process, summary: str = "", *, paralle
     t0 = time.perf_counter()
     try:
         outcomes = run_files(process, files, args.output, fmt=args.format, overwrite=args.overwrite,
-                             channel_axis=args.channel_axis, workers=workers, scheduler=scheduler, progress=report)
+                             channel_axis=args.channel_axis, workers=workers, scheduler=scheduler, progress=report,
+                             lazy=bool(getattr(args, "tile", None)))
     finally:
         bar.close()
     counts = {s: sum(o.status == s for o in outcomes) for s in ("written", "skipped", "failed")}
@@ -356,6 +358,9 @@ MASK_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".mat"}
 
 
 def _pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
+    if gt.is_file() and gt.suffix.lower() == ".json":  # COCO: one file for every image
+        preds = [pred] if pred.is_file() else sorted(p for p in pred.iterdir() if p.suffix.lower() in MASK_SUFFIXES)
+        return [(p, gt) for p in preds]
     if pred.is_file() and gt.is_file():
         return [(pred, gt)]
     if pred.is_dir() and gt.is_dir():
@@ -370,13 +375,32 @@ def _pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
     raise ValueError("give two files or two folders")
 
 
-def _read_gt(path: Path) -> list[Any]:
-    """Ground-truth label maps of a file: one, or one per annotator for BSDS .mat."""
+def _read_gt(path: Path, stem: str = "") -> list[Any]:
+    """Ground-truth label maps of a file: one, one per annotator for BSDS .mat, the image called
+    ``stem`` of a COCO JSON, or the indices of a VOC palette PNG (255 = ignore: --ignore-index 255)."""
     from .io import read_image
     from .io.bsds import read_bsds_groundtruth
 
-    if path.suffix.lower() == ".mat":
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
         return read_bsds_groundtruth(path).segmentations
+    if suffix == ".json":
+        from .io.coco import read_coco
+
+        names = [i.get("file_name", "") for i in json.loads(path.read_text(encoding="utf-8")).get("images", [])]
+        match = [n for n in names if Path(n).stem == stem]
+        if not match:
+            raise ValueError(f"{path} has no image named {stem}.*")
+        return [read_coco(path, match[0])[0]]
+    if suffix == ".png":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            palette = im.mode == "P"
+        if palette:
+            from .io.voc import read_voc_mask
+
+            return [read_voc_mask(path)]
     return [read_image(path)]
 
 
@@ -390,7 +414,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for pred_path, gt_path in _pairs(Path(args.pred), Path(args.gt)):
         try:
             pred = read_image(pred_path)
-            gts = _read_gt(gt_path)
+            gts = _read_gt(gt_path, pred_path.stem)
             scores = [score(pred, g, kind=args.kind, ignore_index=args.ignore_index, binary=args.binary, tolerance=args.tolerance) for g in gts]
         except (ValueError, TypeError, OSError) as e:
             failed += 1

@@ -4,7 +4,9 @@ A technique declares in the catalog how much context each output pixel needs (``
 chain needs the sum of its steps'. Each tile is processed with that much of its neighbours around
 it (none beyond the image's true border, so border handling is the whole image's), and the margin is
 cut away again: the result equals the untiled one exactly, while only a few tiles are in memory at
-once. Steps whose result depends on the whole image (automatic global thresholds, connected
+once. A memory-mapped input (NPY, uncompressed TIFF: ``io.open_image_lazy``) is read tile by tile,
+so it may be larger than memory; the mask is assembled in memory (one byte per pixel for up to 255
+labels). Steps whose result depends on the whole image (automatic global thresholds, connected
 components, hole filling...) are refused with their name.
 """
 
@@ -30,19 +32,20 @@ def run_tiled(chain: Chain, image: Any, *, channel_axis: int | None = None, tile
                          f"cannot run in tiles: run it without --tile, or use local steps only")
     if tile < 16:
         raise ValueError(f"tiles must be at least 16 pixels wide, got {tile}")
-    image = np.asarray(image) if not hasattr(image, "chunks") else image
+    if not hasattr(image, "chunks") and not isinstance(image, np.ndarray):
+        image = np.asarray(image)  # memory maps stay memory maps: tiles are read as they are needed
     if channel_axis is not None:
         image = np.moveaxis(image, channel_axis, -1)
     spatial = image.ndim - (channel_axis is not None)
     if spatial != 2:
         raise ValueError(f"tiled runs take one 2D image (with optional channels), got {spatial} spatial axes")
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise ValueError("the image has NaN/inf pixels, which are filled with the whole image's mean: run it untiled")
     has_channels = channel_axis is not None
     sample = np.asarray(image[:16, :16])
     dtype = chain.run(sample, channel_axis=-1 if has_channels else None).data.dtype
     chunks = (tile, tile) + ((-1,) if has_channels else ())
     arr = da.from_array(image, chunks=chunks)
+    if image.dtype.kind == "f" and not bool(da.isfinite(arr).all().compute(scheduler="threads", num_workers=workers)):
+        raise ValueError("the image has NaN/inf pixels, which are filled with the whole image's mean: run it untiled")
 
     def block(x: np.ndarray) -> np.ndarray:
         return chain.run(x, channel_axis=-1 if has_channels else None).data.astype(dtype, copy=False)

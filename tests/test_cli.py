@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,21 @@ def test_evaluate_reports_shape_mismatch(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "p.png"), str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert "(5, 5)" in err and "(6, 5)" in err
+
+
+def test_evaluate_reads_coco_and_voc_ground_truth(shared_data, tmp_path, capsys):
+    from napari_segsuite.io.coco import read_coco
+    from napari_segsuite.io.voc import read_voc_mask
+
+    coco = shared_data / "coco_mini" / "annotations" / "instances_val2017_subset.json"
+    first = json.loads(coco.read_text())["images"][0]["file_name"]
+    labels, _ = read_coco(coco, first)
+    write_labels(tmp_path / "pred" / f"{Path(first).stem}.png", labels)
+    assert main(["evaluate", str(tmp_path / "pred"), str(coco), "--kind", "instance", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["aggregate"]["f1@0.5"] == 1.0
+    voc = shared_data / "voc_sample" / "SegmentationClass" / "2007_000063.png"
+    truth = read_voc_mask(voc)
+    write_labels(tmp_path / "vocpred" / "2007_000063.png", np.where(truth == 255, 0, truth).astype(np.uint8))
+    assert main(["evaluate", str(tmp_path / "vocpred" / "2007_000063.png"), str(voc), "--ignore-index", "255", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["aggregate"]["pixel_accuracy"] == 1.0

@@ -66,3 +66,19 @@ def test_run_command_with_tiles(tmp_path, capsys):
     np.testing.assert_array_equal(read_image(tmp_path / "tiled" / "big.png"), read_image(tmp_path / "whole" / "big.png"))
     assert main(["run", "threshold.global", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--tile", "128"]) == 2
     assert "threshold.global is not local" in capsys.readouterr().err
+
+
+def test_a_memory_mapped_input_is_read_tile_by_tile(tmp_path):
+    from napari_segsuite.io import open_image_lazy
+
+    img = _image(600, 700)
+    np.save(tmp_path / "big.npy", img)
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "big.tif", img)
+    chain = Chain([("threshold.adaptive", {"block_size": 21}), ("post.morphology", {"radius": 1})])
+    whole = chain.run(img).data
+    for name in ("big.npy", "big.tif"):
+        lazy = open_image_lazy(tmp_path / name)
+        assert isinstance(lazy, np.memmap), name
+        np.testing.assert_array_equal(run_tiled(chain, lazy, tile=128), whole)

@@ -125,12 +125,14 @@ def _fill_polygons(polygons: list[list[float]], h: int, w: int) -> np.ndarray:
 
 
 def labels_to_annotations(labels: np.ndarray, *, image_id: int, categories: dict[int, int] | int = 1,
-                          mode: str = "rle", first_id: int = 1) -> list[dict[str, Any]]:
+                          mode: str = "rle", first_id: int = 1, crowd: Any = ()) -> list[dict[str, Any]]:
     """One COCO annotation per object of an instance label image (0 = background).
 
     ``categories`` maps each label to its category id (or gives one id for all); ``mode`` writes
-    segmentations as ``"rle"`` (lossless) or ``"polygon"``.
+    segmentations as ``"rle"`` (lossless) or ``"polygon"``; labels in ``crowd`` are written as crowd
+    regions (``iscrowd: 1``, always RLE as COCO requires).
     """
+    crowd = {int(c) for c in crowd}
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"COCO annotations describe one 2-D image; got shape {labels.shape}")
@@ -148,22 +150,23 @@ def labels_to_annotations(labels: np.ndarray, *, image_id: int, categories: dict
         cat = categories if isinstance(categories, int) else categories.get(lab)
         if cat is None:
             raise ValueError(f"object {lab} has no category: give every label a category id")
-        seg = rle_encode(mask) if mode == "rle" else _polygons(mask)
+        seg = rle_encode(mask) if mode == "rle" or lab in crowd else _polygons(mask)
         anns.append({"id": first_id + len(anns), "image_id": int(image_id), "category_id": int(cat),
-                     "segmentation": seg, "area": int(mask.sum()), "iscrowd": 0,
+                     "segmentation": seg, "area": int(mask.sum()), "iscrowd": int(lab in crowd),
                      "bbox": [int(xs.start), int(ys.start), int(xs.stop - xs.start), int(ys.stop - ys.start)]})
     return anns
 
 
-def write_coco(path: str | os.PathLike, images: list[tuple[str, np.ndarray, dict[int, int] | int]],
-               categories: list[dict[str, Any]], *, mode: str = "rle", overwrite: bool = False) -> Path:
-    """Write ``images`` — ``(file_name, instance labels, label -> category id)`` — and the
-    ``categories`` (``{"id", "name"}``) as one COCO instances file, atomically."""
+def write_coco(path: str | os.PathLike, images: list[tuple], categories: list[dict[str, Any]], *, mode: str = "rle",
+               overwrite: bool = False) -> Path:
+    """Write ``images`` — ``(file_name, instance labels, label -> category id[, crowd labels])`` —
+    and the ``categories`` (``{"id", "name"}``) as one COCO instances file, atomically."""
     known = {int(c["id"]) for c in categories}
     out_images, anns = [], []
-    for image_id, (name, labels, cats) in enumerate(images, 1):
+    for image_id, (name, labels, cats, *crowd) in enumerate(images, 1):
         labels = np.asarray(labels)
-        new = labels_to_annotations(labels, image_id=image_id, categories=cats, mode=mode, first_id=len(anns) + 1)
+        new = labels_to_annotations(labels, image_id=image_id, categories=cats, mode=mode, first_id=len(anns) + 1,
+                                    crowd=crowd[0] if crowd else ())
         unknown = {a["category_id"] for a in new} - known
         if unknown:
             raise ValueError(f"{name}: category id(s) {sorted(unknown)} are not among the categories given")
@@ -192,17 +195,24 @@ def read_coco(path: str | os.PathLike, image: str | int | None = None) -> tuple[
         if not match:
             raise ValueError(f"{path}: no image {image!r} in this file")
         info = match[0]
-    h, w = int(info["height"]), int(info["width"])
-    names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", [])}
-    anns = [a for a in data.get("annotations", []) if a.get("image_id") == info["id"]]
+    try:
+        h, w, image_id = int(info["height"]), int(info["width"]), info["id"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: image entry {info.get('file_name', info)!r} lacks a valid id, height or width "
+                         f"({e}); COCO images need all three") from None
+    names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", []) if "id" in c}
+    anns = [a for a in data.get("annotations", []) if a.get("image_id") == image_id]
     labels = np.zeros((h, w), np.int32)
     table = []
     for k, a in enumerate(sorted(anns, key=lambda a: -float(a.get("area", 0))), 1):
-        seg = a["segmentation"]
-        if isinstance(seg, dict):
-            mask = rle_decode(seg)
-        else:
-            mask = _fill_polygons(seg, h, w)
+        seg = a.get("segmentation")
+        try:
+            mask = rle_decode(seg) if isinstance(seg, dict) else _fill_polygons(seg, h, w)
+            if mask.shape != (h, w):
+                raise ValueError(f"its mask is {mask.shape[0]}x{mask.shape[1]}, the image {h}x{w}")
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ValueError(f"{path}: annotation {a.get('id', '?')} of image {image_id} has no usable segmentation "
+                             f"({e or type(e).__name__}); every annotation needs polygons or an RLE") from None
         labels[mask] = k
         table.append({"label": k, "annotation_id": a.get("id"), "category_id": a.get("category_id"),
                       "category": names.get(a.get("category_id"), ""), "iscrowd": int(a.get("iscrowd", 0))})

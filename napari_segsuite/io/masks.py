@@ -12,7 +12,7 @@ import numpy as np
 from ..labels import smallest_label_dtype
 from .atomic import atomic_write
 
-__all__ = ["MASK_FORMATS", "read_image", "write_labels"]
+__all__ = ["MASK_FORMATS", "open_image_lazy", "read_image", "write_labels"]
 
 MASK_FORMATS = ("png", "tif", "npy")
 
@@ -38,6 +38,23 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(iio.imread(path))
     except Exception as e:
         raise ValueError(f"{path}: cannot read this file as an image ({type(e).__name__}: {e})") from e
+
+
+def open_image_lazy(path: str | os.PathLike) -> np.ndarray:
+    """The image of ``path`` memory-mapped when its format allows it (NPY, uncompressed TIFF), so
+    that pixels are read from disk only as they are used; otherwise read whole (:func:`read_image`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.memmap(path, mode="r")
+    except (ValueError, OSError):  # compressed or tiled TIFF, odd NPY: read it whole
+        pass
+    return read_image(path)
 
 
 def write_labels(path: str | os.PathLike, labels: Any, *, overwrite: bool = False) -> Path:

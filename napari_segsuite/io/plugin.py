@@ -162,7 +162,8 @@ def write_coco_layer(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     """npe2 single-layer writer: an instance labels layer (2D) as COCO instances JSON (RLE).
 
     Each object's category comes from the layer's features (``class_id`` or ``category_id``, with
-    ``class_name`` / ``category``); without them every object is category 1, "object".
+    ``class_name`` / ``category``); without them every object is category 1, "object". Objects
+    flagged ``iscrowd`` (as a COCO file read into napari has them) stay crowd regions.
     """
     labels = np.asarray(data)
     if labels.ndim != 2:
@@ -183,6 +184,9 @@ def write_coco_layer(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         if missing:
             raise ValueError(f"objects {missing[:10]} have no category in the layer's features: give every object a "
                              f"class_id (or remove the features table to write them all as one category)")
+    crowd = []
+    if features is not None and len(features) and "iscrowd" in features and "index" in features:
+        crowd = [int(i) for i, c in zip(features["index"], features["iscrowd"]) if c]
     categories = [{"id": cid, "name": n} for cid, n in sorted(names.items())]
     name = str(meta.get("name") or Path(path).stem)
-    return [str(write_coco(path, [(name, labels, cats)], categories, overwrite=True))]
+    return [str(write_coco(path, [(name, labels, cats, crowd)], categories, overwrite=True))]

@@ -83,3 +83,24 @@ def test_real_coco_sample_with_crowd(shared_data):
         visible = ref & (labels == rows[ann["id"]]["label"]) | ref & (labels == 0)
         # pixels painted over by a smaller object do not count; polygons are rasterised by OpenCV
         assert (ours & ref).sum() / max((ours | visible).sum(), 1) > 0.85
+
+
+def test_coco_files_with_missing_fields_get_clear_errors(tmp_path):
+    import json
+
+    import pytest
+
+    from napari_segsuite.io.coco import read_coco
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}], "annotations": []}))
+    with pytest.raises(ValueError, match="lacks a valid id, height or width"):
+        read_coco(path)
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png", "height": 4, "width": 5}],
+                                "annotations": [{"id": 7, "image_id": 1, "category_id": 1}]}))
+    with pytest.raises(ValueError, match="annotation 7 of image 1 has no usable segmentation"):
+        read_coco(path)
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png", "height": 4, "width": 5}],
+                                "annotations": [{"id": 8, "image_id": 1, "segmentation": {"size": [9, 9], "counts": [81]}}]}))
+    with pytest.raises(ValueError, match="its mask is 9x9, the image 4x5"):
+        read_coco(path)

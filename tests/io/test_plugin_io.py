@@ -95,3 +95,24 @@ def test_coco_writer_refuses_objects_without_category(tmp_path):
     with pytest.raises(ValueError, match="2D images"):
         write_coco_layer(str(tmp_path / "x.json"), np.zeros((2, 4, 4), np.int32), {})
     assert not (tmp_path / "x.json").exists()
+
+
+def test_coco_layer_round_trip_keeps_categories_and_crowd(shared_data, tmp_path):
+    path = shared_data / "coco_mini" / "annotations" / "instances_val2017_subset.json"
+    layers = read_coco_layers(path)
+    data, kwargs, _ = next(layer for layer in layers if any(layer[1]["features"]["iscrowd"]))
+    meta = {"name": kwargs["name"], "features": kwargs["features"]}
+    (out,) = write_coco_layer(str(tmp_path / "back.json"), data, meta)
+    (back, back_kwargs, _), = read_coco_layers(out)
+    # RLE is lossless: the same objects, pixel for pixel (read_coco numbers them by area again)
+    pairs = np.unique(np.stack([data.ravel(), back.ravel()]), axis=1)
+    assert len(pairs[0]) == len(np.unique(data)) == len(np.unique(back)) and ((pairs[0] == 0) == (pairs[1] == 0)).all()
+    new_id = dict(zip(pairs[0].tolist(), pairs[1].tolist()))
+    before = {int(i): (c, k) for i, c, k in zip(kwargs["features"]["index"], kwargs["features"]["category"],
+                                              kwargs["features"]["iscrowd"])}
+    after = {int(i): (c, k) for i, c, k in zip(back_kwargs["features"]["index"], back_kwargs["features"]["category"],
+                                             back_kwargs["features"]["iscrowd"])}
+    for old, new in new_id.items():
+        if old:
+            assert after[new] == before[old], "category and crowd flag kept"
+    assert any(k for _, k in after.values())

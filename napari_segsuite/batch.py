@@ -132,6 +132,12 @@ def run_files(
     order. ``progress(outcome, done, total)`` is called as each file finishes (in completion order).
     ``lazy`` memory-maps NPY and uncompressed TIFF inputs (for tiled runs over huge images)."""
     out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the output folder {out} ({e.strerror or e}): choose another output folder") from e
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"the output folder {out} is not writable: choose another output folder")
     targets = [out / f"{Path(f).stem}.{fmt}" for f in files]
     clashes = {t for t in targets if targets.count(t) > 1}
     if clashes:

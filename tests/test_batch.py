@@ -84,3 +84,10 @@ def test_unreachable_scheduler_and_bad_workers_are_explained(images, tmp_path, c
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
     assert main(["run", "threshold.global", str(images / "img0.png"), "-o", str(tmp_path / "x"), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(images, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the output folder should go")
+    assert main(["run", "threshold.global", str(images / "img0.png"), "-o", str(blocker / "masks")]) == 2
+    assert "cannot create the output folder" in capsys.readouterr().err

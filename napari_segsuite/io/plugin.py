@@ -149,13 +149,28 @@ def read_voc_layers(path: str | os.PathLike) -> list[LayerData]:
                       "metadata": meta}, "labels")]
 
 
+def layer_classes(meta: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A labels layer's classes: its metadata's (``segsuite.classes``), else the distinct
+    ``class_id`` / ``class_name`` pairs of its features, else None."""
+    entry = (meta.get("metadata") or {}).get("segsuite") or {}
+    if entry.get("classes"):
+        return [{"id": int(c["id"]), "name": str(c.get("name", c["id"])), "color": c.get("color")} for c in entry["classes"]]
+    features = meta.get("features")
+    if features is not None and len(features) and "class_id" in features:
+        names = features["class_name"] if "class_name" in features else features["class_id"]
+        pairs = sorted({(int(i), str(n)) for i, n in zip(features["class_id"], names)})
+        return [{"id": i, "name": n, "color": None} for i, n in pairs]
+    return None
+
+
 def write_mask_layer(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     """npe2 single-layer writer: a labels layer as PNG / TIFF / NPY (napari's dialog asked about
-    replacing an existing file; the write itself is atomic)."""
+    replacing an existing file; the write itself is atomic). The layer's class names and colours go
+    into PNG and TIFF files (``io.read_label_classes`` reads them back)."""
     data = np.asarray(data)
     if data.dtype.kind not in "biu":
         raise TypeError(f"only labels layers can be written as masks, got dtype {data.dtype}")
-    return [str(write_labels(path, data, overwrite=True))]
+    return [str(write_labels(path, data, overwrite=True, classes=layer_classes(meta)))]
 
 
 def write_coco_layer(path: str, data: Any, meta: dict[str, Any]) -> list[str]:

@@ -116,3 +116,24 @@ def test_coco_layer_round_trip_keeps_categories_and_crowd(shared_data, tmp_path)
         if old:
             assert after[new] == before[old], "category and crowd flag kept"
     assert any(k for _, k in after.values())
+
+
+def test_class_names_and_colours_travel_with_png_and_tif(tmp_path):
+    from napari_segsuite.io import read_label_classes
+    from napari_segsuite.labels import ClassInfo, labels_metadata
+
+    lab = np.zeros((12, 12), np.uint8)
+    lab[2:6, 2:6], lab[7:11, 7:11] = 1, 2
+    classes = [ClassInfo(1, "cell", (1.0, 0.0, 0.0, 1.0)), ClassInfo(2, "debris", (0.0, 0.0, 1.0, 1.0))]
+    meta = {"name": "sem", "metadata": labels_metadata("semantic", classes)}
+    for suffix in (".png", ".tif"):
+        (out,) = write_mask_layer(str(tmp_path / f"m{suffix}"), lab, meta)
+        np.testing.assert_array_equal(read_image(out), lab)
+        got = read_label_classes(out)
+        assert [(c["id"], c["name"]) for c in got] == [(1, "cell"), (2, "debris")]
+        assert got[0]["color"][:3] == [1.0, 0.0, 0.0]
+    (plain,) = write_mask_layer(str(tmp_path / "n.png"), lab, {"name": "x"})
+    assert read_label_classes(plain) is None
+    (feat,) = write_mask_layer(str(tmp_path / "f.png"), lab, {"features": {"index": [1, 2], "class_id": [3, 3],
+                                                                           "class_name": ["cell", "cell"]}})
+    assert read_label_classes(feat) == [{"id": 3, "name": "cell", "color": None}]

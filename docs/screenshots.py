@@ -293,6 +293,7 @@ def main() -> None:
     _raise_dock(scoring)
     settle(scoring)
     viewer.screenshot(str(OUT / "scoring_instance.png"), canvas_only=False)
+    scoring.overlay.value = False  # or the scoring panel paints its error overlay on the next samples
     sam_shots(viewer, sam_widget)
     learn_shots(viewer, learn_widget)
     project_shots(viewer, project_widget)

@@ -539,14 +539,12 @@ def _embed(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """``train``: read a data set folder, train, save (and optionally register) the model."""
-    import shutil
-
     import numpy as np
 
     from .batch import channel_axis_for
     from .io.datasets import iter_instance_dataset
     from .learn import models, store, train
-    from .learn.technique import learned_models_dir, technique_name
+    from .learn.technique import keep_model
 
     out = Path(args.output).with_suffix(".json")
     if out.exists() and not args.overwrite:
@@ -576,11 +574,8 @@ def _train(args: argparse.Namespace) -> int:
           f"{info['val_dice'] if info['val_dice'] is None else round(info['val_dice'], 4)}, stopped: {info['stopped']}, "
           f"{info['seconds']:.0f} s on {info['device']}")
     if args.register:
-        folder = learned_models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        for suffix in (".json", ".pt"):
-            shutil.copy2(out.with_suffix(suffix), folder / (technique_name(out.stem)[len("learn."):] + suffix))
-        print(f"registered as technique {technique_name(out.stem)} (in {folder})")
+        kept, tname = keep_model(model)
+        print(f"registered as technique {tname} (in {kept.parent})")
     return 0
 
 

@@ -314,15 +314,14 @@ class LearnWidget(QWidget):
         """Save the current model to ``path`` (NAME.json + NAME.pt); with *keep*, also into the
         learned-models folder so that ``learn.NAME`` is found in later sessions."""
         from ..learn.store import save_model
-        from ..learn.technique import learned_models_dir, technique_name
+        from ..learn.technique import keep_model
 
         if self.model is None:
             raise ValueError("no model yet: train or load one first")
         self.model.name = self.name.value or self.model.name
         out = save_model(self.model, path, overwrite=overwrite)
         if self.keep.value:
-            kept = learned_models_dir() / technique_name(self.model.name)[len("learn."):]
-            save_model(self.model, kept, overwrite=True)
+            keep_model(self.model)
         return out
 
     def load(self, path: str | Path) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from ..techniques._catalog import CATALOG, Param, Range, Technique
 from .learned import LearnedModel
 
-__all__ = ["PREFIX", "learned_models_dir", "load_registered", "register_model", "technique_name"]
+__all__ = ["PREFIX", "keep_model", "learned_models_dir", "load_registered", "register_model", "technique_name"]
 
 PREFIX = "learn."
 FAMILY = "Learned"
@@ -74,6 +74,15 @@ def register_model(model: LearnedModel, *, name: str | None = None) -> Technique
     )
     CATALOG[tname] = tech
     return tech
+
+
+def keep_model(model: LearnedModel) -> tuple[Path, str]:
+    """Save ``model`` into :func:`learned_models_dir` as ``<slug>.json`` + ``<slug>.pt``, where
+    ``get("learn.<slug>")`` finds it in later sessions; returns the JSON path and that name."""
+    from .store import save_model
+
+    tname = technique_name(model.name)
+    return save_model(model, learned_models_dir() / tname[len(PREFIX):], overwrite=True), tname
 
 
 def load_registered(name: str) -> Technique | None:

@@ -77,3 +77,15 @@ def test_tuning_sweeps_a_learned_technique(trained_semantic, blobs):
     result = sweep(tech, img, (lab > 0).astype(np.uint8), {"tile": [64, 1024]}, metric="foreground IoU")
     assert np.isfinite(result.scores).all() and result.best_score > 0.8
     assert result.best_params["tile"] in (64, 1024)
+
+
+def test_a_kept_model_is_found_by_its_slug_even_when_its_name_is_not_one(trained_semantic, blobs):
+    from napari_segsuite.learn.technique import keep_model
+
+    trained_semantic.name = "My Blobs"
+    try:
+        path, tname = keep_model(trained_semantic)
+    finally:
+        trained_semantic.name = "blobs"
+    assert tname == "learn.my_blobs" and path.name == "my_blobs.json"
+    np.testing.assert_array_equal(get(tname)(blobs[0][0]), trained_semantic.predict(blobs[0][0]))

@@ -267,9 +267,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.tile:
         from .tiles import run_tiled
 
-        if chain.overlap is None:
-            raise ValueError(f"{chain.non_local_step()} is not local (its result depends on the whole image): "
-                             f"run without --tile")
+        chain.require_local()  # refuse before any file is read
 
         def process(image, channel_axis):
             t = time.perf_counter()

@@ -26,10 +26,7 @@ def run_tiled(chain: Chain, image: Any, *, channel_axis: int | None = None, tile
     """Labels of ``chain`` on a 2D image (gray, or with ``channel_axis``), computed tile by tile."""
     import dask.array as da
 
-    depth = chain.overlap
-    if depth is None:
-        raise ValueError(f"{chain.non_local_step()} is not local (its result depends on the whole image), so this chain "
-                         f"cannot run in tiles: run it without --tile, or use local steps only")
+    depth = chain.require_local()
     if tile < 16:
         raise ValueError(f"tiles must be at least 16 pixels wide, got {tile}")
     if not hasattr(image, "chunks") and not isinstance(image, np.ndarray):

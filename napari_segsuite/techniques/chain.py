@@ -10,7 +10,7 @@ is given (instance or semantic), so that a chain after a semantic classifier kee
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,26 +61,28 @@ class Chain:
     def first(self) -> Step:
         return self.steps[0]
 
+    def _step_overlaps(self) -> Iterator[tuple[Step, int | None]]:
+        """Each step with the context it needs, given the parameters it will run with."""
+        kind = self.first.technique.kind_for(self.first.params)
+        for i, step in enumerate(self.steps):
+            params = step.params if i == 0 else self._post_params(step, kind)
+            yield step, step.technique.overlap_for(params)
+            kind = step.technique.kind_for(params) or kind
+
     @property
     def overlap(self) -> int | None:
         """Context in pixels the whole chain needs (the sum of its steps'), or None when a step's
         result depends on the whole image (see ``Technique.overlap_for``)."""
-        total, kind = 0, self.first.technique.kind_for(self.first.params)
-        for i, step in enumerate(self.steps):
-            params = step.params if i == 0 else self._post_params(step, kind)
-            depth = step.technique.overlap_for(params)
-            if depth is None:
-                return None
-            total += depth
-            kind = step.technique.kind_for(params) or kind
-        return total
+        depths = [depth for _, depth in self._step_overlaps()]
+        return None if None in depths else sum(depths)
 
-    def non_local_step(self) -> str | None:
-        """Name of the first step that cannot run in tiles, if any."""
-        for step in self.steps:
-            if step.technique.overlap_for(step.params) is None:
-                return step.technique.name
-        return None
+    def require_local(self) -> int:
+        """:attr:`overlap`, or a ``ValueError`` naming the first step that cannot run in tiles."""
+        for step, depth in self._step_overlaps():
+            if depth is None:
+                raise ValueError(f"{step.technique.name} is not local (its result depends on the whole image), so this "
+                                 f"chain cannot run in tiles: run it without --tile, or use local steps only")
+        return self.overlap
 
     def __repr__(self) -> str:
         return " -> ".join(s.technique.name for s in self.steps)

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["LABEL_KINDS", "LabelKind", "ClassInfo", "commit_plan", "labels_metadata", "panoptic_features", "smallest_label_dtype"]
+__all__ = ["LABEL_KINDS", "LabelKind", "ClassInfo", "commit_plan", "feature_classes", "labels_metadata", "object_classes",
+           "panoptic_features", "smallest_label_dtype"]
 
 LabelKind = Literal["semantic", "instance", "panoptic"]
 LABEL_KINDS: tuple[str, ...] = ("semantic", "instance", "panoptic")
@@ -60,6 +61,29 @@ def panoptic_features(object_classes: dict[int, int], classes: list[ClassInfo]) 
         "class_id": [object_classes[i] for i in ids],
         "class_name": [names[object_classes[i]] for i in ids],
     }
+
+
+def _columns(features: Any, *names: str) -> str | None:
+    if features is None or not len(features) or "index" not in features:
+        return None
+    return next((c for c in names if c in features), None)
+
+
+def object_classes(features: Any) -> dict[int, int]:
+    """Object id -> class id from a labels layer's features table (``index`` + ``class_id``, or
+    ``category_id`` as COCO layers name it); empty when the table has no such columns."""
+    col = _columns(features, "class_id", "category_id")
+    return {} if col is None else {int(i): int(c) for i, c in zip(features["index"], features[col])}
+
+
+def feature_classes(features: Any) -> dict[int, str]:
+    """Class id -> class name from a features table (``class_name`` or ``category``; the id itself
+    when there is no name column)."""
+    col = _columns(features, "class_id", "category_id")
+    if col is None:
+        return {}
+    name_col = _columns(features, "class_name", "category") or col
+    return {int(c): str(n) for c, n in zip(features[col], features[name_col])}
 
 
 def smallest_label_dtype(max_label: int) -> np.dtype:

@@ -20,7 +20,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
 
-from ..labels import labels_metadata
+from ..labels import labels_metadata, object_classes
 from ..project import Project
 from .layers import scrolling_content
 
@@ -147,12 +147,8 @@ class ProjectWidget(QWidget):
         layer = self.labels_layer
         if self.project is None or layer is None:
             return None
-        classes = {}
-        features = layer.features
-        if len(features) and "class_id" in features and "index" in features:
-            classes = {int(i): int(c) for i, c in zip(features["index"], features["class_id"])}
         try:
-            path = self.project.save(np.asarray(layer.data), object_classes=classes)
+            path = self.project.save(np.asarray(layer.data), object_classes=object_classes(layer.features))
         except (OSError, ValueError, TypeError) as e:
             show_error(f"the labels were NOT saved ({e}); they are still in the layer: fix the problem and save again")
             return None

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import labels_metadata
+from ..labels import feature_classes, labels_metadata, object_classes
 from .bsds import read_bsds_groundtruth
 from .coco import read_coco, write_coco
 from .masks import write_labels
@@ -151,16 +151,12 @@ def read_voc_layers(path: str | os.PathLike) -> list[LayerData]:
 
 def layer_classes(meta: dict[str, Any]) -> list[dict[str, Any]] | None:
     """A labels layer's classes: its metadata's (``segsuite.classes``), else the distinct
-    ``class_id`` / ``class_name`` pairs of its features, else None."""
+    class ids and names of its features, else None."""
     entry = (meta.get("metadata") or {}).get("segsuite") or {}
     if entry.get("classes"):
         return [{"id": int(c["id"]), "name": str(c.get("name", c["id"])), "color": c.get("color")} for c in entry["classes"]]
-    features = meta.get("features")
-    if features is not None and len(features) and "class_id" in features:
-        names = features["class_name"] if "class_name" in features else features["class_id"]
-        pairs = sorted({(int(i), str(n)) for i, n in zip(features["class_id"], names)})
-        return [{"id": i, "name": n, "color": None} for i, n in pairs]
-    return None
+    names = feature_classes(meta.get("features"))
+    return [{"id": i, "name": n, "color": None} for i, n in sorted(names.items())] or None
 
 
 def write_mask_layer(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
@@ -184,15 +180,8 @@ def write_coco_layer(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     if labels.ndim != 2:
         raise ValueError(f"COCO holds 2D images: this layer has shape {labels.shape}; save one slice at a time")
     features = meta.get("features")
-    cats: dict[int, int] | int = 1
-    names = {1: "object"}
-    if features is not None and len(features) and "index" in features:
-        id_col = next((c for c in ("class_id", "category_id") if c in features), None)
-        name_col = next((c for c in ("class_name", "category") if c in features), None)
-        if id_col is not None:
-            cats = {int(i): int(c) for i, c in zip(features["index"], features[id_col])}
-            names = {int(c): (str(n) if name_col else str(c)) for c, n in zip(
-                features[id_col], features[name_col] if name_col else features[id_col])}
+    cats: dict[int, int] | int = object_classes(features) or 1
+    names = feature_classes(features) or {1: "object"}
     present = set(np.unique(labels)) - {0}
     if isinstance(cats, dict):
         missing = sorted(int(v) for v in present - set(cats))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -139,35 +140,25 @@ def run_files(
     if not os.access(out, os.W_OK):
         raise ValueError(f"the output folder {out} is not writable: choose another output folder")
     targets = [out / f"{Path(f).stem}.{fmt}" for f in files]
-    clashes = {t for t in targets if targets.count(t) > 1}
+    clashes = sorted(str(t) for t, n in Counter(targets).items() if n > 1)
     if clashes:
-        raise ValueError(f"several inputs would write the same output {sorted(map(str, clashes))[0]}: "
-                         f"inputs need distinct file names")
+        raise ValueError(f"several inputs would write the same output {clashes[0]}: inputs need distinct file names")
     outcomes: dict[int, Outcome] = {}
+    total = len(files)
+
+    def finished(i: int, outcome: Outcome) -> None:
+        outcomes[i] = outcome
+        if progress is not None:
+            progress(outcome, len(outcomes), total)
+
     todo = []
     for i, (src, dst) in enumerate(zip(files, targets)):
         if dst.exists() and not overwrite:
-            outcomes[i] = Outcome(str(src), str(dst), "skipped", f"{dst} exists (--overwrite replaces it)")
+            finished(i, Outcome(str(src), str(dst), "skipped", f"{dst} exists (--overwrite replaces it)"))
         else:
             todo.append(i)
-    total = len(files)
-    done = 0
-
-    def finished(i: int, outcome: Outcome) -> None:
-        nonlocal done
-        outcomes[i] = outcome
-        done += 1
-        if progress is not None:
-            progress(outcome, done, total)
-
-    for i in sorted(outcomes):
-        done += 1
-        if progress is not None:
-            progress(outcomes[i], done, total)
     args = [(process, str(files[i]), str(targets[i]), channel_axis, overwrite, lazy) for i in todo]
-    if not todo:
-        pass
-    elif scheduler:
+    if scheduler and todo:
         _run_distributed(scheduler, todo, args, finished)
     elif workers > 1 and len(todo) > 1:
         _run_local_processes(min(workers, len(todo)), todo, args, finished)

@@ -71,12 +71,12 @@ def embed_files(
     """Embed ``files`` (here, or on the dask.distributed scheduler at ``scheduler``)."""
     paths = [str(Path(f)) for f in files]
     cache = str(cache_dir) if cache_dir else None
-    outcomes: list[Outcome | None] = [None] * len(paths)
+    outcomes: dict[int, Outcome] = {}
 
     def finished(i: int, outcome: Outcome) -> None:
         outcomes[i] = outcome
         if progress is not None:
-            progress(outcome, sum(o is not None for o in outcomes), len(paths))
+            progress(outcome, len(outcomes), len(paths))
 
     if scheduler:
         from ..batch import _run_distributed
@@ -87,4 +87,4 @@ def embed_files(
         _session(model, checkpoint, device, cache)  # a bad model or checkpoint fails here, before any file
         for i, p in enumerate(paths):
             finished(i, embed_file(p, model, checkpoint, device, cache))
-    return [o for o in outcomes if o is not None]
+    return [outcomes[i] for i in sorted(outcomes)]

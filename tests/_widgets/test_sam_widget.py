@@ -231,16 +231,21 @@ def test_precompute_all_slices_in_the_background(make_napari_viewer, tiny_sam, q
     assert session.encoder_runs == 4
 
 
-def test_automatic_masks_generate_refilter_and_commit(sam_dock, qtbot):
-    viewer, w = sam_dock
-    panel = w.auto
-    panel.points.value = 4
+def _generate_keeping_all(panel, points_per_side, qtbot):
+    """Automatic masks on a grid, with thresholds that keep every candidate (random tiny weights)."""
+    panel.points.value = points_per_side
     panel.iou.value = 0.0
     panel.stability.value = 0.0
     panel.nms.value = 1.0
-    runs = w.session.decoder_runs
     panel.generate()
     qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=TIMEOUT)
+
+
+def test_automatic_masks_generate_refilter_and_commit(sam_dock, qtbot):
+    viewer, w = sam_dock
+    panel = w.auto
+    runs = w.session.decoder_runs
+    _generate_keeping_all(panel, 4, qtbot)
     assert w.session.decoder_runs == runs + 16 and w.session.encoder_runs == 1
     shown = len(panel.shown)
     assert shown > 0 and panel.preview_layer is not None and panel.preview_layer.data.max() == shown
@@ -295,12 +300,7 @@ def test_post_processing_applies_to_automatic_masks_and_saves_a_preset(sam_dock,
 
     viewer, w = sam_dock
     panel = w.auto
-    panel.points.value = 3
-    panel.iou.value = 0.0
-    panel.stability.value = 0.0
-    panel.nms.value = 1.0
-    panel.generate()
-    qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=TIMEOUT)
+    _generate_keeping_all(panel, 3, qtbot)
     before = panel.preview_layer.data.copy()
     w.post.add_step("post.morphology", {"operation": "erode", "radius": 3})
     after = panel.preview_layer.data

@@ -293,25 +293,16 @@ def _write_each(args: argparse.Namespace, process, summary: str = "", *, paralle
     files = expand_inputs(args.inputs)
     workers = _workers(getattr(args, "workers", "1"), len(files)) if parallel else 1
     scheduler = getattr(args, "scheduler", None) if parallel else None
-    bar = _progress_bar(len(files))
 
-    def report(outcome, done, total):
-        prefix = f"[{done}/{total}] {outcome.source}"
-        if outcome.status == "failed":
-            bar.write(f"{prefix}: FAILED: {outcome.message}", file=sys.stderr)
-        elif outcome.status == "skipped":
-            bar.write(f"{prefix}: {outcome.message}, skipped")
-        else:
-            bar.write(f"{prefix} -> {outcome.target} ({outcome.message})")
-        bar.update(1)
+    def line(outcome):
+        if outcome.status == "skipped":
+            return f": {outcome.message}, skipped"
+        return f" -> {outcome.target} ({outcome.message})"
 
     t0 = time.perf_counter()
-    try:
-        outcomes = run_files(process, files, args.output, fmt=args.format, overwrite=args.overwrite,
-                             channel_axis=args.channel_axis, workers=workers, scheduler=scheduler, progress=report,
-                             lazy=bool(getattr(args, "tile", None)))
-    finally:
-        bar.close()
+    outcomes = _with_progress_bar(len(files), line, lambda report: run_files(
+        process, files, args.output, fmt=args.format, overwrite=args.overwrite, channel_axis=args.channel_axis,
+        workers=workers, scheduler=scheduler, progress=report, lazy=bool(getattr(args, "tile", None))))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("written", "skipped", "failed")}
     where = f"on {scheduler}" if scheduler else f"{workers} worker{'s' * (workers > 1)}"
     print(f"{counts['written']} written, {counts['skipped']} skipped, {counts['failed']} failed "
@@ -329,6 +320,23 @@ def _workers(option: str, n_files: int) -> int:
     if n < 1:
         raise ValueError(f"--workers must be at least 1, got {n}")
     return n
+
+
+def _with_progress_bar(total: int, line, run):
+    """``run(report)`` under a progress bar; ``report(outcome, done, total)`` writes ``[done/total]
+    source`` + ``line(outcome)`` above it (failures on stderr, as ``: FAILED: message``)."""
+    bar = _progress_bar(total)
+
+    def report(outcome, done, total):
+        failed = outcome.status == "failed"
+        text = f": FAILED: {outcome.message}" if failed else line(outcome)
+        bar.write(f"[{done}/{total}] {outcome.source}{text}", file=sys.stderr if failed else None)
+        bar.update(1)
+
+    try:
+        return run(report)
+    finally:
+        bar.close()
 
 
 def _progress_bar(total: int):
@@ -514,20 +522,10 @@ def _embed(args: argparse.Namespace) -> int:
     from .sam.embed import embed_files
 
     files = expand_inputs(args.inputs)
-    bar = _progress_bar(len(files))
-
-    def report(outcome, done, total):
-        failed = outcome.status == "failed"
-        bar.write(f"[{done}/{total}] {outcome.source}: {'FAILED: ' if failed else ''}{outcome.message}",
-                  file=sys.stderr if failed else None)
-        bar.update(1)
-
     t0 = time.perf_counter()
-    try:
-        outcomes = embed_files(files, model=args.model, checkpoint=args.checkpoint, device=args.device,
-                               cache_dir=args.cache, scheduler=args.scheduler, progress=report)
-    finally:
-        bar.close()
+    outcomes = _with_progress_bar(len(files), lambda outcome: f": {outcome.message}", lambda report: embed_files(
+        files, model=args.model, checkpoint=args.checkpoint, device=args.device, cache_dir=args.cache,
+        scheduler=args.scheduler, progress=report))
     failed = sum(o.status == "failed" for o in outcomes)
     caches = sorted({o.target for o in outcomes if o.target})
     print(f"{len(outcomes) - failed} embedded, {failed} failed in {time.perf_counter() - t0:.1f} s "

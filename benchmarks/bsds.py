@@ -31,6 +31,7 @@ from napari_segsuite.metrics import bsds_boundary_image, bsds_boundary_maps, bsd
 from napari_segsuite.metrics.boundary import label_boundaries
 from napari_segsuite.techniques import CATALOG, prepare_slice
 from napari_segsuite.techniques.edges import _colour_gradient, _smooth, _sobel_xy
+from napari_segsuite.techniques.graph import normalized_cuts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500"
 PUBLISHED = {  # ODS / OIS on the test split
@@ -72,9 +73,13 @@ SOFT = {"canny": canny_pb, "canny colour": canny_colour_pb, "sobel": sobel_pb}
 # segmentation methods: (technique, fixed params, swept parameter, values from fine to coarse)
 SWEEPS = {
     "felzenszwalb": ("graph.felzenszwalb", {"sigma": 0.8, "min_size": 300}, "scale", np.geomspace(20, 5000, 16)),
-    "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "min_size": 20}, "range_bandwidth", np.geomspace(2, 40, 16)),
-    "normalized_cut": ("graph.normalized_cut", {"n_segments": 400, "edge_sigma": 30.0}, "threshold", np.geomspace(0.5, 0.0005, 16)),
+    "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "max_samples": 17, "min_size": 300}, "range_bandwidth",
+                  np.geomspace(3, 24, 16)),
+    "normalized_cut": ("graph.normalized_cut", {"n_segments": 1000, "compactness": 6.0, "edge_sigma": 30.0}, "threshold",
+                       np.geomspace(0.5, 0.0005, 16)),
 }
+# techniques whose sweep shares work between values: same labels as one call per value (tested)
+SHARED = {"graph.normalized_cut": normalized_cuts}
 METHODS = [*SOFT, *SWEEPS]
 
 
@@ -85,8 +90,11 @@ def score_image(args: tuple[str, Path, Path, int]):
     if name in SOFT:
         return bsds_boundary_image(SOFT[name](rgb), gt, thresholds=thresholds)
     tech, fixed, param, values = SWEEPS[name]
-    t = CATALOG[tech]
-    maps = (label_boundaries(t(rgb, channel_axis=-1, **fixed, **{param: float(v)})) for v in values)
+    if tech in SHARED:
+        segs = SHARED[tech](*prepare_slice(rgb, has_channels=True, mode="color"), [float(v) for v in values], **fixed)
+    else:
+        segs = (CATALOG[tech](rgb, channel_axis=-1, **fixed, **{param: float(v)}) for v in values)
+    maps = (label_boundaries(s) for s in segs)
     return bsds_boundary_maps(maps, gt, levels=np.linspace(0, 1, len(values)))
 
 

@@ -16,7 +16,7 @@ from ._catalog import Range, technique
 from ._image import ImageInfo, to_lab, to_unit
 from ._rag import Rag, find_root, agglomerate, build_rag, touching_pairs, union_min
 
-__all__ = ["felzenszwalb", "normalized_cut", "rag_merge", "slic", "slic_labels"]
+__all__ = ["felzenszwalb", "normalized_cut", "normalized_cuts", "rag_merge", "slic", "slic_labels"]
 
 
 @njit(cache=True)
@@ -262,6 +262,15 @@ def ncut_partition(
     best of ``num_cuts`` evenly spaced values, and split again while the cut's Ncut value stays
     below ``threshold``.
     """
+    return ncut_partitions(rag, sigma, [threshold], num_cuts, edge_strength, edge_sigma)[0]
+
+
+def ncut_partitions(
+    rag: Rag, sigma: float, thresholds, num_cuts: int, edge_strength: np.ndarray | None = None, edge_sigma: float = 0.0
+) -> list[np.ndarray]:
+    """:func:`ncut_partition` at several thresholds from one recursion: a part split at threshold
+    t is split identically at every larger one, so the splits are found once (down to the
+    largest threshold) and each threshold keeps those whose Ncut value is below it."""
     n = rag.n
     d = np.linalg.norm(rag.means[rag.a] - rag.means[rag.b], axis=1)
     weights = np.exp(-((d / sigma) ** 2))
@@ -270,37 +279,59 @@ def ncut_partition(
     w_all = np.zeros((n, n))
     w_all[rag.a, rag.b] = weights
     w_all[rag.b, rag.a] = weights
-    out = np.zeros(n, np.int64)
-    next_label = 1
-    todo = [np.arange(n)]
+    top = max(thresholds)
+    splits: dict[int, tuple[float, list[int]]] = {}  # part -> (Ncut value, child parts)
+    parts = [np.arange(n)]
+    todo = [0]
     while todo:
-        idx = todo.pop()
-        w = w_all[np.ix_(idx, idx)]
-        n_parts, parts = csgraph.connected_components(csr_matrix(w > 0), directed=False)
-        if n_parts > 1:  # disconnected pieces: a cut of value 0
-            todo.extend(idx[parts == p] for p in range(n_parts))
+        k = todo.pop()
+        idx = parts[k]
+        value, pieces = _best_cut(w_all[np.ix_(idx, idx)], num_cuts)
+        if pieces is None or not value < top:
             continue
-        best = None
-        if len(idx) > 2:
-            deg = w.sum(1)
-            inv_sqrt = 1.0 / np.sqrt(deg)
-            lap = np.eye(len(idx)) - inv_sqrt[:, None] * w * inv_sqrt[None, :]
-            _, vecs = scipy.linalg.eigh(lap, subset_by_index=[1, 1])
-            y = vecs[:, 0] * inv_sqrt
-            for t in np.linspace(y.min(), y.max(), num_cuts + 2)[1:-1]:
-                side = y > t
-                if side.all() or not side.any():
-                    continue
-                cut = w[side][:, ~side].sum()
-                value = cut / deg[side].sum() + cut / deg[~side].sum()
-                if best is None or value < best[0]:
-                    best = (value, side)
-        if best is not None and best[0] < threshold:
-            todo.extend([idx[best[1]], idx[~best[1]]])
-        else:
-            out[idx] = next_label
-            next_label += 1
+        children = list(range(len(parts), len(parts) + len(pieces)))
+        parts.extend(idx[p] for p in pieces)
+        splits[k] = (value, children)
+        todo.extend(children)
+    out = []
+    for t in thresholds:
+        labels = np.zeros(n, np.int64)
+        stack, next_label = [0], 1
+        while stack:
+            k = stack.pop()
+            if k in splits and splits[k][0] < t:
+                stack.extend(splits[k][1])
+            else:
+                labels[parts[k]] = next_label
+                next_label += 1
+        out.append(labels)
     return out
+
+
+def _best_cut(w: np.ndarray, num_cuts: int) -> tuple[float, list[np.ndarray] | None]:
+    """The best two-way normalized cut of a weighted graph: ``(Ncut value, [side, other side])``
+    as boolean masks. A disconnected graph splits into its components at every threshold
+    (value -inf)."""
+    n_parts, comp = csgraph.connected_components(csr_matrix(w > 0), directed=False)
+    if n_parts > 1:
+        return -np.inf, [comp == p for p in range(n_parts)]
+    if len(w) <= 2:
+        return np.inf, None
+    deg = w.sum(1)
+    inv_sqrt = 1.0 / np.sqrt(deg)
+    lap = np.eye(len(w)) - inv_sqrt[:, None] * w * inv_sqrt[None, :]
+    _, vecs = scipy.linalg.eigh(lap, subset_by_index=[1, 1])
+    y = vecs[:, 0] * inv_sqrt
+    best = (np.inf, None)
+    for t in np.linspace(y.min(), y.max(), num_cuts + 2)[1:-1]:
+        side = y > t
+        if side.all() or not side.any():
+            continue
+        cut = w[side][:, ~side].sum()
+        value = cut / deg[side].sum() + cut / deg[~side].sum()
+        if value < best[0]:
+            best = (value, [side, ~side] if side[0] else [~side, side])  # the eigenvector's sign is arbitrary
+    return best
 
 
 @technique("graph.normalized_cut", family="Graph-based", output="labels", label_kind="instance", channels="color")
@@ -338,13 +369,24 @@ def normalized_cut(
         Intervening contours: edges are also weighted by exp(-(g / edge_sigma)^2), where g is the
         mean Lab gradient magnitude along the boundary between the two superpixels (0 = colour only).
     """
+    return normalized_cuts(image, info, [threshold], n_segments=n_segments, compactness=compactness, sigma=sigma,
+                           num_cuts=num_cuts, edge_sigma=edge_sigma)[0]
+
+
+def normalized_cuts(
+    image: np.ndarray, info: ImageInfo, thresholds, *, n_segments: int = 400, compactness: float = 10.0,
+    sigma: float = 10.0, num_cuts: int = 10, edge_sigma: float = 30.0,
+) -> list[np.ndarray]:
+    """``graph.normalized_cut`` of a prepared slice at several thresholds, sharing the
+    superpixels, the graph and the splits (:func:`ncut_partitions`); one label image each."""
     rag, lab = superpixel_rag(image, info, n_segments, compactness)
     strength = None
     if edge_sigma > 0:
         from .region import _gradient
 
         *_, strength = touching_pairs(rag.labels, rag.n, along=_gradient(lab, 1.0))
-    return ncut_partition(rag, sigma, threshold, num_cuts, strength, edge_sigma)[rag.labels].astype(np.int32)
+    parts = ncut_partitions(rag, sigma, thresholds, num_cuts, strength, edge_sigma)
+    return [p[rag.labels].astype(np.int32) for p in parts]
 
 
 @technique("graph.rag_merge", family="Graph-based", output="labels", label_kind="instance", channels="color")

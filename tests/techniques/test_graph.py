@@ -89,6 +89,36 @@ def test_ncut_partition_keeps_disconnected_parts_apart():
     assert parts[0] == parts[1] != parts[2] == parts[3]
 
 
+def test_ncut_partitions_equal_separate_runs_and_nest():
+    from napari_segsuite.techniques import prepare_slice
+    from napari_segsuite.techniques.graph import ncut_partition, ncut_partitions, superpixel_rag
+
+    img, _ = _blocks()
+    noisy = np.clip(img + np.random.default_rng(3).normal(0, 25, img.shape), 0, 255).astype(np.uint8)
+    rag, _ = superpixel_rag(*prepare_slice(noisy, has_channels=True, mode="color"), 150, 10.0)
+    thresholds = [0.5, 0.05, 0.005, 0.0005]
+    together = ncut_partitions(rag, 10.0, thresholds, 10)
+    counts = [len(np.unique(t)) for t in together]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+    for t, labels in zip(thresholds, together):
+        assert adjusted_rand_score(ncut_partition(rag, 10.0, t, 10), labels) == 1.0
+    for fine, coarse in zip(together, together[1:]):  # every fine part lies inside one coarse part
+        pairs = np.unique(np.stack([fine, coarse]), axis=1)
+        assert len(np.unique(pairs[0])) == pairs.shape[1]
+
+
+def test_normalized_cuts_sweep_equals_the_technique_at_each_threshold():
+    from napari_segsuite.techniques import prepare_slice
+    from napari_segsuite.techniques.graph import normalized_cuts
+
+    img, _ = _blocks()
+    noisy = np.clip(img + np.random.default_rng(4).normal(0, 30, img.shape), 0, 255).astype(np.uint8)
+    sweep = normalized_cuts(*prepare_slice(noisy, has_channels=True, mode="color"), [0.2, 0.002], n_segments=120)
+    for t, labels in zip([0.2, 0.002], sweep):  # the same partition (numbering can follow BLAS's eigenvector signs)
+        one = get("graph.normalized_cut")(noisy, channel_axis=-1, n_segments=120, threshold=t)
+        assert adjusted_rand_score(one.ravel(), labels.ravel()) == 1.0
+
+
 def test_rag_merge_merges_superpixels_back_into_the_blocks():
     img, truth = _blocks()
     out = get("graph.rag_merge")(img, channel_axis=-1, n_segments=300)

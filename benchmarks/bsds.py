@@ -91,7 +91,8 @@ def score_image(args: tuple[str, Path, Path, int]):
         return bsds_boundary_image(SOFT[name](rgb), gt, thresholds=thresholds)
     tech, fixed, param, values = SWEEPS[name]
     if tech in SHARED:
-        segs = SHARED[tech](*prepare_slice(rgb, has_channels=True, mode="color"), [float(v) for v in values], **fixed)
+        params = {k: v for k, v in CATALOG[tech].validate_params(fixed).items() if k != param}
+        segs = SHARED[tech](*prepare_slice(rgb, has_channels=True, mode="color"), [float(v) for v in values], **params)
     else:
         segs = (CATALOG[tech](rgb, channel_axis=-1, **fixed, **{param: float(v)}) for v in values)
     maps = (label_boundaries(s) for s in segs)

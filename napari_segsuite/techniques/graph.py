@@ -374,11 +374,12 @@ def normalized_cut(
 
 
 def normalized_cuts(
-    image: np.ndarray, info: ImageInfo, thresholds, *, n_segments: int = 400, compactness: float = 10.0,
-    sigma: float = 10.0, num_cuts: int = 10, edge_sigma: float = 30.0,
+    image: np.ndarray, info: ImageInfo, thresholds, *, n_segments: int, compactness: float, sigma: float,
+    num_cuts: int, edge_sigma: float,
 ) -> list[np.ndarray]:
     """``graph.normalized_cut`` of a prepared slice at several thresholds, sharing the
-    superpixels, the graph and the splits (:func:`ncut_partitions`); one label image each."""
+    superpixels, the graph and the splits (:func:`ncut_partitions`); one label image each.
+    The other parameters are the technique's (its catalog entry holds their defaults)."""
     rag, lab = superpixel_rag(image, info, n_segments, compactness)
     strength = None
     if edge_sigma > 0:

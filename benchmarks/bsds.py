@@ -75,8 +75,8 @@ SWEEPS = {
     "felzenszwalb": ("graph.felzenszwalb", {"sigma": 0.8, "min_size": 300}, "scale", np.geomspace(20, 5000, 16)),
     "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "max_samples": 17, "min_size": 300}, "range_bandwidth",
                   np.geomspace(3, 24, 16)),
-    "normalized_cut": ("graph.normalized_cut", {"n_segments": 1000, "compactness": 6.0, "edge_sigma": 30.0}, "threshold",
-                       np.geomspace(0.5, 0.0005, 16)),
+    "normalized_cut": ("graph.normalized_cut", {"n_segments": 1500, "compactness": 6.0, "cue": "histogram"}, "threshold",
+                       np.geomspace(0.3, 0.003, 16)),
 }
 # techniques whose sweep shares work between values: same labels as one call per value (tested)
 SHARED = {"graph.normalized_cut": normalized_cuts}

@@ -3,7 +3,7 @@ of superpixels (normalized cuts, hierarchical merging)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
@@ -12,9 +12,10 @@ from numba import njit
 import scipy.linalg
 from scipy.sparse import csgraph, csr_matrix
 
-from ._catalog import Range, technique
+from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
 from ._rag import Rag, find_root, agglomerate, build_rag, touching_pairs, union_min
+from ._texture import histogram_boundaries
 
 __all__ = ["felzenszwalb", "normalized_cut", "normalized_cuts", "rag_merge", "slic", "slic_labels"]
 
@@ -344,14 +345,17 @@ def normalized_cut(
     sigma: Annotated[float, Range(0.1, 100.0, step=0.5)] = 10.0,
     threshold: Annotated[float, Range(0.0, 2.0, step=0.001)] = 0.01,
     num_cuts: Annotated[int, Range(1, 100)] = 10,
-    edge_sigma: Annotated[float, Range(0.0, 1000.0, step=1.0)] = 30.0,
+    cue: Literal["gradient", "histogram"] = "gradient",
+    edge_sigma: Annotated[float, Range(0.0, 1000.0, step=1.0), When("cue", "gradient")] = 30.0,
+    histogram_sigma: Annotated[float, Range(0.0, 10.0, step=0.1), When("cue", "histogram")] = 1.4,
 ) -> np.ndarray:
     """Normalized cuts: recursive spectral bipartition of a graph of SLIC superpixels.
 
     The image is first cut into ``n_segments`` SLIC superpixels; touching superpixels are joined
-    by edges weighted by the similarity of their mean Lab colours, exp(-(d / sigma)^2); the graph
-    is split in two along its second generalized eigenvector while the normalized cut value
-    stays below ``threshold`` (Shi & Malik 2000).
+    by edges weighted by the similarity of their mean Lab colours, exp(-(d / sigma)^2), times an
+    intervening-contour weight that falls where a boundary cue is strong along their shared
+    border; the graph is split in two along its second generalized eigenvector while the
+    normalized cut value stays below ``threshold`` (Shi & Malik 2000).
 
     Parameters
     ----------
@@ -365,28 +369,41 @@ def normalized_cut(
         A part is split again only when the best cut's Ncut value is below this.
     num_cuts : int
         Number of splitting points tried along the eigenvector.
+    cue : {"gradient", "histogram"}
+        Boundary cue for the intervening-contour weight: the Lab gradient magnitude (fast), or the
+        oriented histogram gradient of colour and texture (about 1.4 s more per image, scored at
+        600 pixels of diagonal at most; sees the border between two textures of the same mean
+        colour, and not the busy inside of one).
     edge_sigma : float
-        Intervening contours: edges are also weighted by exp(-(g / edge_sigma)^2), where g is the
+        With the gradient cue, edges are also weighted by exp(-(g / edge_sigma)^2), where g is the
         mean Lab gradient magnitude along the boundary between the two superpixels (0 = colour only).
+    histogram_sigma : float
+        With the histogram cue, the same weight with g the mean histogram gradient along the
+        boundary (chi-squared distances: 0 inside a texture, up to 5 across the strongest borders;
+        0 = colour only).
     """
     return normalized_cuts(image, info, [threshold], n_segments=n_segments, compactness=compactness, sigma=sigma,
-                           num_cuts=num_cuts, edge_sigma=edge_sigma)[0]
+                           num_cuts=num_cuts, cue=cue, edge_sigma=edge_sigma, histogram_sigma=histogram_sigma)[0]
 
 
 def normalized_cuts(
     image: np.ndarray, info: ImageInfo, thresholds, *, n_segments: int, compactness: float, sigma: float,
-    num_cuts: int, edge_sigma: float,
+    num_cuts: int, cue: str, edge_sigma: float, histogram_sigma: float,
 ) -> list[np.ndarray]:
     """``graph.normalized_cut`` of a prepared slice at several thresholds, sharing the
     superpixels, the graph and the splits (:func:`ncut_partitions`); one label image each.
     The other parameters are the technique's (its catalog entry holds their defaults)."""
     rag, lab = superpixel_rag(image, info, n_segments, compactness)
-    strength = None
-    if edge_sigma > 0:
+    strength, scale = None, 0.0
+    if cue == "gradient" and edge_sigma > 0:
         from .region import _gradient
 
         *_, strength = touching_pairs(rag.labels, rag.n, along=_gradient(lab, 1.0))
-    parts = ncut_partitions(rag, sigma, thresholds, num_cuts, strength, edge_sigma)
+        scale = edge_sigma
+    elif cue == "histogram" and histogram_sigma > 0:
+        *_, strength = touching_pairs(rag.labels, rag.n, along=histogram_boundaries(lab))
+        scale = histogram_sigma
+    parts = ncut_partitions(rag, sigma, thresholds, num_cuts, strength, scale)
     return [p[rag.labels].astype(np.int32) for p in parts]
 
 

@@ -7,6 +7,8 @@ import pytest
 from skimage import data, metrics, segmentation
 
 from napari_segsuite.techniques import CATALOG
+from napari_segsuite.techniques._rag import touching_pairs
+from napari_segsuite.techniques._texture import histogram_boundaries
 
 FH = CATALOG["graph.felzenszwalb"]
 
@@ -107,18 +109,47 @@ def test_ncut_partitions_equal_separate_runs_and_nest():
         assert len(np.unique(pairs[0])) == pairs.shape[1]
 
 
-def test_normalized_cuts_sweep_equals_the_technique_at_each_threshold():
+@pytest.mark.parametrize("cue", ["gradient", "histogram"])
+def test_normalized_cuts_sweep_equals_the_technique_at_each_threshold(cue):
     from napari_segsuite.techniques import prepare_slice
     from napari_segsuite.techniques.graph import normalized_cuts
 
     img, _ = _blocks()
     noisy = np.clip(img + np.random.default_rng(4).normal(0, 30, img.shape), 0, 255).astype(np.uint8)
-    params = {**get("graph.normalized_cut").defaults(), "n_segments": 120}
+    params = {**get("graph.normalized_cut").defaults(), "n_segments": 120, "cue": cue}
     del params["threshold"]
     sweep = normalized_cuts(*prepare_slice(noisy, has_channels=True, mode="color"), [0.2, 0.002], **params)
     for t, labels in zip([0.2, 0.002], sweep):  # the same partition; numbering can differ where the eigenvector is not unique
-        one = get("graph.normalized_cut")(noisy, channel_axis=-1, n_segments=120, threshold=t)
+        one = get("graph.normalized_cut")(noisy, channel_axis=-1, n_segments=120, threshold=t, cue=cue)
         assert adjusted_rand_score(one.ravel(), labels.ravel()) == 1.0
+
+
+def _texture_halves(size: int = 96) -> np.ndarray:
+    """Left half: a checkerboard of 2x2 blocks of two colours; right half: their mean colour."""
+    yy, xx = np.indices((size, size))
+    a, b = np.array([40, 160, 60]), np.array([200, 40, 180])
+    img = np.where((((yy // 2) + (xx // 2)) % 2 == 0)[..., None], a, b).astype(np.float64)
+    img[:, size // 2:] = (a + b) / 2
+    return img.astype(np.uint8)
+
+
+def test_normalized_cut_histogram_cue_splits_first_at_the_border_between_textures():
+    """On a grid of square regions (no superpixel noise) whose mean colours are all equal, the
+    histogram cue makes the border between a checkerboard and its own mean colour the cheapest cut."""
+    from napari_segsuite.techniques import prepare_slice
+    from napari_segsuite.techniques._image import to_lab
+    from napari_segsuite.techniques._rag import build_rag
+    from napari_segsuite.techniques.graph import ncut_partitions
+
+    img = _texture_halves()
+    lab = to_lab(*prepare_slice(img, has_channels=True, mode="color"))
+    blocks = (np.indices(img.shape[:2]) // 8)
+    rag = build_rag(blocks[0] * 100 + blocks[1], lab)
+    *_, strength = touching_pairs(rag.labels, rag.n, along=histogram_boundaries(lab))
+    parts = ncut_partitions(rag, 10.0, np.geomspace(1e-4, 1.0, 40), 10, strength, 1.4)
+    first = next(p[rag.labels] for p in parts if p.max() == 2)
+    left, right = first[:, : img.shape[1] // 2], first[:, img.shape[1] // 2:]
+    assert len(np.unique(left)) == 1 and len(np.unique(right)) == 1 and left[0, 0] != right[0, 0]
 
 
 def test_rag_merge_merges_superpixels_back_into_the_blocks():

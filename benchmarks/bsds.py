@@ -73,7 +73,7 @@ SOFT = {"canny": canny_pb, "canny colour": canny_colour_pb, "sobel": sobel_pb}
 # segmentation methods: (technique, fixed params, swept parameter, values from fine to coarse)
 SWEEPS = {
     "felzenszwalb": ("graph.felzenszwalb", {"sigma": 0.8, "min_size": 300}, "scale", np.geomspace(20, 5000, 16)),
-    "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "max_samples": 17, "min_size": 300}, "range_bandwidth",
+    "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "max_samples": 17, "min_size": 600, "merge": "boundary"}, "range_bandwidth",
                   np.geomspace(3, 24, 16)),
     "normalized_cut": ("graph.normalized_cut", {"n_segments": 1500, "compactness": 6.0, "cue": "histogram"}, "threshold",
                        np.geomspace(0.3, 0.003, 16)),

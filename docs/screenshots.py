@@ -235,7 +235,8 @@ def main() -> None:
     settle(graph_widget, 2500)
     viewer.screenshot(str(OUT / "graph_felzenszwalb.png"), canvas_only=False)
     graph_widget.technique.value = "graph.normalized_cut"
-    settle(graph_widget, 2500)
+    graph_widget.form.set_values({"cue": "histogram"})
+    settle(graph_widget, 4000)
     viewer.screenshot(str(OUT / "graph_normalized_cut.png"), canvas_only=False)
     viewer.layers.remove("Graph-based preview")
     graph_widget.live.value = False

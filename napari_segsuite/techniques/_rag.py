@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-__all__ = ["Rag", "agglomerate", "build_rag", "relabel_sequential", "touching_pairs"]
+__all__ = ["Rag", "agglomerate", "build_rag", "merge_small_by_cost", "relabel_sequential", "touching_pairs"]
 
 LINKAGES = {"mean": 0, "ward": 1, "small": 2}
 
@@ -120,6 +120,37 @@ def union_min(parent, a, b):  # pragma: no cover - compiled
         return a
     parent[a] = b
     return b
+
+
+@njit(cache=True)
+def absorb_small(parent, size, edges_a, edges_b, min_size):  # pragma: no cover - compiled
+    """Felzenszwalb's minimum-size pass: along the edges in the order given (cheapest first), join
+    the two sides whenever either is under ``min_size``; updates ``parent`` and ``size``."""
+    for e in range(edges_a.size):
+        a = find_root(parent, edges_a[e])
+        b = find_root(parent, edges_b[e])
+        if a != b and (size[a] < min_size or size[b] < min_size):
+            r = union_min(parent, a, b)
+            size[r] = size[a] + size[b]
+
+
+def merge_small_by_cost(rag: Rag, costs: np.ndarray, min_size: float) -> np.ndarray:
+    """Labels 1..k after every region under ``min_size`` pixels joined a neighbour, across the
+    cheapest of the RAG's edges first (``costs``, one per edge)."""
+    order = np.argsort(costs, kind="stable")
+    parent = np.arange(rag.n)
+    absorb_small(parent, rag.sizes.astype(np.float64).copy(), rag.a[order], rag.b[order], float(min_size))
+    seq, _ = relabel_sequential(_roots(parent))
+    return (seq + 1).astype(np.int32)[rag.labels]
+
+
+@njit(cache=True)
+def _roots(parent):  # pragma: no cover - compiled
+    """The root of every node."""
+    out = np.empty_like(parent)
+    for i in range(parent.size):
+        out[i] = find_root(parent, i)
+    return out
 
 
 @njit(cache=True)

@@ -11,7 +11,8 @@ from numba import njit, prange
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import find_root, agglomerate, build_rag, union_min
+from ._rag import agglomerate, build_rag, find_root, merge_small_by_cost, touching_pairs, union_min
+from ._texture import histogram_boundaries
 
 __all__ = ["fuzzy_cmeans", "fuzzy_cmeans_fit", "hierarchical", "kmeans", "lloyd", "meanshift"]
 
@@ -238,6 +239,9 @@ def _fuse(modes, hr):  # pragma: no cover - compiled
     return parent.reshape(h, w)
 
 
+BOUNDARY_COLOUR_WEIGHT = 0.1  # merge="boundary": histogram gradient + this x Lab distance
+
+
 @technique("cluster.meanshift", family="Clustering", output="labels", label_kind="instance", channels="color")
 def meanshift(
     image: np.ndarray,
@@ -247,6 +251,7 @@ def meanshift(
     range_bandwidth: Annotated[float, Range(0.5, 100.0, step=0.5)] = 8.0,
     min_size: Annotated[int, Range(1, 100000)] = 50,
     max_samples: Annotated[int, Range(3, 33)] = 7,
+    merge: Literal["colour", "boundary"] = "colour",
 ) -> np.ndarray:
     """Mean shift: pixels climb to their mode in (position, Lab colour); equal modes form regions.
 
@@ -267,12 +272,21 @@ def meanshift(
         Regions smaller than this (pixels) merge into their most similar neighbour.
     max_samples : int
         Samples per side of the spatial window (more = closer to exact, slower).
+    merge : {"colour", "boundary"}
+        Where a small region goes: to the neighbour of closest mode colour, or across its weakest
+        border, the lowest mean oriented histogram gradient of colour and texture along it plus
+        0.1 x the colour distance (an edge-confidence fusion in the spirit of EDISON's synergistic
+        segmentation; about 1.4 s more per image, scored at 600 pixels of diagonal at most).
     """
     lab = np.ascontiguousarray(to_lab(image, info))
     step = max(1, int(np.ceil((2 * spatial_bandwidth + 1) / max_samples)))
     modes = _meanshift_filter(lab, spatial_bandwidth, np.float32(range_bandwidth), step, 20)
     regions = _fuse(modes, np.float32(range_bandwidth / 2))
     rag = build_rag(regions, modes)
+    if merge == "boundary":
+        *_, border = touching_pairs(rag.labels, rag.n, along=histogram_boundaries(lab))
+        colour = np.linalg.norm(rag.means[rag.a] - rag.means[rag.b], axis=1)
+        return merge_small_by_cost(rag, border + BOUNDARY_COLOUR_WEIGHT * colour, min_size)
     return agglomerate(rag, linkage="small", min_size=min_size)
 
 

@@ -14,7 +14,7 @@ from scipy.sparse import csgraph, csr_matrix
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import Rag, find_root, agglomerate, build_rag, touching_pairs, union_min
+from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, touching_pairs, union_min
 from ._texture import histogram_boundaries
 
 __all__ = ["felzenszwalb", "normalized_cut", "normalized_cuts", "rag_merge", "slic", "slic_labels"]
@@ -34,12 +34,7 @@ def _merge(edges_a, edges_b, costs, n, scale, min_size):  # pragma: no cover - c
             r = union_min(parent, a, b)
             size[r] = size[a] + size[b]
             inner[r] = costs[e]
-    for e in range(costs.size):  # small components join their cheapest neighbour
-        a = find_root(parent, edges_a[e])
-        b = find_root(parent, edges_b[e])
-        if a != b and (size[a] < min_size or size[b] < min_size):
-            r = union_min(parent, a, b)
-            size[r] = size[a] + size[b]
+    absorb_small(parent, size, edges_a, edges_b, min_size)  # small components join their cheapest neighbour
     for i in range(n):
         parent[i] = find_root(parent, i)
     return parent

@@ -81,6 +81,13 @@ def test_meanshift_finds_the_constant_regions_under_noise():
     assert adjusted_rand_score(truth.ravel(), out.ravel()) > 0.98
 
 
+def test_meanshift_boundary_merge_leaves_no_small_region_and_finds_the_blocks():
+    img, truth = _blocks(noise=6)
+    out = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=4.0, min_size=200, merge="boundary")
+    assert np.bincount(out.ravel())[1:].min() >= 200
+    assert adjusted_rand_score(truth.ravel(), out.ravel()) > 0.95
+
+
 def test_meanshift_range_bandwidth_controls_how_much_merges():
     img, _ = _blocks(noise=6)
     fine = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=2.0, min_size=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_segsuite.techniques._rag import agglomerate, build_rag, relabel_sequential
+from napari_segsuite.techniques._rag import agglomerate, build_rag, merge_small_by_cost, relabel_sequential
 
 
 def _brute_edges(labels):
@@ -55,6 +55,16 @@ def test_small_regions_join_their_most_similar_neighbour():
     feats = np.array([[0, 0, 9, 10, 10], [0, 0, 9, 10, 10]], float)[..., None]
     out = agglomerate(build_rag(labels, feats), linkage="small", min_size=3)
     assert out[0, 2] == out[0, 3] != out[0, 0]  # the 2-pixel region joins the closer colour
+
+
+def test_small_regions_join_across_the_cheapest_edge_when_costs_are_given():
+    labels = np.array([[1, 1, 2, 3, 3], [1, 1, 2, 3, 3]])
+    feats = np.array([[0, 0, 9, 10, 10], [0, 0, 9, 10, 10]], float)[..., None]
+    rag = build_rag(labels, feats)
+    costs = np.where((rag.a == 0) & (rag.b == 1), 0.5, 2.0)  # the border with the far colour is the weakest
+    out = merge_small_by_cost(rag, costs, min_size=3)
+    assert out[0, 2] == out[0, 0] != out[0, 3]
+    assert np.array_equal(merge_small_by_cost(rag, costs, min_size=2), relabel_sequential(labels)[0] + 1)  # none small
 
 
 def test_mean_linkage_stops_at_the_threshold():

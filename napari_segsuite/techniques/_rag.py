@@ -139,18 +139,17 @@ def merge_small_by_cost(rag: Rag, costs: np.ndarray, min_size: float) -> np.ndar
     cheapest of the RAG's edges first (``costs``, one per edge)."""
     order = np.argsort(costs, kind="stable")
     parent = np.arange(rag.n)
-    absorb_small(parent, rag.sizes.astype(np.float64).copy(), rag.a[order], rag.b[order], float(min_size))
-    seq, _ = relabel_sequential(_roots(parent))
+    absorb_small(parent, rag.sizes.astype(np.float64), rag.a[order], rag.b[order], float(min_size))
+    seq, _ = relabel_sequential(flatten(parent))
     return (seq + 1).astype(np.int32)[rag.labels]
 
 
 @njit(cache=True)
-def _roots(parent):  # pragma: no cover - compiled
-    """The root of every node."""
-    out = np.empty_like(parent)
+def flatten(parent):  # pragma: no cover - compiled
+    """Point every node of a union-find forest at its root, in place; returns ``parent``."""
     for i in range(parent.size):
-        out[i] = find_root(parent, i)
-    return out
+        parent[i] = find_root(parent, i)
+    return parent
 
 
 @njit(cache=True)
@@ -243,9 +242,7 @@ def _agglomerate(n, indptr, indices, means, sizes, linkage, threshold, n_target,
             for q in range(count):
                 k = buf[q]
                 heapq.heappush(heap, (_cost(linkage, means, sizes, i, k), i, k, version[i], version[k]))
-    for i in range(n):
-        parent[i] = find_root(parent, i)
-    return parent
+    return flatten(parent)
 
 
 def agglomerate(

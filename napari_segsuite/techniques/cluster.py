@@ -11,7 +11,7 @@ from numba import njit, prange
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import agglomerate, build_rag, find_root, merge_small_by_cost, touching_pairs, union_min
+from ._rag import agglomerate, build_rag, flatten, merge_small_by_cost, touching_pairs, union_min
 from ._texture import histogram_boundaries
 
 __all__ = ["fuzzy_cmeans", "fuzzy_cmeans_fit", "hierarchical", "kmeans", "lloyd", "meanshift"]
@@ -234,9 +234,7 @@ def _fuse(modes, hr):  # pragma: no cover - compiled
                     d += diff * diff
                 if d < hr2:
                     union_min(parent, y * w + x, yy * w + xx)
-    for i in range(h * w):
-        parent[i] = find_root(parent, i)
-    return parent.reshape(h, w)
+    return flatten(parent).reshape(h, w)
 
 
 BOUNDARY_COLOUR_WEIGHT = 0.1  # merge="boundary": histogram gradient + this x Lab distance

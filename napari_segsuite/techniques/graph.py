@@ -14,7 +14,7 @@ from scipy.sparse import csgraph, csr_matrix
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
-from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, touching_pairs, union_min
+from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, flatten, touching_pairs, union_min
 from ._texture import histogram_boundaries
 
 __all__ = ["felzenszwalb", "normalized_cut", "normalized_cuts", "rag_merge", "slic", "slic_labels"]
@@ -35,9 +35,7 @@ def _merge(edges_a, edges_b, costs, n, scale, min_size):  # pragma: no cover - c
             size[r] = size[a] + size[b]
             inner[r] = costs[e]
     absorb_small(parent, size, edges_a, edges_b, min_size)  # small components join their cheapest neighbour
-    for i in range(n):
-        parent[i] = find_root(parent, i)
-    return parent
+    return flatten(parent)
 
 
 def _argsort_nonnegative_float32(values: np.ndarray) -> np.ndarray:

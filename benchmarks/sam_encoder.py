@@ -4,9 +4,11 @@
 
 Times the encoder's forward pass on a preprocessed 1024x1024 input already on the device
 (synchronised, median of ``--repeats`` after warm-up), so image resizing and copies are out of the
-figure. Variants: stock fp32; fp32 with TF32 matrix products; bf16 autocast (what SamSession uses on
-CUDA); SDPA attention in fp32; bf16 autocast + SDPA (``SamSession(sdpa=True)``); the whole encoder
-cast to bf16 + SDPA; and the output difference of each to stock.
+figure. Variants: stock fp32; fp32 with TF32 matrix products; bf16 autocast with stock attention;
+bf16 autocast + SDPA with the relative-position bias as a dense mask, or folded into the dot product
+(what SamSession uses on CUDA; also with the flash or cuDNN kernel forced); the whole encoder cast to
+bf16, with stock or folded-SDPA attention; fp32 + folded SDPA; and the output difference of each to
+stock.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import statistics
 import time
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+_ALL = [SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 
 def _time(fn, repeats: int) -> float:
@@ -46,40 +51,50 @@ def main() -> None:
     for name in args.models:
         torch.manual_seed(0)
         stock = build_model(name).eval().cuda().image_encoder
-        fast = copy.deepcopy(stock)
-        use_sdpa(fast)
+        folded = copy.deepcopy(stock)
+        use_sdpa(folded, "folded")
+        masked = copy.deepcopy(stock)
+        use_sdpa(masked, "mask")
+        half_folded = copy.deepcopy(folded).to(torch.bfloat16)
+        half_stock = copy.deepcopy(stock).to(torch.bfloat16)
         x = torch.randn(1, 3, 1024, 1024, device="cuda")
 
-        half = copy.deepcopy(fast).to(torch.bfloat16)
-
-        def run(enc, dtype=None, tf32=False, inp=x):
+        def run(enc, dtype=None, tf32=False, inp=x, backend=None):
             def fn():
                 torch.backends.cuda.matmul.allow_tf32 = tf32
-                with torch.inference_mode(), torch.autocast("cuda", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                with (torch.inference_mode(), sdpa_kernel(backend or _ALL),
+                      torch.autocast("cuda", dtype=dtype or torch.bfloat16, enabled=dtype is not None)):
                     return enc(inp).float()
             return fn
 
-        half_stock = copy.deepcopy(stock).to(torch.bfloat16)
+        xb = x.to(torch.bfloat16)
         variants = {
             "stock fp32": run(stock),
             "stock, TF32 matmul": run(stock, tf32=True),
-            "bf16 autocast (SamSession)": run(stock, torch.bfloat16),
-            "SDPA fp32": run(fast),
-            "bf16 autocast + SDPA (sdpa=True)": run(fast, torch.bfloat16),
-            "bf16 weights + SDPA": run(half, inp=x.to(torch.bfloat16)),
-            "bf16 weights, stock attention": run(half_stock, inp=x.to(torch.bfloat16)),
+            "bf16 autocast, stock attention": run(stock, torch.bfloat16),
+            "bf16 autocast + SDPA, bias as mask": run(masked, torch.bfloat16),
+            "bf16 autocast + SDPA, bias folded (SamSession)": run(folded, torch.bfloat16),
+            "  the same, flash kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.FLASH_ATTENTION]),
+            "  the same, cuDNN kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.CUDNN_ATTENTION]),
+            "bf16 weights, stock attention": run(half_stock, inp=xb),
+            "bf16 weights + SDPA, bias folded": run(half_folded, inp=xb),
+            "fp32 + SDPA, bias folded": run(folded),
         }
         ref = variants["stock fp32"]()
         base = None
         print(f"{name}: encoder forward, 1024x1024, median of {args.repeats}")
         for label, fn in variants.items():
-            t = _time(fn, args.repeats)
+            try:
+                t = _time(fn, args.repeats)
+            except RuntimeError as exc:  # a forced kernel that does not take these shapes
+                print(f"  {label:48s} not run: {str(exc).splitlines()[0][:80]}")
+                continue
             base = base or t
             out = fn()
             err = (out - ref).abs().max().item() / ref.abs().max().item()
-            print(f"  {label:30s} {t * 1000:8.1f} ms   {base / t:5.2f}x   max rel. diff {err:.1e}")
+            print(f"  {label:48s} {t * 1000:8.1f} ms   {base / t:5.2f}x   max rel. diff {err:.1e}")
         torch.backends.cuda.matmul.allow_tf32 = False
-        del stock, fast, half, half_stock, variants
+        del stock, folded, masked, half_folded, half_stock, variants
         torch.cuda.empty_cache()
         print()
 

@@ -1,45 +1,99 @@
 """Fast paths for SAM's image encoder: fused scaled-dot-product attention (SDPA).
 
 ``use_sdpa(encoder)`` swaps each attention block's forward for one that calls
-``F.scaled_dot_product_attention`` with the decomposed relative-position bias as an additive mask:
-the same function, computed by the fused kernels the hardware offers. ``SamSession(sdpa=True)``
-applies it on CUDA. It is opt-in: on an H200 with torch 2.11 the dense bias mask makes it slower
-than the stock attention under bf16 autocast (benchmarks/sam_encoder.py).
+``F.scaled_dot_product_attention``: the same function, computed by the fused kernels the hardware
+offers. SAM adds a decomposed relative-position bias to the attention logits, which the fused
+kernels cannot take as a dense mask without losing their speed. Two ways to pass it:
+
+- ``relpos="folded"`` (default): the bias is folded into the dot product. For a query at (i, j)
+  and a key at (m, n) the bias is ``rel_h[i, j, m] + rel_w[i, j, n]``; appending ``rel_h[i, j, :]``
+  and ``rel_w[i, j, :]`` to the query and the one-hot codes of m and n to the key gives
+  ``q'.k' = scale * q.k + rel_h + rel_w`` exactly, so SDPA runs with no mask (flash attention on
+  CUDA). The value is zero-padded to the same width, which the flash kernel needs.
+- ``relpos="mask"``: the bias as a dense additive mask (slow on CUDA; kept to compare).
+
+``SamSession`` uses the folded form on CUDA (benchmarks/sam_encoder.py measures both).
 """
 
 from __future__ import annotations
 
 import types
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["use_sdpa"]
+__all__ = ["use_sdpa", "use_stock_attention"]
+
+
+def _rel_pos_terms(attn, q: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAM's decomposed relative-position terms for queries ``q`` (B, h*w, C): rel_h (B, h, w, h)
+    and rel_w (B, h, w, w), as ``add_decomposed_rel_pos`` computes them (from the unscaled q)."""
+    from .._no_triton import import_segment_anything
+
+    get_rel_pos = import_segment_anything().modeling.image_encoder.get_rel_pos
+    rh = get_rel_pos(h, h, attn.rel_pos_h).to(q.dtype)
+    rw = get_rel_pos(w, w, attn.rel_pos_w).to(q.dtype)
+    r_q = q.reshape(q.shape[0], h, w, -1)
+    return torch.einsum("bhwc,hkc->bhwk", r_q, rh), torch.einsum("bhwc,wkc->bhwk", r_q, rw)
+
+
+def _folded_qkv(attn, q, k, v, h: int, w: int):
+    """Queries, keys and values whose plain dot product carries the scale and the rel-pos bias."""
+    rel_h, rel_w = _rel_pos_terms(attn, q, h, w)
+    n, tokens, dim = q.shape
+    width = dim + h + w
+    width += -width % 8  # the fused kernels want the head width a multiple of 8
+    qf = q.new_zeros(n, tokens, width)
+    qf[..., :dim] = q * attn.scale
+    qf[..., dim:dim + h] = rel_h.reshape(n, tokens, h)
+    qf[..., dim + h:dim + h + w] = rel_w.reshape(n, tokens, w)
+    kf = k.new_zeros(n, tokens, width)
+    kf[..., :dim] = k
+    rows = torch.arange(tokens, device=k.device)
+    kf[:, rows, dim + rows // w] = 1  # one-hot of the key's row m
+    kf[:, rows, dim + h + rows % w] = 1  # and of its column n
+    vf = F.pad(v, (0, width - dim))
+    return qf, kf, vf
 
 
 def _sdpa_forward(self, x: torch.Tensor) -> torch.Tensor:
-    from .._no_triton import import_segment_anything
-
-    add_decomposed_rel_pos = import_segment_anything().modeling.image_encoder.add_decomposed_rel_pos
-
     b, h, w, _ = x.shape
     qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
-    bias = None
-    if self.use_rel_pos:
-        zeros = torch.zeros(q.shape[0], h * w, h * w, dtype=q.dtype, device=q.device)
-        bias = add_decomposed_rel_pos(zeros, q, self.rel_pos_h, self.rel_pos_w, (h, w), (h, w))
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
-    out = out.view(b, self.num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
+    dim = q.shape[-1]
+    if not self.use_rel_pos:
+        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+    elif self._relpos == "folded":
+        qf, kf, vf = _folded_qkv(self, q, k, v, h, w)
+        out = F.scaled_dot_product_attention(qf, kf, vf, scale=1.0)[..., :dim]
+    else:
+        rel_h, rel_w = _rel_pos_terms(self, q, h, w)
+        bias = (rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]).reshape(q.shape[0], h * w, h * w)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+    out = out.reshape(b, self.num_heads, h, w, dim).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
     return self.proj(out)
 
 
-def use_sdpa(encoder: torch.nn.Module) -> int:
+def _attention_blocks(encoder: torch.nn.Module) -> list[torch.nn.Module]:
+    return [b.attn for b in getattr(encoder, "blocks", []) if hasattr(getattr(b, "attn", None), "qkv")]
+
+
+def use_sdpa(encoder: torch.nn.Module, relpos: Literal["folded", "mask"] = "folded") -> int:
     """Route every attention block of a SAM image encoder through SDPA; returns how many."""
-    n = 0
-    for block in getattr(encoder, "blocks", []):
-        attn = getattr(block, "attn", None)
-        if attn is not None and hasattr(attn, "qkv"):
-            attn.forward = types.MethodType(_sdpa_forward, attn)
-            n += 1
-    return n
+    if relpos not in ("folded", "mask"):
+        raise ValueError(f"relpos must be 'folded' or 'mask', not {relpos!r}")
+    blocks = _attention_blocks(encoder)
+    for attn in blocks:
+        attn._relpos = relpos
+        attn.forward = types.MethodType(_sdpa_forward, attn)
+    return len(blocks)
+
+
+def use_stock_attention(encoder: torch.nn.Module) -> int:
+    """Undo :func:`use_sdpa`: every attention block runs segment-anything's own forward again."""
+    blocks = _attention_blocks(encoder)
+    for attn in blocks:
+        vars(attn).pop("forward", None)
+        vars(attn).pop("_relpos", None)
+    return len(blocks)

@@ -225,7 +225,8 @@ def test_device_choice():
             resolve_device("cuda")
 
 
-def test_sdpa_encoder_matches_stock(tiny_sam):
+@pytest.mark.parametrize("relpos", ["folded", "mask"])
+def test_sdpa_encoder_matches_stock(tiny_sam, relpos):
     import copy
 
     from napari_segsuite.sam.accelerate import use_sdpa
@@ -234,9 +235,52 @@ def test_sdpa_encoder_matches_stock(tiny_sam):
     x = torch.randn(1, 3, 1024, 1024)
     with torch.inference_mode():
         ref = tiny_sam.image_encoder(x)
-        assert use_sdpa(enc) == 1
+        assert use_sdpa(enc, relpos) == 1
         out = enc(x)
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("relpos", ["folded", "mask"])
+@pytest.mark.parametrize("size", [(5, 7), (14, 14)])
+def test_sdpa_attention_matches_stock_on_any_window(relpos, size):
+    """The folded relative-position bias is exact for non-square windows and several heads, with
+    trained-looking (non-zero) position tables."""
+    import copy
+
+    from segment_anything.modeling.image_encoder import Attention
+
+    from napari_segsuite.sam.accelerate import use_sdpa
+
+    torch.manual_seed(1)
+    attn = Attention(40, num_heads=4, use_rel_pos=True, input_size=size).eval()
+    with torch.no_grad():
+        attn.rel_pos_h.normal_(0, 0.5)
+        attn.rel_pos_w.normal_(0, 0.5)
+    block = torch.nn.Module()
+    block.attn = copy.deepcopy(attn)
+    holder = torch.nn.Module()
+    holder.blocks = torch.nn.ModuleList([block])
+    assert use_sdpa(holder, relpos) == 1
+    x = torch.randn(3, *size, 40)
+    with torch.inference_mode():
+        torch.testing.assert_close(block.attn(x), attn(x), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="folded"):
+        use_sdpa(holder, "dense")
+
+
+def test_session_encoder_uses_folded_sdpa_and_matches_stock(tiny_sam):
+    """fast=True routes attention through SDPA (the embedding is the stock one); fast=False does not."""
+    import copy
+
+    from napari_segsuite.sam.accelerate import _sdpa_forward
+
+    img = _image()
+    fast = SamSession(copy.deepcopy(tiny_sam), device="cpu", cache_dir=False)
+    slow = SamSession(copy.deepcopy(tiny_sam), device="cpu", cache_dir=False, fast=False)
+    attn_fast, attn_slow = fast.model.image_encoder.blocks[0].attn, slow.model.image_encoder.blocks[0].attn
+    assert attn_fast.forward.__func__ is _sdpa_forward and "forward" not in vars(attn_slow)
+    a, b = fast.set_image(img), slow.set_image(img)
+    torch.testing.assert_close(a.features, b.features, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")

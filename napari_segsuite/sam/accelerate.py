@@ -62,15 +62,16 @@ def _sdpa_forward(self, x: torch.Tensor) -> torch.Tensor:
     qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
     dim = q.shape[-1]
+    # the fused kernels take 4D (batch, heads, tokens, width) only: a leading axis of 1 is added
     if not self.use_rel_pos:
-        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        out = F.scaled_dot_product_attention(q[None], k[None], v[None], scale=self.scale)[0]
     elif self._relpos == "folded":
         qf, kf, vf = _folded_qkv(self, q, k, v, h, w)
-        out = F.scaled_dot_product_attention(qf, kf, vf, scale=1.0)[..., :dim]
+        out = F.scaled_dot_product_attention(qf[None], kf[None], vf[None], scale=1.0)[0, ..., :dim]
     else:
         rel_h, rel_w = _rel_pos_terms(self, q, h, w)
-        bias = (rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]).reshape(q.shape[0], h * w, h * w)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+        bias = (rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]).reshape(1, q.shape[0], h * w, h * w)
+        out = F.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=bias, scale=self.scale)[0]
     out = out.reshape(b, self.num_heads, h, w, dim).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
     return self.proj(out)
 

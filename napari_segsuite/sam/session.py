@@ -125,6 +125,8 @@ class SamSession:
             self._checkpoint = None
         self._model_hash: str | None = None
         self.model.to(self.device)
+        if self.device.type == "cuda" and fast:
+            self.model.image_encoder.to(torch.bfloat16)  # bf16 weights: see the module docstring
         from .._no_triton import import_segment_anything
 
         ResizeLongestSide = import_segment_anything().utils.transforms.ResizeLongestSide  # noqa: N806
@@ -158,7 +160,8 @@ class SamSession:
             h = hashlib.sha256()
             for name, t in sorted(self.model.state_dict().items()):
                 h.update(name.encode())
-                h.update(t.detach().to("cpu").contiguous().numpy().tobytes())
+                t = t.detach().to("cpu").contiguous()
+                h.update((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes())
             self._model_hash = h.hexdigest()
         return self._model_hash
 
@@ -213,6 +216,7 @@ class SamSession:
             torch.cuda.empty_cache()
             self.device = torch.device("cpu")
             self.model.to(self.device)
+            self.model.image_encoder.float()
             self.notify("the GPU ran out of memory while encoding; SAM continues on the CPU (slower). "
                         "Close other GPU programs or pick a smaller model to use the GPU again.")
             features = self._run_encoder(resized)
@@ -223,10 +227,8 @@ class SamSession:
     def _run_encoder(self, resized: np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         x = self.model.preprocess(x)
-        if self.device.type == "cuda" and self.fast:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                return self.model.image_encoder(x).float()
-        return self.model.image_encoder(x)
+        encoder = self.model.image_encoder
+        return encoder(x.to(next(encoder.parameters()).dtype)).float()
 
     def _embedding(self, digest, key, features, input_size, original_size, source) -> Embedding:
         emb = Embedding(digest, key, features, input_size, original_size, source)

@@ -5,9 +5,9 @@
 Times the encoder's forward pass on a preprocessed 1024x1024 input already on the device
 (synchronised, median of ``--repeats`` after warm-up), so image resizing and copies are out of the
 figure. Variants: stock fp32; fp32 with TF32 matrix products; bf16 autocast with stock attention;
-bf16 autocast + SDPA with the relative-position bias as a dense mask, or folded into the dot product;
-the whole encoder cast to bf16, with stock or folded-SDPA attention (what SamSession uses on CUDA;
-also with one fused kernel forced); fp32 + folded SDPA; and the output difference of each to stock.
+bf16 autocast + SDPA with the relative-position bias as a dense mask, or folded into the dot product
+(what SamSession uses on CUDA; also with one fused kernel forced); the whole encoder cast to bf16,
+with stock or folded-SDPA attention; fp32 + folded SDPA; and the output difference of each to stock.
 """
 
 from __future__ import annotations
@@ -74,12 +74,12 @@ def main() -> None:
             "stock, TF32 matmul": run(stock, tf32=True),
             "bf16 autocast, stock attention": run(stock, torch.bfloat16),
             "bf16 autocast + SDPA, bias as mask": run(masked, torch.bfloat16),
-            "bf16 autocast + SDPA, bias folded": run(folded, torch.bfloat16),
+            "bf16 autocast + SDPA, bias folded (SamSession)": run(folded, torch.bfloat16),
+            "  the same, flash kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.FLASH_ATTENTION]),
+            "  the same, cuDNN kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.CUDNN_ATTENTION]),
+            "  the same, memory-efficient kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.EFFICIENT_ATTENTION]),
             "bf16 weights, stock attention": run(half_stock, inp=xb),
-            "bf16 weights + SDPA, bias folded (SamSession)": run(half_folded, inp=xb),
-            "  the same, flash kernel only": run(half_folded, inp=xb, backend=[SDPBackend.FLASH_ATTENTION]),
-            "  the same, cuDNN kernel only": run(half_folded, inp=xb, backend=[SDPBackend.CUDNN_ATTENTION]),
-            "  the same, memory-efficient kernel only": run(half_folded, inp=xb, backend=[SDPBackend.EFFICIENT_ATTENTION]),
+            "bf16 weights + SDPA, bias folded": run(half_folded, inp=xb),
             "fp32 + SDPA, bias folded": run(folded),
         }
         ref = variants["stock fp32"]()

@@ -125,8 +125,6 @@ class SamSession:
             self._checkpoint = None
         self._model_hash: str | None = None
         self.model.to(self.device)
-        if self.device.type == "cuda" and fast:
-            self.model.image_encoder.to(torch.bfloat16)  # bf16 weights: see the module docstring
         from .._no_triton import import_segment_anything
 
         ResizeLongestSide = import_segment_anything().utils.transforms.ResizeLongestSide  # noqa: N806
@@ -216,7 +214,6 @@ class SamSession:
             torch.cuda.empty_cache()
             self.device = torch.device("cpu")
             self.model.to(self.device)
-            self.model.image_encoder.float()
             self.notify("the GPU ran out of memory while encoding; SAM continues on the CPU (slower). "
                         "Close other GPU programs or pick a smaller model to use the GPU again.")
             features = self._run_encoder(resized)
@@ -227,8 +224,10 @@ class SamSession:
     def _run_encoder(self, resized: np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         x = self.model.preprocess(x)
-        encoder = self.model.image_encoder
-        return encoder(x.to(next(encoder.parameters()).dtype)).float()
+        if self.device.type == "cuda" and self.fast:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return self.model.image_encoder(x).float()
+        return self.model.image_encoder(x)
 
     def _embedding(self, digest, key, features, input_size, original_size, source) -> Embedding:
         emb = Embedding(digest, key, features, input_size, original_size, source)

@@ -26,14 +26,23 @@ import torch.nn.functional as F
 __all__ = ["use_sdpa", "use_stock_attention"]
 
 
+def _rel_pos_table(rel_pos: torch.Tensor, size: int) -> torch.Tensor:
+    """``get_rel_pos(size, size, rel_pos)``: the table's row for every (query, key) offset, indexed
+    on the table's own device (the stock code indexes with a CPU tensor, a blocking copy per block
+    that also rules out CUDA graphs); tables of another length go to the stock code."""
+    if rel_pos.shape[0] != 2 * size - 1:
+        from .._no_triton import import_segment_anything
+
+        return import_segment_anything().modeling.image_encoder.get_rel_pos(size, size, rel_pos)
+    idx = torch.arange(size, device=rel_pos.device)
+    return rel_pos[idx[:, None] - idx[None, :] + (size - 1)]
+
+
 def _rel_pos_terms(attn, q: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
     """SAM's decomposed relative-position terms for queries ``q`` (B, h*w, C): rel_h (B, h, w, h)
     and rel_w (B, h, w, w), as ``add_decomposed_rel_pos`` computes them (from the unscaled q)."""
-    from .._no_triton import import_segment_anything
-
-    get_rel_pos = import_segment_anything().modeling.image_encoder.get_rel_pos
-    rh = get_rel_pos(h, h, attn.rel_pos_h).to(q.dtype)
-    rw = get_rel_pos(w, w, attn.rel_pos_w).to(q.dtype)
+    rh = _rel_pos_table(attn.rel_pos_h, h).to(q.dtype)
+    rw = _rel_pos_table(attn.rel_pos_w, w).to(q.dtype)
     r_q = q.reshape(q.shape[0], h, w, -1)
     return torch.einsum("bhwc,hkc->bhwk", r_q, rh), torch.einsum("bhwc,wkc->bhwk", r_q, rw)
 

@@ -61,9 +61,11 @@ def _folded_qkv(attn, q, k, v, h: int, w: int):
     qf[..., dim + h:dim + h + w] = rel_w.reshape(n, tokens, w)
     kf = k.new_zeros(n, tokens, width)
     kf[..., :dim] = k
-    rows = torch.arange(tokens, device=k.device)
-    kf[:, rows, dim + rows // w] = 1  # one-hot of the key's row m
-    kf[:, rows, dim + h + rows % w] = 1  # and of its column n
+    rows = torch.arange(tokens, device=k.device)[:, None]
+    codes = torch.arange(max(h, w), device=k.device)
+    # one-hot codes of the key's row m and column n, built on the device (no host-side scalars)
+    kf[..., dim:dim + h] = (rows // w == codes[:h]).to(k.dtype)
+    kf[..., dim + h:dim + h + w] = (rows % w == codes[:w]).to(k.dtype)
     vf = F.pad(v, (0, width - dim))
     return qf, kf, vf
 

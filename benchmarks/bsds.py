@@ -31,6 +31,7 @@ from napari_segsuite.metrics import bsds_boundary_image, bsds_boundary_maps, bsd
 from napari_segsuite.metrics.boundary import label_boundaries
 from napari_segsuite.techniques import CATALOG, prepare_slice
 from napari_segsuite.techniques.edges import _colour_gradient, _smooth, _sobel_xy
+from napari_segsuite.techniques.cluster import meanshift_sweep
 from napari_segsuite.techniques.graph import normalized_cuts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500"
@@ -73,13 +74,14 @@ SOFT = {"canny": canny_pb, "canny colour": canny_colour_pb, "sobel": sobel_pb}
 # segmentation methods: (technique, fixed params, swept parameter, values from fine to coarse)
 SWEEPS = {
     "felzenszwalb": ("graph.felzenszwalb", {"sigma": 0.8, "min_size": 300}, "scale", np.geomspace(20, 5000, 16)),
-    "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "max_samples": 17, "min_size": 600, "merge": "boundary"}, "range_bandwidth",
+    "meanshift": ("cluster.meanshift", {"spatial_bandwidth": 8, "max_samples": 17, "min_size": 600, "merge": "boundary",
+                                        "range_scale": "contrast"}, "range_bandwidth",
                   np.geomspace(3, 24, 16)),
     "normalized_cut": ("graph.normalized_cut", {"n_segments": 1500, "compactness": 6.0, "cue": "histogram"}, "threshold",
                        np.geomspace(0.3, 0.003, 16)),
 }
 # techniques whose sweep shares work between values: same labels as one call per value (tested)
-SHARED = {"graph.normalized_cut": normalized_cuts}
+SHARED = {"graph.normalized_cut": normalized_cuts, "cluster.meanshift": meanshift_sweep}  # one call for the whole sweep
 METHODS = [*SOFT, *SWEEPS]
 
 

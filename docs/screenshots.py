@@ -243,7 +243,8 @@ def main() -> None:
     _raise_dock(clustering_widget)
     clustering_widget.live.value = True
     clustering_widget.technique.value = "cluster.meanshift"
-    settle(clustering_widget, 3000)
+    clustering_widget.form.set_values({"merge": "boundary", "range_scale": "contrast", "min_size": 300})
+    settle(clustering_widget, 4000)
     viewer.screenshot(str(OUT / "clustering_meanshift.png"), canvas_only=False)
     clustering_widget.technique.value = "cluster.fuzzy_cmeans"
     clustering_widget.form.set_values({"output": "membership", "cluster": 2})

@@ -95,6 +95,51 @@ def test_meanshift_range_bandwidth_controls_how_much_merges():
     assert len(np.unique(coarse)) < 4 < len(np.unique(fine))
 
 
+def _faint_blocks(step: float, noise: float = 0.8, seed: int = 0):
+    """Four gray blocks whose levels differ by ``step`` gray values each: a faint image."""
+    y, x = np.mgrid[:96, :128]
+    truth = 1 + (x > 50) + 2 * (y > 60)
+    img = (100 + step * truth)[..., None] + np.random.default_rng(seed).normal(0, noise, truth.shape + (3,))
+    return np.clip(img, 0, 255).astype(np.uint8), truth
+
+
+def test_contrast_scale_narrows_the_bandwidth_on_faint_images_and_widens_it_on_busy_ones():
+    from napari_segsuite.techniques._image import to_lab
+    from napari_segsuite.techniques.cluster import contrast_scale
+
+    def scale(img):
+        return contrast_scale(to_lab(*prepare_slice(img, has_channels=True, mode="color")))
+
+    faint, busy = scale(_faint_blocks(4)[0]), scale(data.astronaut()[::2, ::2])
+    assert faint < 0.5 < 1.0 < busy
+    assert scale(np.full((30, 30, 3), 90, np.uint8)) == 0.25  # no gradient at all: the narrowest
+    assert scale(np.zeros((1, 9, 3), np.uint8)) == 1.0  # one row: no gradient to measure
+
+
+def test_meanshift_contrast_scale_separates_faint_blocks_that_a_fixed_bandwidth_fuses():
+    img, truth = _faint_blocks(8)  # about 3 L units between neighbouring blocks
+    fixed = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=8.0, min_size=50)
+    scaled = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=8.0, min_size=50, range_scale="contrast")
+    assert len(np.unique(fixed)) <= 2
+    assert adjusted_rand_score(truth.ravel(), scaled.ravel()) > 0.95
+
+
+@pytest.mark.parametrize("merge", ["colour", "boundary"])
+@pytest.mark.parametrize("range_scale", ["fixed", "contrast"])
+def test_meanshift_sweep_equals_the_technique_at_each_bandwidth(merge, range_scale):
+    from napari_segsuite.techniques.cluster import meanshift_sweep
+
+    img, _ = _blocks(noise=12)
+    params = {**get("cluster.meanshift").defaults(), "merge": merge, "range_scale": range_scale, "min_size": 80}
+    del params["range_bandwidth"]
+    sweep = meanshift_sweep(*prepare_slice(img, has_channels=True, mode="color"), [3.0, 12.0], **params)
+    for bandwidth, labels in zip([3.0, 12.0], sweep):
+        one = get("cluster.meanshift")(img, channel_axis=-1, range_bandwidth=bandwidth, merge=merge,
+                                       range_scale=range_scale, min_size=80)
+        np.testing.assert_array_equal(one, labels)
+    assert len(np.unique(sweep[0])) >= len(np.unique(sweep[1]))
+
+
 def test_hierarchical_stops_at_n_clusters_with_connected_regions():
     img, truth = _blocks()
     out = get("cluster.hierarchical")(img, channel_axis=-1, n_clusters=4, n_segments=200)

@@ -30,8 +30,8 @@ from napari_segsuite.io.bsds import read_bsds_groundtruth
 from napari_segsuite.metrics import bsds_boundary_image, bsds_boundary_maps, bsds_collect
 from napari_segsuite.metrics.boundary import label_boundaries
 from napari_segsuite.techniques import CATALOG, prepare_slice
-from napari_segsuite.techniques.edges import _colour_gradient, _smooth, _sobel_xy
 from napari_segsuite.techniques.cluster import meanshift_sweep
+from napari_segsuite.techniques.edges import _colour_gradient, _smooth, _sobel_xy
 from napari_segsuite.techniques.graph import normalized_cuts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500"

@@ -160,8 +160,7 @@ class SamSession:
             h = hashlib.sha256()
             for name, t in sorted(self.model.state_dict().items()):
                 h.update(name.encode())
-                t = t.detach().to("cpu").contiguous()
-                h.update((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes())
+                h.update(t.detach().to("cpu").contiguous().numpy().tobytes())
             self._model_hash = h.hexdigest()
         return self._model_hash
 

@@ -6,8 +6,8 @@ Times the encoder's forward pass on a preprocessed 1024x1024 input already on th
 (synchronised, median of ``--repeats`` after warm-up), so image resizing and copies are out of the
 figure. Variants: stock fp32; fp32 with TF32 matrix products; bf16 autocast with stock attention;
 bf16 autocast + SDPA with the relative-position bias as a dense mask, or folded into the dot product
-(what SamSession uses on CUDA; also with one fused kernel forced); the whole encoder cast to bf16,
-with stock or folded-SDPA attention; fp32 + folded SDPA; the session's path replayed as a CUDA graph;
+(also with one fused kernel forced); the whole encoder cast to bf16,
+with stock or folded-SDPA attention; fp32 + folded SDPA; the folded bf16 path captured as a CUDA graph (what SamSession runs on CUDA);
 and the output difference of each to stock.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import statistics
 import time
 import warnings
@@ -46,7 +47,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*(kernel not used|runtime disabled|requires query).*")
     if not torch.cuda.is_available():
         raise SystemExit("needs a CUDA GPU")
-    from napari_segsuite.sam.accelerate import use_sdpa
+    from napari_segsuite.sam.accelerate import GraphedEncoder, use_sdpa
     from napari_segsuite.sam.registry import build_model
 
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}\n")
@@ -71,33 +72,12 @@ def main() -> None:
 
         xb = x.to(torch.bfloat16)
 
-        def graphed(enc):
-            """The forward captured once as a CUDA graph and replayed (no per-kernel launch cost)."""
-            def forward():
-                with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
-                    return enc(x).float()
-            with torch.inference_mode():
-                side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(side):
-                    for _ in range(3):
-                        forward()
-                torch.cuda.current_stream().wait_stream(side)
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph):
-                    out = forward()
-
-            def fn():
-                graph.replay()
-                return out
-            return fn
-
         variants = {
             "stock fp32": run(stock),
             "stock, TF32 matmul": run(stock, tf32=True),
             "bf16 autocast, stock attention": run(stock, torch.bfloat16),
             "bf16 autocast + SDPA, bias as mask": run(masked, torch.bfloat16),
-            "bf16 autocast + SDPA, bias folded (SamSession)": run(folded, torch.bfloat16),
+            "bf16 autocast + SDPA, bias folded": run(folded, torch.bfloat16),
             "  the same, flash kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.FLASH_ATTENTION]),
             "  the same, cuDNN kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.CUDNN_ATTENTION]),
             "  the same, memory-efficient kernel only": run(folded, torch.bfloat16, backend=[SDPBackend.EFFICIENT_ATTENTION]),
@@ -106,7 +86,7 @@ def main() -> None:
             "fp32 + SDPA, bias folded": run(folded),
         }
         try:
-            variants["bf16 autocast + SDPA, bias folded, CUDA graph"] = graphed(folded)
+            variants["bf16 autocast + SDPA, bias folded, CUDA graph (SamSession)"] = functools.partial(GraphedEncoder(folded, 1024, x.device), x)
         except RuntimeError as exc:
             print(f"  (CUDA graph not captured: {str(exc).splitlines()[0][:100]})")
         ref = variants["stock fp32"]()
@@ -116,12 +96,12 @@ def main() -> None:
             try:
                 t = _time(fn, args.repeats)
             except RuntimeError as exc:  # a forced kernel that does not take these shapes
-                print(f"  {label:48s} not run: {str(exc).splitlines()[0][:80]}")
+                print(f"  {label:56s} not run: {str(exc).splitlines()[0][:80]}")
                 continue
             base = base or t
             out = fn()
             err = (out - ref).abs().max().item() / ref.abs().max().item()
-            print(f"  {label:48s} {t * 1000:8.1f} ms   {base / t:5.2f}x   max rel. diff {err:.1e}")
+            print(f"  {label:56s} {t * 1000:8.1f} ms   {base / t:5.2f}x   max rel. diff {err:.1e}")
         torch.backends.cuda.matmul.allow_tf32 = False
         del stock, folded, masked, half_folded, half_stock, variants
         torch.cuda.empty_cache()

@@ -86,6 +86,7 @@ def main() -> None:
         emb = reopened.set_image(img)
         t_load = time.perf_counter() - t
         assert emb.source == "disk" and reopened.encoder_runs == 0
+        graph = " + CUDA graph" if warm._graphed is not None else ""
 
     kinds = {
         "1 point": lambda: dict(point_coords=rng.uniform(0, args.size - 1, (1, 2)), point_labels=np.array([1])),
@@ -94,7 +95,7 @@ def main() -> None:
                                                 corner + rng.uniform(8, args.size * 0.4, 2)])),
     }
     print(f"{'encoder (once per image)':34s} stock {t_stock_enc * 1000:8.0f} ms   ours {t_enc * 1000:8.0f} ms   "
-          f"{t_stock_enc / t_enc:5.2f}x" + (f"  (ours: bf16 autocast{'' if sdpa is False else ' + SDPA'}; stock: fp32)" if cuda else ""))
+          f"{t_stock_enc / t_enc:5.2f}x" + (f"  (ours: bf16 autocast{'' if sdpa is False else ' + SDPA'}{graph}; stock: fp32)" if cuda else ""))
     print(f"{'reopen cached image (disk)':34s} re-encode {t_enc * 1000:6.0f} ms   load {t_load * 1000:8.1f} ms   "
           f"{t_enc / t_load:6.0f}x faster\n")
     print(f"{'per click':12s} {'stock predict':>14s} {'ours':>9s} {'speed-up':>9s} {'mask IoU (min)':>15s}")

@@ -297,6 +297,44 @@ def test_cuda_session_matches_cpu(tiny_sam):
     assert union == 0 or inter / union >= 0.98
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_cuda_graph_replays_the_eager_encoder(tiny_sam):
+    """The captured encoder gives the eager bf16 encoder's features, for each of two images in
+    turn (the graph's buffers are reused, the returned features are not)."""
+    import copy
+
+    graphed = SamSession(copy.deepcopy(tiny_sam), device="cuda", cache_dir=False)
+    eager = SamSession(copy.deepcopy(tiny_sam), device="cuda", cache_dir=False, cuda_graph=False)
+    first, second = _image(seed=1), _image(seed=2)
+    g1, g2 = graphed.set_image(first).features, graphed.set_image(second).features
+    assert graphed._graphed is not None and eager._graphed is None
+    e1, e2 = eager.set_image(first).features, eager.set_image(second).features
+    torch.testing.assert_close(g1, e1, atol=2e-2, rtol=2e-2)
+    torch.testing.assert_close(g2, e2, atol=2e-2, rtol=2e-2)
+    assert (g1 - g2).abs().max() > 1e-2
+
+
+def test_cuda_graph_capture_failure_runs_eagerly_and_says_so(tiny_sam, monkeypatch):
+    """When the encoder cannot be captured, the session says why, encodes kernel by kernel, and
+    does not try to capture again for every image."""
+    from napari_segsuite.sam import accelerate
+
+    attempts = []
+
+    def refuse(*args):
+        attempts.append(args)
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(accelerate, "GraphedEncoder", refuse)
+    messages = []
+    s = SamSession(tiny_sam, device="cpu", cache_dir=False, notify=messages.append)
+    assert s.cuda_graph  # on with fast=True; used only on CUDA
+    assert s._captured_encoder() is None and s._captured_encoder() is None
+    assert len(attempts) == 1
+    assert len(messages) == 1 and "operation not permitted" in messages[0] and "kernel by kernel" in messages[0]
+    assert SamSession(tiny_sam, device="cpu", cache_dir=False, cuda_graph=False)._captured_encoder() is None
+
+
 def test_out_of_memory_falls_back_to_the_cpu(tiny_sam):
     """An out-of-memory error while encoding moves the model to the CPU, says so, and still answers."""
     messages = []

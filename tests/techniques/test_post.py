@@ -118,3 +118,49 @@ def test_flood_agrees_with_scikit_image_watershed():
         assert np.array_equal(ours[markers > 0], markers[markers > 0])
         for lab in np.unique(ours[ours > 0]):
             assert ndi.label(ours == lab)[1] == 1
+
+
+def _majority_reference(labels, fp):
+    """Plain-Python statement of the rule: the most common label under the footprint (cut at the
+    edge); a tie keeps the pixel's own label if it is among the most common, else the smallest."""
+    r = fp.shape[0] // 2
+    out = labels.copy()
+    h, w = labels.shape
+    for y in range(h):
+        for x in range(w):
+            votes = [labels[y + dy, x + dx] for dy in range(-r, r + 1) for dx in range(-r, r + 1)
+                     if fp[dy + r, dx + r] and 0 <= y + dy < h and 0 <= x + dx < w]
+            values, counts = np.unique(votes, return_counts=True)
+            top = values[counts == counts.max()]
+            out[y, x] = labels[y, x] if labels[y, x] in top else top.min()
+    return out
+
+
+@pytest.mark.parametrize("shape,radius", [("disk", 1), ("disk", 2), ("square", 1), ("diamond", 3)])
+def test_majority_follows_its_rule_on_many_labels(shape, radius):
+    rng = np.random.default_rng(radius)
+    labels = ndi.zoom(rng.integers(0, 6, (8, 10)), 4, order=0)[:29, :37].astype(np.int32)
+    labels[rng.random(labels.shape) < 0.1] = 7  # specks
+    out = get("post.majority")(labels, shape=shape, radius=radius)
+    np.testing.assert_array_equal(out, _majority_reference(labels, footprint(shape, radius).astype(bool)))
+    assert out.dtype == labels.dtype and set(np.unique(out)) <= set(np.unique(labels))
+
+
+def test_majority_on_a_mask_equals_scikit_image_inside():
+    from skimage.filters.rank import majority as sk_majority
+
+    mask = _mask(3).astype(np.uint8)
+    mask[np.random.default_rng(1).random(mask.shape) < 0.05] ^= 1
+    out = get("post.majority")(mask, radius=1)
+    ref = sk_majority(mask, skm.disk(1))  # an odd number of votes inside: no ties
+    np.testing.assert_array_equal(out[1:-1, 1:-1], ref[1:-1, 1:-1])
+
+
+def test_majority_straightens_a_jagged_border_and_keeps_a_straight_one():
+    straight = np.ones((40, 40), np.int32)
+    straight[:, 20:] = 2
+    assert np.array_equal(get("post.majority")(straight, radius=2), straight)
+    jagged = straight.copy()
+    jagged[3:-3:3, 20] = 1  # one-pixel teeth of label 1 into label 2 (off the image's edge rows,
+    jagged[1:-3:4, 19] = 2  # where the cut footprint makes a tie, which keeps the tooth)
+    np.testing.assert_array_equal(get("post.majority")(jagged, radius=1), straight)

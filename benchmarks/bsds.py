@@ -80,6 +80,9 @@ SWEEPS = {
     "normalized_cut": ("graph.normalized_cut", {"n_segments": 1500, "compactness": 6.0, "cue": "histogram"}, "threshold",
                        np.geomspace(0.3, 0.003, 16)),
 }
+# post-processing after a method's segmentations (technique, params): mean shift leaves one-pixel
+# jagged borders in texture, which the smallest majority filter straightens
+POST = {"meanshift": ("post.majority", {"radius": 1})}
 # techniques whose sweep shares work between values: same labels as one call per value (tested)
 SHARED = {"graph.normalized_cut": normalized_cuts, "cluster.meanshift": meanshift_sweep}  # one call for the whole sweep
 METHODS = [*SOFT, *SWEEPS]
@@ -97,6 +100,9 @@ def score_image(args: tuple[str, Path, Path, int]):
         segs = SHARED[tech](*prepare_slice(rgb, has_channels=True, mode="color"), [float(v) for v in values], **params)
     else:
         segs = (CATALOG[tech](rgb, channel_axis=-1, **fixed, **{param: float(v)}) for v in values)
+    if name in POST:
+        step, step_params = POST[name]
+        segs = (CATALOG[step](s, **step_params) for s in segs)
     maps = (label_boundaries(s) for s in segs)
     return bsds_boundary_maps(maps, gt, levels=np.linspace(0, 1, len(values)))
 

@@ -244,8 +244,12 @@ def main() -> None:
     clustering_widget.live.value = True
     clustering_widget.technique.value = "cluster.meanshift"
     clustering_widget.form.set_values({"merge": "boundary", "range_scale": "contrast", "min_size": 300})
+    clustering_widget.post_section.expand(animate=False)
+    clustering_widget.post.add_step("post.majority", {"radius": 1})  # as the BSDS benchmark runs it
     settle(clustering_widget, 4000)
     viewer.screenshot(str(OUT / "clustering_meanshift.png"), canvas_only=False)
+    clustering_widget.post.clear()
+    clustering_widget.post_section.collapse(animate=False)
     clustering_widget.technique.value = "cluster.fuzzy_cmeans"
     clustering_widget.form.set_values({"output": "membership", "cluster": 2})
     settle(clustering_widget, 2000)

@@ -127,7 +127,6 @@ class GraphedEncoder:
 
     def __init__(self, encoder: torch.nn.Module, size: int, device: torch.device) -> None:
         self.encoder = encoder
-        self.device = device
         self.input = torch.zeros(1, 3, size, size, device=device)
         with torch.inference_mode():
             side = torch.cuda.Stream(device)

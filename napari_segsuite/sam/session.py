@@ -244,7 +244,7 @@ class SamSession:
         ``cuda_graph`` is off or capture failed (then it runs kernel by kernel: same result)."""
         if not self.cuda_graph or self._graph_failed:
             return None
-        if self._graphed is None or self._graphed.device != self.device:
+        if self._graphed is None:  # dropped with the device: the out-of-memory fallback clears it
             from .accelerate import GraphedEncoder
 
             try:

@@ -156,10 +156,10 @@ def majority(
     kind : str
         How the input is read: instance ids or semantic classes (the output keeps it).
     """
-    dy, dx = (np.nonzero(footprint(shape, radius))[i].astype(np.int64) - radius for i in (0, 1))
+    dy, dx = np.nonzero(footprint(shape, radius))
     labels = np.ascontiguousarray(labels)
     out = np.empty_like(labels)
-    _majority(labels, dy, dx, out)
+    _majority(labels, dy.astype(np.int64) - radius, dx.astype(np.int64) - radius, out)
     return out
 
 

@@ -12,8 +12,12 @@ def random_model_and_image(model: str, size: int):
     from napari_segsuite.sam.registry import build_model
 
     torch.manual_seed(0)
-    sam = build_model(model).eval()
+    return build_model(model).eval(), gradient_image(size, size)
+
+
+def gradient_image(h: int, w: int) -> np.ndarray:
+    """An ``h`` x ``w`` RGB uint8 image of gradients and noise (seeded)."""
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:size, :size]
-    img = np.stack([(xx * 255 // size), (yy * 255 // size), ((xx + yy) % 256)], -1).astype(np.uint8)
-    return sam, np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    img = np.stack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) % 256)], -1).astype(np.uint8)
+    return np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)

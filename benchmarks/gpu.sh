@@ -18,6 +18,8 @@ cd benchmarks
 has encoder && python3 sam_encoder.py 2>&1 | tee "$out/gpu_sam_encoder.log"
 if has latency; then
   for m in vit_b vit_h; do python3 sam_latency.py --device cuda --model $m --clicks 30 2>&1 | tee -a "$out/gpu_sam_latency.log"; done
+  # a photo-sized image: set_image resizes it (the 1024 runs above are already at the encoder's size)
+  python3 sam_latency.py --device cuda --model vit_b --size 2048 --clicks 10 2>&1 | tee -a "$out/gpu_sam_latency.log"
 fi
 has auto && python3 sam_auto.py --device cuda --points-per-side 32 2>&1 | tee "$out/gpu_sam_auto.log"
 has learn && python3 learn.py --device cuda --gpu-compare-epochs 3 --minutes 2 --data "$data" 2>&1 | tee "$out/gpu_learn.log"

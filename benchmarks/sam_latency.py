@@ -3,7 +3,10 @@
     python benchmarks/sam_latency.py [--model vit_b] [--size 1024] [--clicks 30] [--device cpu]
 
 Random weights of the chosen architecture (the compute is the same as with real ones). Prints:
-* the encoder time, and how many times the encoder ran for all the clicks (must be 1);
+* resizing a 2048 x 1536 photo to the encoder's input: stock ``ResizeLongestSide.apply_image``
+  (through PIL) against ``resize_longest_side`` (torch's uint8 kernel), and their largest difference;
+* ``set_image`` end to end (conversion, hash, resize, encoder), stock ``SamPredictor.set_image``
+  against ``SamSession.set_image``, and how many times the encoder ran for all the clicks (must be 1);
 * reopening a cached image (disk cache) against re-encoding it;
 * per click, median over ``--clicks`` prompts: stock ``SamPredictor.predict`` (all three masks at
   full size, as it returns them) against ``SamSession.predict`` + the shown mask at full size, and
@@ -19,7 +22,7 @@ import time
 
 import numpy as np
 import torch
-from _sam_setup import random_model_and_image
+from _sam_setup import random_model_and_image, gradient_image
 
 
 def _median_ms(fn, prompts) -> float:
@@ -94,6 +97,7 @@ def main() -> None:
         "box": lambda: dict(box=np.concatenate([corner := rng.uniform(0, args.size * 0.6, 2),
                                                 corner + rng.uniform(8, args.size * 0.4, 2)])),
     }
+    _resize_line(model.image_encoder.img_size)
     print(f"{'encoder (once per image)':34s} stock {t_stock_enc * 1000:8.0f} ms   ours {t_enc * 1000:8.0f} ms   "
           f"{t_stock_enc / t_enc:5.2f}x" + (f"  (ours: bf16 autocast{'' if sdpa is False else ' + SDPA'}{graph}; stock: fp32)" if cuda else ""))
     print(f"{'reopen cached image (disk)':34s} re-encode {t_enc * 1000:6.0f} ms   load {t_load * 1000:8.1f} ms   "
@@ -122,6 +126,31 @@ def main() -> None:
     print(f"\nencoder runs for {session.decoder_runs} clicks: {session.encoder_runs}")
     if args.gui:
         _gui_latency(model, img, args)
+
+
+def _resize_line(long_side: int) -> None:
+    """Stock's PIL resize against ours on a 2048 x 1536 photo-sized image (CPU, median of 10)."""
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    from napari_segsuite.sam.image import resize_longest_side
+
+    photo = gradient_image(1536, 2048)
+    stock = ResizeLongestSide(long_side)
+    t_stock = statistics.median(_times(lambda: stock.apply_image(photo), 10))
+    t_ours = statistics.median(_times(lambda: resize_longest_side(photo, long_side), 10))
+    diff = np.abs(resize_longest_side(photo, long_side).astype(int) - stock.apply_image(photo))
+    print(f"{'resize a 2048x1536 photo (CPU)':34s} stock {t_stock * 1000:8.1f} ms   ours {t_ours * 1000:8.1f} ms   "
+          f"{t_stock / t_ours:5.2f}x  (largest difference {diff.max()} grey level, on {(diff > 0).mean():.2%} of values)")
+
+
+def _times(fn, n: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
 
 
 def _gui_latency(model, img, args) -> None:

@@ -36,7 +36,7 @@ import torch
 from ..io.atomic import atomic_write
 from . import decoder as _dec
 from .device import resolve_device
-from .image import image_hash, to_sam_rgb
+from .image import image_hash, resize_longest_side, to_sam_rgb
 from .registry import checkpoint_path, file_sha256, load_model
 
 __all__ = ["Embedding", "Prediction", "SamSession", "default_embedding_dir"]
@@ -213,7 +213,7 @@ class SamSession:
             self.current = None
 
     def _encode(self, rgb: np.ndarray, digest: str, key: Hashable) -> Embedding:
-        resized = self.transform.apply_image(rgb)
+        resized = resize_longest_side(rgb, self.img_size)
         try:
             features = self._run_encoder(resized)
         except torch.cuda.OutOfMemoryError:

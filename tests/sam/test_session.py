@@ -10,6 +10,7 @@ import torch
 
 from napari_segsuite.sam import SamSession, to_sam_rgb
 from napari_segsuite.sam.decoder import upsample_mask
+from napari_segsuite.sam.image import resize_longest_side
 
 
 def _image(h=300, w=400, seed=0):
@@ -190,6 +191,28 @@ def test_image_conversion():
         to_sam_rgb(np.zeros((5, 20, 20, 3)))
     with pytest.raises(ValueError, match="finite"):
         to_sam_rgb(np.full((16, 16), np.nan))
+
+
+@pytest.mark.parametrize("shape", [(321, 481), (481, 321), (8, 8), (9, 1000), (1500, 1100), (2000, 3000), (37, 1025)])
+def test_resize_equals_segment_anything_to_one_grey_level(shape):
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    img[: shape[0] // 2] //= 4  # an edge as well as noise
+    ref = ResizeLongestSide(64).apply_image(img)
+    ours = resize_longest_side(img, 64)
+    assert ours.shape == ref.shape and ours.dtype == np.uint8
+    diff = np.abs(ours.astype(int) - ref)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    ref = ResizeLongestSide(1024).apply_image(img)
+    diff = np.abs(resize_longest_side(img, 1024).astype(int) - ref)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+
+
+def test_resize_keeps_an_image_already_at_size():
+    img = np.zeros((1024, 700, 3), np.uint8)
+    assert resize_longest_side(img, 1024) is img
 
 
 def test_any_image_kind_runs(session):

@@ -88,7 +88,9 @@ def test_batched_refinement_equals_one_by_one(tiny_sam):
     for mode in ("box", "point", "box+point"):
         batched, _ = refine_labels(s, img, truth, mode=mode, batch_size=16)
         single, _ = refine_labels(s, img, truth, mode=mode, batch_size=1)
-        assert np.array_equal(batched, single)
+        # equal but for logits within rounding of 0: BLAS may sum a batch of 16 in another order
+        # than one prompt (seen on the Xeon host of an H100)
+        assert (batched != single).mean() < 2e-3, f"{(batched != single).sum()} pixels differ ({mode})"
         one = [s.predict(box=p.box if "box" in mode else None, points=[p.point] if "point" in mode else None,
                          multimask=mode == "point").mask() for p in prompts_from_labels(truth)]
         for k, m in enumerate(one):  # each object's mask appears (possibly under a smaller one)

@@ -223,9 +223,14 @@ def _upsample_box(logits, box, input_size, original_size, level: float, img_size
     s2y, s2x = h / input_size[0], w / input_size[1]
     oy0, oy1 = max(int((y0 - 1) * s2y), 0), min(int(math.ceil((y1 + 1) * s2y)), h)
     ox0, ox1 = max(int((x0 - 1) * s2x), 0), min(int(math.ceil((x1 + 1) * s2x)), w)
-    full = np.full(tuple(input_size), level - 1.0, np.float32)
-    full[y0:y1, x0:x1] = big
-    return _resize_region(full, (h, w), (oy0, oy1, ox0, ox1)), oy0, ox0
+    # the input-size logits, only over the rows and columns the second step reads
+    (r0, *_), (*_, r1), _ = _axis(input_size[0], h, oy0, oy1)
+    (c0, *_), (*_, c1), _ = _axis(input_size[1], w, ox0, ox1)
+    r0, r1, c0, c1 = int(r0), int(r1) + 1, int(c0), int(c1) + 1
+    part = np.full((r1 - r0, c1 - c0), level - 1.0, np.float32)
+    py0, py1, px0, px1 = max(y0, r0), min(y1, r1), max(x0, c0), min(x1, c1)
+    part[py0 - r0:py1 - r0, px0 - c0:px1 - c0] = big[py0 - y0:py1 - y0, px0 - x0:px1 - x0]
+    return _resize_region(part, (h, w), (oy0, oy1, ox0, ox1), tuple(input_size), (r0, c0)), oy0, ox0
 
 
 def upsample_region(logits: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
@@ -249,7 +254,7 @@ def upsample_mask(logits: np.ndarray, input_size: tuple[int, int], original_size
     if box is None:
         return out
     y0, y1, x0, x1 = box
-    if (y1 - y0) * (x1 - x0) > 0.2 * input_size[0] * input_size[1]:  # large: OpenCV's SIMD resize wins
+    if (y1 - y0) * (x1 - x0) > 0.05 * input_size[0] * input_size[1]:  # larger: OpenCV's SIMD resize of it all wins
         big = cv2.resize(logits, (img_size, img_size), interpolation=cv2.INTER_LINEAR)[: input_size[0], : input_size[1]]
         if (h, w) != tuple(input_size):
             big = cv2.resize(big, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -266,11 +271,18 @@ def _axis(n_src: int, n_dst: int, lo: int, hi: int):
     return i0, np.minimum(i0 + 1, n_src - 1), (c - i0).astype(np.float32)
 
 
-def _resize_region(src: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """Rows y0:y1, columns x0:x1 of a bilinear resize of ``src`` to ``size`` (half-pixel centres, as
-    ``F.interpolate(..., mode="bilinear", align_corners=False)``), without the rest of the image."""
+def _resize_region(src: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int],
+                   src_shape: tuple[int, int] | None = None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Rows y0:y1, columns x0:x1 of a bilinear resize to ``size`` of an image of ``src_shape``
+    (half-pixel centres, as ``F.interpolate(..., mode="bilinear", align_corners=False)``), without
+    the rest of the image. ``src`` may be only the part of that image that the box reads, placed
+    at ``origin`` in it (default: all of it)."""
     y0, y1, x0, x1 = box
-    a0, a1, wy = _axis(src.shape[0], size[0], y0, y1)
-    b0, b1, wx = _axis(src.shape[1], size[1], x0, x1)
-    rows = src[a0] * (1 - wy)[:, None] + src[a1] * wy[:, None]
-    return rows[:, b0] * (1 - wx) + rows[:, b1] * wx
+    src_shape = src.shape if src_shape is None else src_shape
+    a0, a1, wy = _axis(src_shape[0], size[0], y0, y1)
+    b0, b1, wx = _axis(src_shape[1], size[1], x0, x1)
+    a0, a1, b0, b1 = a0 - origin[0], a1 - origin[0], b0 - origin[1], b1 - origin[1]
+    lo, hi = int(b0[0]), int(b1[-1]) + 1  # only the columns the box reads: rows cost the box, not the width
+    cols = src[:, lo:hi]
+    rows = cols[a0] * (1 - wy)[:, None] + cols[a1] * wy[:, None]
+    return rows.take(b0 - lo, axis=1) * (1 - wx) + rows.take(b1 - lo, axis=1) * wx  # take: 3x faster than [:, idx]

@@ -134,8 +134,9 @@ def test_upsample_mask_equals_torch_interpolation():
     from scipy import ndimage as ndi
 
     rng = np.random.default_rng(2)
-    for input_size, original in [((1024, 768), (1024, 768)), ((768, 1024), (300, 400)), ((1024, 683), (1500, 1001))]:
-        for sigma, q in [(1.0, 0.97), (4.0, 0.9), (40.0, 0.3)]:
+    for input_size, original in [((1024, 768), (1024, 768)), ((768, 1024), (300, 400)), ((1024, 683), (1500, 1001)),
+                                 ((1024, 1024), (2048, 2048))]:
+        for sigma, q in [(1.0, 0.97), (4.0, 0.9), (40.0, 0.3), (4.0, 0.995)]:
             lo = ndi.gaussian_filter(rng.normal(size=(256, 256)), sigma).astype(np.float32)
             lo -= np.quantile(lo, q)
             t = F.interpolate(torch.as_tensor(lo)[None, None], (1024, 1024), mode="bilinear", align_corners=False)

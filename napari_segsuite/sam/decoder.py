@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DecoderState", "decode", "upsample_mask", "upsample_region"]
+__all__ = ["DecoderState", "decode", "upsample_mask", "upsample_mask_on_device", "upsample_region"]
 
 # above this many prompt tokens the stock projection order is cheaper than the reassociated one
 _REASSOCIATE_MAX_TOKENS = 14
@@ -262,6 +262,17 @@ def upsample_mask(logits: np.ndarray, input_size: tuple[int, int], original_size
     values, oy, ox = _upsample_box(logits, box, input_size, original_size, 0.0, img_size)
     out[oy:oy + values.shape[0], ox:ox + values.shape[1]] = values > 0
     return out
+
+
+@torch.inference_mode()
+def upsample_mask_on_device(logits: torch.Tensor, input_size: tuple[int, int], original_size: tuple[int, int],
+                            img_size: int = 1024) -> np.ndarray:
+    """``Sam.postprocess_masks(...) > 0`` for one (256, 256) logit tensor, computed where it is (on
+    a GPU: two interpolations there, and only the bool mask copied back). For large images on a
+    GPU, where the CPU's upsampling of a large mask costs more than the whole decoder."""
+    x = F.interpolate(logits[None, None].float(), (img_size, img_size), mode="bilinear", align_corners=False)
+    x = F.interpolate(x[..., : input_size[0], : input_size[1]], tuple(original_size), mode="bilinear", align_corners=False)
+    return (x[0, 0] > 0).cpu().numpy()
 
 
 def _axis(n_src: int, n_dst: int, lo: int, hi: int):

@@ -80,6 +80,7 @@ class Prediction:
     input_size: tuple[int, int]
     original_size: tuple[int, int]
     notes: list[str] = field(default_factory=list)
+    device_logits: torch.Tensor | None = field(default=None, repr=False)  # kept on a GPU for large images
     _full: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -90,7 +91,10 @@ class Prediction:
         """Mask ``i`` (default: the highest-scoring) at the image's size, bool."""
         i = self.best if i is None else int(i)
         if i not in self._full:
-            self._full[i] = _dec.upsample_mask(self.logits[i], self.input_size, self.original_size)
+            if self.device_logits is not None:
+                self._full[i] = _dec.upsample_mask_on_device(self.device_logits[i], self.input_size, self.original_size)
+            else:
+                self._full[i] = _dec.upsample_mask(self.logits[i], self.input_size, self.original_size)
         return self._full[i]
 
     @property
@@ -331,7 +335,12 @@ class SamSession:
                     low, iou = md(emb.features, self.model.prompt_encoder.get_dense_pe(), sparse, dense, multimask)
                     logits, iou = low[0], iou[0]
             self.decoder_runs += 1
-            return Prediction(iou.float().cpu().numpy(), logits.float().cpu().numpy(), emb.input_size, emb.original_size, notes)
+            h, w = emb.original_size
+            # on a GPU, images larger than the encoder's input are upsampled there (as stock does):
+            # the CPU's upsampling of a large 2048² mask costs more than the decoder
+            on_device = logits if self.device.type == "cuda" and h * w > self.img_size**2 else None
+            return Prediction(iou.float().cpu().numpy(), logits.float().cpu().numpy(), emb.input_size, emb.original_size,
+                              notes, device_logits=on_device)
 
     def predict_points(self, points: np.ndarray, *, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """One positive point per prompt, a batch of them at once: ``points`` (B, 2) as (x, y) ->

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from napari_segsuite.sam import SamSession, to_sam_rgb
-from napari_segsuite.sam.decoder import upsample_mask
+from napari_segsuite.sam.decoder import upsample_mask, upsample_mask_on_device
 from napari_segsuite.sam.image import resize_longest_side
 
 
@@ -145,6 +145,8 @@ def test_upsample_mask_equals_torch_interpolation():
             out = upsample_mask(lo, input_size, original)
             assert out.shape == ref.shape
             assert (out != ref).sum() <= 2  # float rounding at exact zero crossings only
+            on_device = upsample_mask_on_device(torch.as_tensor(lo), input_size, original)
+            assert on_device.shape == ref.shape and (on_device != ref).sum() <= 2
     assert not upsample_mask(-np.ones((256, 256), np.float32), (1024, 1024), (64, 64)).any()
 
 
@@ -319,6 +321,20 @@ def test_cuda_session_matches_cpu(tiny_sam):
     a, b = cpu.predict(points=[[100, 100]]), gpu.predict(points=[[100, 100]])
     inter, union = (a.mask() & b.mask()).sum(), (a.mask() | b.mask()).sum()
     assert union == 0 or inter / union >= 0.98
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_cuda_session_upsamples_large_images_on_the_gpu(tiny_sam):
+    """Images larger than the encoder's input keep their logits on the GPU and upsample there:
+    the same mask as the CPU upsampling of the same logits."""
+    gpu = SamSession(tiny_sam, device="cuda", cache_dir=False)
+    gpu.set_image(_image(h=1100, w=1300))
+    pred = gpu.predict(points=[[600, 500]])
+    assert pred.device_logits is not None and pred.device_logits.device.type == "cuda"
+    cpu_mask = upsample_mask(pred.logits[pred.best], pred.input_size, pred.original_size)
+    assert pred.mask().shape == (1100, 1300) and (pred.mask() != cpu_mask).sum() <= 2
+    gpu.set_image(_image())
+    assert gpu.predict(points=[[100, 100]]).device_logits is None  # small images: the CPU path, as measured
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")

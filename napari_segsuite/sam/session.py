@@ -8,7 +8,9 @@
 Coordinates follow segment-anything: points are (x, y) pixels, boxes (x0, y0, x1, y1).
 Embeddings live in an in-memory LRU (on the device) and, when ``cache_dir`` is set (the default
 is the user cache), on disk keyed by image hash + model hash, so a reopened image skips the
-encoder. ``encoder_runs`` and ``decoder_runs`` count what ran. One lock serialises embedding and
+encoder. The disk cache is kept under ``cache_limit_gb`` (default 20, or
+``$NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB``): past it, the embeddings used longest ago are removed
+(loading one counts as a use). ``encoder_runs`` and ``decoder_runs`` count what ran. One lock serialises embedding and
 decoding, so a background ``set_image`` and clicks from the UI cannot interleave.
 
 ``fast=True`` (the default) uses the fast decoder (:mod:`.decoder`), routes the encoder's attention
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -45,12 +49,13 @@ CACHE_VERSION = 1
 
 
 ENV_EMBEDDINGS = "NAPARI_SEGSUITE_EMBEDDINGS"
+ENV_CACHE_LIMIT = "NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB"
+DEFAULT_CACHE_LIMIT_GB = 20.0
+_HEX16, _HEX32 = re.compile(r"[0-9a-f]{16}"), re.compile(r"[0-9a-f]{32}")  # the cache's folder and file names
 
 
 def default_embedding_dir() -> Path:
     """``$NAPARI_SEGSUITE_EMBEDDINGS``, else ``embeddings`` in the user cache directory."""
-    import os
-
     if os.environ.get(ENV_EMBEDDINGS):
         return Path(os.environ[ENV_EMBEDDINGS])
     from platformdirs import user_cache_dir
@@ -103,6 +108,20 @@ class Prediction:
         return np.stack([self.mask(i) for i in range(len(self.scores))])
 
 
+def _cache_limit_gb() -> float:
+    """``$NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB``, else the default (20 GB)."""
+    raw = os.environ.get(ENV_CACHE_LIMIT)
+    if not raw:
+        return DEFAULT_CACHE_LIMIT_GB
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"${ENV_CACHE_LIMIT} must be a number of gigabytes (e.g. 20); it is {raw!r}") from None
+    if not value >= 0:
+        raise ValueError(f"${ENV_CACHE_LIMIT} must be 0 or more gigabytes; it is {raw!r}")
+    return value
+
+
 class SamSession:
     """See the module docstring."""
 
@@ -120,6 +139,7 @@ class SamSession:
         fast: bool = True,
         sdpa: bool | None = None,
         cuda_graph: bool | None = None,
+        cache_limit_gb: float | None = None,
         notify: Callable[[str], None] | None = None,
     ) -> None:
         self.device = resolve_device(device)
@@ -141,6 +161,9 @@ class SamSession:
         if cache_dir is None or cache_dir is True:
             cache_dir = default_embedding_dir()
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.cache_limit_gb = _cache_limit_gb() if cache_limit_gb is None else float(cache_limit_gb)
+        self._pruned_before = False
+        self._cache_bytes: float | None = None  # the disk cache's size as last listed, plus what was written since
         self.memory_slots = max(1, int(memory_slots))
         self.fast = fast
         self.cuda_graph = fast if cuda_graph is None else cuda_graph
@@ -285,6 +308,10 @@ class SamSession:
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged cache entry is simply recomputed (and overwritten)
+        try:
+            os.utime(path)  # a use: the size limit removes the embeddings used longest ago first
+        except OSError:
+            pass
         features = torch.from_numpy(arr).to(self.device)
         return self._embedding(digest, key, features, tuple(meta["input_size"]), tuple(meta["original_size"]), "disk")
 
@@ -302,6 +329,49 @@ class SamSession:
             atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta, indent=1).encode()), overwrite=True)
         except OSError as e:
             self.notify(f"could not write the embedding cache in {path.parent} ({e}); embeddings are kept in memory only")
+            return
+        self._prune_disk(keep=path, added=path.stat().st_size if path.exists() else 0)
+
+    def _prune_disk(self, keep: Path, added: int) -> None:
+        """Remove the embeddings used longest ago (oldest modification time: written or loaded)
+        until the cache is under ``cache_limit_gb``, never ``keep``. Only files this cache writes
+        (``<16 hex>/<32 hex>.npy`` and its ``.json``) are looked at; anything else stays. The
+        folder is listed on the session's first write and then only when the running total
+        (plus what this session wrote) passes the limit, so a write costs no listing."""
+        limit = self.cache_limit_gb * 1e9
+        if self._cache_bytes is not None:
+            self._cache_bytes += added
+            if self._cache_bytes <= limit:
+                return
+        entries = []
+        try:
+            for npy in self.cache_dir.glob("*/*.npy"):
+                if _HEX16.fullmatch(npy.parent.name) and _HEX32.fullmatch(npy.stem):
+                    side = npy.with_suffix(".json")
+                    st = npy.stat()
+                    entries.append((st.st_mtime, npy, side, st.st_size + (side.stat().st_size if side.exists() else 0)))
+        except OSError:
+            return  # a file removed meanwhile (another session): prune on the next write
+        total = sum(e[3] for e in entries)
+        removed = 0
+        for _, npy, side, size in sorted(entries, key=lambda e: e[0]):
+            if total <= limit:
+                break
+            if npy == keep:
+                continue
+            try:
+                npy.unlink()
+                side.unlink(missing_ok=True)
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        self._cache_bytes = total
+        if removed and not self._pruned_before:
+            self._pruned_before = True
+            self.notify(f"the embedding cache in {self.cache_dir} reached its limit of {self.cache_limit_gb:g} GB: "
+                        f"removed {removed} embedding(s) used longest ago (their images are encoded again when "
+                        f"reopened). Set ${ENV_CACHE_LIMIT} to keep more.")
 
     # -- prompts ----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -51,6 +52,45 @@ def test_memory_and_disk_cache(tiny_sam, tmp_path):
     out = s2.predict(points=[[150, 120]], labels=[1])
     np.testing.assert_allclose(out.scores, ref.scores, atol=1e-6)
     assert np.array_equal(out.mask(), ref.mask())
+
+
+def test_disk_cache_keeps_under_its_limit_removing_the_least_recently_used(tiny_sam, tmp_path):
+    import os
+
+    notes = []
+    s1 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path, notify=notes.append)
+    images = [_image(seed=k) for k in range(3)]
+    for img in images:
+        s1.set_image(img)
+    entries = sorted(tmp_path.rglob("*.npy"))
+    assert len(entries) == 3 and not notes  # the default limit (20 GB) is far away
+    entry_bytes = entries[0].stat().st_size + entries[0].with_suffix(".json").stat().st_size
+    for k, img in enumerate(images):  # written 3, 2, 1 minutes ago, oldest first
+        path = tmp_path / s1.model_hash[:16] / f"{s1.set_image(img).image_hash}.npy"
+        os.utime(path, (time.time() - 180 + 60 * k,) * 2)
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("mine")
+    other = tmp_path / s1.model_hash[:16] / "not-an-embedding.npy"
+    other.write_bytes(b"x")
+    # a reopened image counts as used: the oldest one, loaded by a new session, is kept
+    s2 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path, notify=notes.append,
+                    cache_limit_gb=3.5 * entry_bytes / 1e9)
+    assert s2.set_image(images[0]).source == "disk"
+    s2.set_image(_image(seed=7))  # a fourth embedding: one must go, the one used longest ago (images[1])
+    assert s2.has_embedding(images[0]) and s2.has_embedding(_image(seed=7)) and s2.has_embedding(images[2])
+    s3 = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    assert not s3.has_embedding(images[1])
+    assert len(list(tmp_path.rglob("*.json"))) == 3  # its sidecar went with it
+    assert foreign.read_text() == "mine" and other.exists()  # nothing the cache did not write is touched
+    assert len(notes) == 1 and "limit" in notes[0] and "removed 1" in notes[0] and "MAX_GB" in notes[0]
+
+
+def test_disk_cache_limit_from_the_environment(monkeypatch, tiny_sam, tmp_path):
+    monkeypatch.setenv("NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB", "0.5")
+    assert SamSession(tiny_sam, device="cpu", cache_dir=tmp_path).cache_limit_gb == 0.5
+    monkeypatch.setenv("NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB", "lots")
+    with pytest.raises(ValueError, match="number of gigabytes"):
+        SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
 
 
 def test_damaged_disk_cache_is_recomputed(tiny_sam, tmp_path):

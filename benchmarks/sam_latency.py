@@ -136,21 +136,11 @@ def _resize_line(long_side: int) -> None:
 
     photo = gradient_image(1536, 2048)
     stock = ResizeLongestSide(long_side)
-    t_stock = statistics.median(_times(lambda: stock.apply_image(photo), 10))
-    t_ours = statistics.median(_times(lambda: resize_longest_side(photo, long_side), 10))
+    t_stock = _median_ms(lambda _: stock.apply_image(photo), range(10))
+    t_ours = _median_ms(lambda _: resize_longest_side(photo, long_side), range(10))
     diff = np.abs(resize_longest_side(photo, long_side).astype(int) - stock.apply_image(photo))
-    print(f"{'resize a 2048x1536 photo (CPU)':34s} stock {t_stock * 1000:8.1f} ms   ours {t_ours * 1000:8.1f} ms   "
+    print(f"{'resize a 2048x1536 photo (CPU)':34s} stock {t_stock:8.1f} ms   ours {t_ours:8.1f} ms   "
           f"{t_stock / t_ours:5.2f}x  (largest difference {diff.max()} grey level, on {(diff > 0).mean():.2%} of values)")
-
-
-def _times(fn, n: int) -> list[float]:
-    fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def _gui_latency(model, img, args) -> None:

@@ -13,6 +13,7 @@ on. The work runs:
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import time
@@ -22,6 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from .io.atomic import remove_stale_temporaries
+from .io.lock import output_lock
 
 __all__ = ["IMAGE_SUFFIXES", "Outcome", "expand_inputs", "process_one", "run_files"]
 
@@ -41,23 +45,92 @@ class Outcome:
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files from files, folders (their images, sorted) and glob patterns (``**`` recurses), in the
-    order given, each once. A path that does not exist is kept, to be reported as failed."""
+    """Files from files, folders (their images, sorted) and glob patterns (``**`` recurses, following
+    links to folders but never around a loop), in the order given, each real file once (a file
+    reached through two links is listed by its first path). A path that does not exist is kept, to
+    be reported as failed."""
     files: list[Path] = []
     for item in inputs:
         text = str(item)
         if any(c in text for c in "*?[") and not Path(text).exists():
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            files.extend(p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files.extend(p for p in _glob(text) if p.suffix.lower() in IMAGE_SUFFIXES)
         elif Path(text).is_dir():
             files.extend(sorted(p for p in Path(text).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
         else:
             files.append(Path(text))
-    seen: set[Path] = set()
-    unique = [p for p in files if not (p in seen or seen.add(p))]
+    seen: set[Any] = set()
+    unique = []
+    for p in files:
+        try:
+            st = p.stat()
+            key: Any = (st.st_dev, st.st_ino)
+        except OSError:
+            key = p
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
     if not unique:
         raise ValueError(f"no images found in {[str(i) for i in inputs]} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     return unique
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files matching ``pattern`` (``*``, ``?``, ``[...]`` within a name, ``**`` for any number of
+    folders), sorted. Unlike :func:`glob.glob`, a folder reached again through a link (a loop, or two
+    links to one folder) is walked once, so a link loop neither hangs nor repeats files."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    base = Path(*parts[:fixed]) if fixed else Path(".")
+    rest = parts[fixed:]
+    found: list[Path] = []
+    visited: set[tuple[int, int]] = set()
+
+    def walk(folder: Path, rest: tuple[str, ...]) -> None:
+        if not rest:
+            return
+        try:
+            st = folder.stat()
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino, rest) in visited:
+            return
+        visited.add((st.st_dev, st.st_ino, rest))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        head, tail = rest[0], rest[1:]
+        if head == "**":
+            walk(folder, tail)  # zero folders
+            for e in entries:
+                if _is_dir(e) and not e.name.startswith("."):
+                    walk(Path(e.path), rest)
+            return
+        for e in entries:
+            if not fnmatch.fnmatchcase(e.name, head) or (e.name.startswith(".") and not head.startswith(".")):
+                continue
+            if not tail:
+                if _is_file(e):
+                    found.append(Path(e.path))
+            elif _is_dir(e):
+                walk(Path(e.path), tail)
+
+    walk(base, rest)
+    return sorted(set(found))
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def channel_axis_for(option: str | int | None, shape: tuple[int, ...]) -> int | None:
@@ -78,24 +151,34 @@ def process_one(process: Process, source: str, target: str, channel_axis: str | 
                 overwrite: bool = False, lazy: bool = False) -> Outcome:
     """Read ``source`` (memory-mapped when ``lazy`` and the format allows), process it, write
     ``target``; every expected failure becomes an Outcome."""
-    from .io import open_image_lazy, read_image, write_labels
+    from .io import open_image_lazy, read_image_with_notes, write_labels
 
     t0 = time.perf_counter()
     try:
-        image = open_image_lazy(source) if lazy else read_image(source)
+        image, read_notes = (open_image_lazy(source), []) if lazy else read_image_with_notes(source)
         labels, what, notes = process(image, channel_axis_for(channel_axis, image.shape))
         write_labels(target, labels, overwrite=overwrite)
-    except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as e:
-        return Outcome(source, target, "failed", f"{type(e).__name__}: {e}" if not str(e) else str(e),
-                       time.perf_counter() - t0)
-    message = what + "".join(f"; note: {n}" for n in notes)
+    except Exception as e:  # one file's failure, whatever it is, is that file's outcome: the batch goes on
+        return Outcome(source, target, "failed", str(e) if str(e) else type(e).__name__, time.perf_counter() - t0)
+    message = what + "".join(f"; note: {n}" for n in [*read_notes, *notes])
     return Outcome(source, target, "written", message, time.perf_counter() - t0)
 
 
-def _one_thread_per_worker() -> None:
-    """Worker-process initialiser: one thread each for numba, BLAS/OpenMP and torch."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+def _one_thread_per_worker(parent: int | None = None) -> None:
+    """Worker-process initialiser: one thread each for numba, BLAS/OpenMP and torch, and a watch that
+    ends this worker when ``parent`` (the process that started it) is gone.
+
+    ``NUMBA_NUM_THREADS`` is set only while numba is not yet imported (a spawned worker): in a forked
+    worker numba's configuration came from the parent, and changing the variable there makes the
+    next compilation fail ("Cannot set NUMBA_NUM_THREADS to a different value once the threads have
+    been launched"); ``numba.set_num_threads(1)`` limits it instead.
+    """
+    import sys
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_NUM_THREADS"] = "1"
     try:
         import numba
 
@@ -114,6 +197,21 @@ def _one_thread_per_worker() -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+    if parent is not None:
+        _die_with(parent)
+
+
+def _die_with(parent: int, every: float = 0.5) -> None:
+    """End this process (at once, as a kill would) soon after process ``parent`` is gone, so that a
+    killed ``run`` leaves no worker behind writing outputs."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segsuite-parent-watch", daemon=True).start()
 
 
 def run_files(
@@ -139,6 +237,12 @@ def run_files(
         raise ValueError(f"cannot create the output folder {out} ({e.strerror or e}): choose another output folder") from e
     if not os.access(out, os.W_OK):
         raise ValueError(f"the output folder {out} is not writable: choose another output folder")
+    remove_stale_temporaries(out)
+    with output_lock(out):
+        return _run_files(process, files, out, fmt, overwrite, channel_axis, workers, scheduler, progress, lazy)
+
+
+def _run_files(process, files, out, fmt, overwrite, channel_axis, workers, scheduler, progress, lazy) -> list[Outcome]:
     targets = [out / f"{Path(f).stem}.{fmt}" for f in files]
     clashes = sorted(str(t) for t, n in Counter(targets).items() if n > 1)
     if clashes:
@@ -183,7 +287,8 @@ def _run_local_processes(workers: int, todo: list[int], args: list[tuple], finis
                 finished(int(key[5:]), result)
 
     context = multiprocessing.get_context(_start_method())
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_per_worker) as pool, Report():
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_per_worker,
+                             initargs=(os.getpid(),)) as pool, Report():
         dask.compute(*tasks, scheduler="processes", pool=pool, num_workers=workers)
 
 

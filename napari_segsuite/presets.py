@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .io.atomic import atomic_write
+from .io.limits import read_json
 from .techniques import Technique, get
 from .techniques.chain import Chain, Step
 
@@ -60,7 +61,10 @@ def parse_preset(data: Any, *, source: str = "preset") -> Preset:
         raise ValueError(f"{source}: a preset is a JSON object, got {type(data).__name__}")
     if data.get("format", FORMAT) != FORMAT:
         raise ValueError(f"{source}: not a napari-segsuite preset (format {data.get('format')!r})")
-    if int(data.get("version", VERSION)) > VERSION:
+    version = data.get("version", VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"{source}: 'version' must be an integer, got {version!r}")
+    if version > VERSION:
         raise ValueError(f"{source}: preset version {data['version']} is newer than this napari-segsuite reads ({VERSION}); upgrade napari-segsuite")
     if "steps" in data:
         steps = data["steps"]
@@ -80,6 +84,8 @@ def parse_step(data: Any, source: str) -> tuple[Technique, dict[str, Any]]:
     """One validated ``{technique, params}`` object; errors name ``source``."""
     if not isinstance(data, dict) or "technique" not in data:
         raise ValueError(f"{source}: the preset names no 'technique'")
+    if not isinstance(data["technique"], str):
+        raise ValueError(f"{source}: 'technique' must be a technique's name (text), got {data['technique']!r}")
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise ValueError(f"{source}: 'params' must be a JSON object")
@@ -93,12 +99,9 @@ def parse_step(data: Any, source: str) -> tuple[Technique, dict[str, Any]]:
 def read_preset_json(path: str | os.PathLike) -> Any:
     """The decoded JSON of a preset file, with errors that name the file."""
     path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such preset file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such preset file")
+    return read_json(path, "preset")
 
 
 def load_preset(path: str | os.PathLike) -> Preset:

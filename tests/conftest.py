@@ -76,6 +76,7 @@ def _private_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NAPARI_SEGSUITE_EMBEDDINGS", str(root / "embeddings"))
     monkeypatch.setenv("NAPARI_SEGSUITE_MODELS", str(root / "models"))
     monkeypatch.setenv("NAPARI_SEGSUITE_LEARNED", str(root / "learned"))
+    monkeypatch.setenv("NAPARI_SEGSUITE_VERIFIED", str(root / "verified"))
     yield
     from napari_segsuite.techniques import CATALOG
 

@@ -47,7 +47,7 @@ def test_failures_are_reported_and_a_second_run_resumes(images, tmp_path):
     seen = []
     out = run_files(_otsu, files, tmp_path / "out", progress=lambda o, d, t: seen.append((o.status, d, t)))
     assert [o.status for o in out] == ["failed", "written", "written", "written", "written"]
-    assert "broken.png" in out[0].source and "cannot read" in out[0].message
+    assert "broken.png" in out[0].source and "damaged" in out[0].message
     assert seen[-1][1:] == (5, 5)
     assert not (tmp_path / "out" / "broken.png").exists(), "no partial file for a failed input"
     again = run_files(_otsu, files, tmp_path / "out")

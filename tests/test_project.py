@@ -71,7 +71,10 @@ def test_export_to_voc_and_coco(folder, tmp_path):
     assert classes[3, 4] == 1 and classes[12, 15] == 2 and classes[0, 0] == 0
     assert (voc / "ImageSets" / "Segmentation" / "all.txt").read_text().split() == ["im0", "im1"]
     assert json.loads((voc / "classes.json").read_text())["2"] == "debris"
-    assert (voc / "JPEGImages" / "im0.png").is_file()
+    from PIL import Image
+
+    with Image.open(voc / "JPEGImages" / "im0.jpg") as im:  # VOC's images are RGB JPEGs
+        assert im.format == "JPEG" and im.mode == "RGB"
     coco = p.export_coco(tmp_path / "instances.json")
     labels, table = read_coco(coco, "im0.png")
     assert sorted(row["category"] for row in table) == ["cell", "debris"]

@@ -10,8 +10,10 @@ annotations are kept: they are read like any object and flagged ``iscrowd`` in t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,9 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_write
+from .limits import check_pixels
 
-__all__ = ["labels_to_annotations", "read_coco", "rle_decode", "rle_encode", "write_coco"]
+__all__ = ["CocoFile", "labels_to_annotations", "load_coco", "read_coco", "rle_decode", "rle_encode", "write_coco"]
 
 
 def _counts(mask: np.ndarray) -> list[int]:
@@ -81,6 +84,7 @@ def rle_encode(mask: np.ndarray) -> dict[str, Any]:
 def rle_decode(rle: dict[str, Any]) -> np.ndarray:
     """A COCO RLE (compressed string or uncompressed list of counts) as a boolean mask."""
     h, w = (int(v) for v in rle["size"])
+    check_pixels("COCO RLE", (h, w), "RLE")
     counts = rle["counts"]
     counts = _from_string(counts) if isinstance(counts, str) else [int(c) for c in counts]
     if sum(counts) != h * w:
@@ -176,44 +180,111 @@ def write_coco(path: str | os.PathLike, images: list[tuple], categories: list[di
     return atomic_write(path, lambda f: f.write(json.dumps(data).encode()), overwrite=overwrite)
 
 
-def read_coco(path: str | os.PathLike, image: str | int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """The instance labels of one image of a COCO file (its file name or id; the first if omitted)
-    and a table with one row per label: ``label, annotation_id, category_id, category, iscrowd``.
-    Larger objects are painted first, so a smaller one on top of it stays visible."""
+@dataclass(frozen=True)
+class CocoFile:
+    """A COCO instances file parsed once and indexed: image entries by file name and id, annotations
+    by image id, category names by id."""
+
+    path: Path
+    images: list[dict[str, Any]]
+    by_name: dict[str, dict[str, Any]]
+    by_id: dict[Any, dict[str, Any]]
+    annotations: dict[Any, list[dict[str, Any]]]
+    categories: dict[Any, str]
+
+
+def _list_of_dicts(path: Path, data: dict, key: str) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{path}: '{key}' must be a list of objects, got {type(value).__name__}"
+                         + ("" if not isinstance(value, list) else " holding other values"))
+    return value
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path, _mtime_ns: int, _size: int) -> CocoFile:
+    from .limits import read_json
+
+    data = read_json(path, "COCO file")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a COCO file is a JSON object with 'images' and 'annotations', got {type(data).__name__}")
+    images = _list_of_dicts(path, data, "images")
+    anns: dict[Any, list[dict[str, Any]]] = {}
+    for a in _list_of_dicts(path, data, "annotations"):
+        key = a.get("image_id")
+        if isinstance(key, (list, dict)):
+            raise ValueError(f"{path}: annotation {a.get('id', '?')!r} has an image_id that is not a number or a name")
+        anns.setdefault(key, []).append(a)
+    names = {}
+    for c in _list_of_dicts(path, data, "categories"):
+        if "id" in c and not isinstance(c["id"], (list, dict)):
+            names[c["id"]] = str(c.get("name", c["id"]))
+    by_name = {str(i.get("file_name")): i for i in reversed(images)}
+    by_id = {i.get("id"): i for i in reversed(images) if not isinstance(i.get("id"), (list, dict))}
+    return CocoFile(path, images, by_name, by_id, anns, names)
+
+
+def load_coco(path: str | os.PathLike) -> CocoFile:
+    """Parse and index a COCO instances file (parsed once while it is unchanged: reading every image
+    of a 5000-image file costs one parse, not 5000). Raises ``ValueError`` naming the file and the
+    field when it is not a COCO file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read this file as COCO JSON ({e})") from e
-    images = data.get("images", [])
-    if not images:
+        st = path.stat()
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read this COCO file ({e.strerror or e})") from None
+    return _load(path.resolve(), st.st_mtime_ns, st.st_size)
+
+
+def read_coco(path: str | os.PathLike | CocoFile, image: str | int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The instance labels of one image of a COCO file (its file name or id; the first if omitted)
+    and a table with one row per label: ``label, annotation_id, category_id, category, iscrowd``.
+    Larger objects are painted first, so a smaller one on top of it stays visible. Sizes are checked
+    against :func:`~napari_segsuite.io.limits.max_pixels` before anything is allocated."""
+    coco = path if isinstance(path, CocoFile) else load_coco(path)
+    path = coco.path
+    if not coco.images:
         raise ValueError(f"{path}: the file lists no image")
     if image is None:
-        info = images[0]
+        info = coco.images[0]
     else:
-        match = [i for i in images if i.get("file_name") == image or i.get("id") == image]
-        if not match:
+        info = coco.by_name.get(str(image)) or coco.by_id.get(image)
+        if info is None:
             raise ValueError(f"{path}: no image {image!r} in this file")
-        info = match[0]
     try:
         h, w, image_id = int(info["height"]), int(info["width"]), info["id"]
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: image entry {info.get('file_name', info)!r} lacks a valid id, height or width "
                          f"({e}); COCO images need all three") from None
-    names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", []) if "id" in c}
-    anns = [a for a in data.get("annotations", []) if a.get("image_id") == image_id]
+    check_pixels(path, (h, w), f"image entry {info.get('file_name', image_id)!r}")
     labels = np.zeros((h, w), np.int32)
     table = []
-    for k, a in enumerate(sorted(anns, key=lambda a: -float(a.get("area", 0))), 1):
+    anns = coco.annotations.get(image_id, [])
+    for k, a in enumerate(sorted(anns, key=lambda a: -_number(a.get("area", 0))), 1):
         seg = a.get("segmentation")
         try:
-            mask = rle_decode(seg) if isinstance(seg, dict) else _fill_polygons(seg, h, w)
+            if isinstance(seg, dict):
+                check_pixels(path, seg.get("size", ()), f"RLE of annotation {a.get('id', '?')!r}")
+                mask = rle_decode(seg)
+            elif isinstance(seg, list):
+                mask = _fill_polygons(seg, h, w)
+            else:
+                raise ValueError(f"its segmentation is {type(seg).__name__}, not polygons or an RLE")
             if mask.shape != (h, w):
                 raise ValueError(f"its mask is {mask.shape[0]}x{mask.shape[1]}, the image {h}x{w}")
-        except (KeyError, TypeError, ValueError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
+            if str(e).startswith(str(path)):
+                raise
             raise ValueError(f"{path}: annotation {a.get('id', '?')} of image {image_id} has no usable segmentation "
                              f"({e or type(e).__name__}); every annotation needs polygons or an RLE") from None
         labels[mask] = k
         table.append({"label": k, "annotation_id": a.get("id"), "category_id": a.get("category_id"),
-                      "category": names.get(a.get("category_id"), ""), "iscrowd": int(a.get("iscrowd", 0))})
+                      "category": coco.categories.get(a.get("category_id"), ""), "iscrowd": int(_number(a.get("iscrowd", 0)))})
     return labels, table
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

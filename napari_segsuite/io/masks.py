@@ -11,8 +11,10 @@ import numpy as np
 
 from ..labels import smallest_label_dtype
 from .atomic import atomic_write
+from .limits import check_pixels
 
-__all__ = ["CLASSES_KEY", "MASK_FORMATS", "open_image_lazy", "read_image", "read_label_classes", "write_labels"]
+__all__ = ["CLASSES_KEY", "MASK_FORMATS", "open_image_lazy", "read_image", "read_image_with_notes", "read_label_classes",
+           "write_labels"]
 
 CLASSES_KEY = "napari-segsuite:classes"  # PNG text chunk / TIFF description holding the classes as JSON
 
@@ -22,24 +24,87 @@ MASK_FORMATS = ("png", "tif", "npy")
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file (NPY, TIFF, or anything imageio reads) into an array.
 
-    Raises ``ValueError`` naming the file when it cannot be read.
+    Raises ``ValueError`` naming the file when it is empty, damaged, not an image, or declares more
+    pixels than :func:`napari_segsuite.io.limits.max_pixels`. A gray + alpha image is read as gray
+    (:func:`read_image_with_notes` says so).
     """
+    return read_image_with_notes(path)[0]
+
+
+_PILLOW_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+def _damaged(path: Path, e: BaseException | str) -> ValueError:
+    if path.stat().st_size == 0:
+        return ValueError(f"{path}: the file is empty (0 bytes)")
+    detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    detail = detail.replace(str(path), path.name)
+    return ValueError(f"{path}: the file is damaged or not a {path.suffix.lstrip('.').upper() or 'image'} image ({detail})")
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype an NPY file declares, checked against its size before anything is allocated."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = header(f)
+        data_bytes = path.stat().st_size - f.tell()
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects, which are never loaded")
+    check_pixels(path, shape, "array")
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > data_bytes:
+        raise ValueError(f"it declares shape {shape} of {dtype} but holds only {data_bytes} bytes of data (truncated)")
+    return shape, dtype
+
+
+def _check_tiff(path: Path) -> None:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ValueError("it holds no image")
+        check_pixels(path, tif.series[0].shape, "TIFF image")
+
+
+def read_image_with_notes(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+    """:func:`read_image`, and notes on what was assumed (a gray + alpha image read as gray)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    notes: list[str] = []
     try:
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        if suffix in (".tif", ".tiff"):
+            _npy_header(path)
+            image = np.load(path, allow_pickle=False)
+        elif suffix in (".tif", ".tiff"):
             import tifffile
 
-            return tifffile.imread(path)
-        import imageio.v3 as iio
+            _check_tiff(path)
+            image = tifffile.imread(path)
+        else:
+            import imageio.v3 as iio
+            from PIL import Image
 
-        return np.asarray(iio.imread(path))
-    except Exception as e:
-        raise ValueError(f"{path}: cannot read this file as an image ({type(e).__name__}: {e})") from e
+            try:
+                with Image.open(path) as im:
+                    check_pixels(path, (im.size[1], im.size[0], getattr(im, "n_frames", 1)))
+            except Image.UnidentifiedImageError as e:
+                if suffix in _PILLOW_SUFFIXES:  # no other reader would do better: say it is damaged
+                    raise _damaged(path, "its content is not an image Pillow recognises") from None
+            image = np.asarray(iio.imread(path))
+            if image.ndim == 3 and image.shape[-1] == 2:  # gray + alpha (PNG "LA")
+                image = image[..., 0]
+                notes.append(f"{path.name} is gray + alpha: read as gray, the alpha channel dropped")
+    except ValueError as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise _damaged(path, e) from None
+    except Exception as e:  # every decoder failure (EOFError, IndexError, zlib/struct errors, bombs) is the file's
+        raise _damaged(path, e) from None
+    if image.ndim < 2 or 0 in image.shape:
+        raise ValueError(f"{path}: the file is damaged or holds no 2D image (read shape {image.shape})")
+    return image, notes
 
 
 def read_label_classes(path: str | os.PathLike) -> list[dict[str, Any]] | None:
@@ -73,14 +138,20 @@ def open_image_lazy(path: str | os.PathLike) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        if suffix in (".tif", ".tiff"):
+            _npy_header(path)
+            image = np.load(path, mmap_mode="r", allow_pickle=False)
+        elif suffix in (".tif", ".tiff"):
             import tifffile
 
-            return tifffile.memmap(path, mode="r")
-    except (ValueError, OSError):  # compressed or tiled TIFF, odd NPY: read it whole
-        pass
-    return read_image(path)
+            _check_tiff(path)
+            image = tifffile.memmap(path, mode="r")
+        else:
+            image = None
+    except Exception:  # compressed or tiled TIFF, odd or damaged file: read_image reads it or says what is wrong
+        image = None
+    if image is None or image.ndim < 2 or 0 in image.shape:
+        return read_image(path)
+    return image
 
 
 def write_labels(path: str | os.PathLike, labels: Any, *, overwrite: bool = False,

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..labels import feature_classes, labels_metadata, object_classes
 from .bsds import read_bsds_groundtruth
-from .coco import read_coco, write_coco
+from .coco import load_coco, read_coco, write_coco
 from .masks import write_labels
 from .voc import VOC_CLASSES, VOC_IGNORE, read_voc_mask, voc_palette
 
@@ -107,16 +107,11 @@ def read_bsds_layers(path: str | os.PathLike) -> list[LayerData]:
 
 def read_coco_layers(path: str | os.PathLike, *, semantic: bool = False) -> list[LayerData]:
     """One instance labels layer per image of a COCO file (features: label, category, crowd...)."""
-    import json
-
     path = Path(path)
-    try:
-        images = json.loads(path.read_text(encoding="utf-8")).get("images", [])
-    except (OSError, ValueError, AttributeError) as e:
-        raise ValueError(f"{path}: cannot read this file as COCO JSON ({e})") from e
+    coco = load_coco(path)
     layers: list[LayerData] = []
-    for info in images:
-        labels, table = read_coco(path, info.get("id"))
+    for info in coco.images:
+        labels, table = read_coco(coco, info.get("id"))
         features = {key: [row[key] for row in table] for key in ("label", "annotation_id", "category_id", "category", "iscrowd")}
         features = {"index": features.pop("label"), **features}
         name = Path(str(info.get("file_name", info.get("id")))).stem
@@ -125,6 +120,8 @@ def read_coco_layers(path: str | os.PathLike, *, semantic: bool = False) -> list
         if semantic:
             lut = np.zeros(int(labels.max()) + 1, np.int32)
             for row in table:
+                if not isinstance(row["category_id"], (int, type(None))) or isinstance(row["category_id"], bool):
+                    raise ValueError(f"{path}: annotation {row['annotation_id']!r} has a category_id that is not an integer")
                 lut[row["label"]] = row["category_id"] or 0
             layers.append((lut[labels], {"name": f"{name} categories",
                                          "metadata": labels_metadata("semantic", source=str(path))}, "labels"))

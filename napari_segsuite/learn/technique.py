@@ -91,6 +91,11 @@ def load_registered(name: str) -> Technique | None:
 
     if not name.startswith(PREFIX):
         return None
+    slug = name[len(PREFIX):]
+    if not re.fullmatch(r"[a-z0-9_]+", slug):
+        raise KeyError(f"{name!r} is not a learned model's name: names after 'learn.' are lower-case letters, digits "
+                       f"and underscores, found in {learned_models_dir()} (a model elsewhere is loaded by its path: "
+                       f"napari-segsuite predict PATH/NAME.json)")
     path = learned_models_dir() / f"{name[len(PREFIX):]}.json"
     if not path.is_file():
         return None

@@ -134,13 +134,21 @@ def panoptic_quality(
     return {"summary": mean, "per_class": per_class}
 
 
+def _compact(a: np.ndarray) -> np.ndarray:
+    """Flat labels renumbered 0..K-1 when their values are sparse (tables sized by the largest
+    label would cost what the label's value says, not what the pixels hold); as they are otherwise."""
+    if a.size and int(a.max()) > max(65535, 2 * a.size):
+        return np.unique(a, return_inverse=True)[1].ravel()
+    return a
+
+
 def adapted_rand(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]:
     """Adapted Rand error, precision and recall, as ``skimage.metrics.adapted_rand_error``
     (true background ignored)."""
     g = np.asarray(gt).ravel()
     p = np.asarray(pred).ravel()
     keep = g != 0
-    g, p = g[keep], p[keep]
+    g, p = _compact(g[keep]), _compact(p[keep])
     if g.size == 0:
         return float("nan"), float("nan"), float("nan")
     n = sparse.coo_matrix((np.ones(g.size, np.float64), (g, p))).tocsr()
@@ -159,8 +167,8 @@ def adapted_rand(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]
 def split_voi(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
     """(H(pred | gt), H(gt | pred)) in bits, as ``skimage.metrics.variation_of_information(gt, pred)``:
     the false-split and false-merge parts of VOI."""
-    g = np.asarray(gt).ravel()
-    p = np.asarray(pred).ravel()
+    g = _compact(np.asarray(gt).ravel())
+    p = _compact(np.asarray(pred).ravel())
     n = sparse.coo_matrix((np.ones(g.size, np.float64), (g, p))).tocsr()
     n.sum_duplicates()
     n = n / float(g.size)

@@ -138,26 +138,51 @@ def _prepare_semantic(pred, gt, ignore_index, binary):
     return pred, gt, ignore_index
 
 
-def _class_rows(out: Score, m: dict, class_names) -> None:
+def _class_rows(out: Score, m: dict, class_names, ids=None) -> None:
     rows = {r["class"]: r for r in out.per_class}
-    for c in range(len(m["iou"])):
-        if np.isnan(m["iou"][c]):
+    for i in range(len(m["iou"])):
+        if np.isnan(m["iou"][i]):
             continue  # absent from both maps: excluded, as the means exclude it
+        c = i if ids is None else int(ids[i])
         row = rows.setdefault(c, {"class": c, "name": (class_names or {}).get(c, str(c))})
-        row.update({"iou": m["iou"][c], "dice": m["dice"][c], "accuracy": m["class_accuracy"][c],
-                    "precision": m["precision"][c], "support": int(m["support"][c]), "predicted": int(m["predicted"][c])})
+        row.update({"iou": m["iou"][i], "dice": m["dice"][i], "accuracy": m["class_accuracy"][i],
+                    "precision": m["precision"][i], "support": int(m["support"][i]), "predicted": int(m["predicted"][i])})
     out.per_class = [rows[k] for k in sorted(rows)]
 
 
 def _semantic(out, pred, gt, ignore_index, num_classes, binary, class_names):
     p, g, ign = _prepare_semantic(pred, gt, ignore_index, binary)
+    ids = None
+    if num_classes is None and not binary:
+        p, g, ign, ids = _compact_labels(p, g, ign)
     cm = confusion_matrix(p, g, num_classes=2 if binary else num_classes, ignore_index=ign)
     m = semantic_metrics(cm)
     out.summary.update({k: m[k] for k in ("pixel_accuracy", "mean_class_accuracy", "mean_iou", "mean_dice", "fw_iou")})
     if binary and len(m["iou"]) > 1:
         out.summary.update({"foreground_iou": float(m["iou"][1]), "foreground_dice": float(m["dice"][1]),
                             "foreground_precision": float(m["precision"][1]), "foreground_recall": float(m["class_accuracy"][1])})
-    _class_rows(out, m, class_names)
+    _class_rows(out, m, class_names, ids)
+
+
+MAX_SEMANTIC_CLASSES = 4096
+
+
+def _compact_labels(p, g, ign):
+    """Label values renumbered 0..K-1 over the values present when they are sparse (a label 65535
+    in a small mask), so the confusion matrix is K x K for the K classes present, not 65536²; ids
+    maps the new numbers back. Refuses more than MAX_SEMANTIC_CLASSES classes (instance maps)."""
+    valid = g != ign if ign is not None else np.ones(g.shape, bool)
+    ids = np.union1d(np.unique(p[valid]), np.unique(g[valid]))
+    if not ids.size or int(ids[-1]) < max(256, 2 * ids.size):
+        return p, g, ign, None
+    if ids.size > MAX_SEMANTIC_CLASSES:
+        raise ValueError(f"these maps hold {ids.size} distinct labels: semantic scores need class ids (at most "
+                         f"{MAX_SEMANTIC_CLASSES}); for object ids use --kind instance")
+    k = ids.size
+    new_p = np.searchsorted(ids, p).astype(np.int32)
+    new_g = np.where(valid, np.searchsorted(ids, g), k).astype(np.int32)
+    new_p[~valid] = 0
+    return new_p, new_g, (k if not valid.all() else None), ids
 
 
 def _boundary(out, pred, gt, ignore_index, binary, tolerance, class_names):

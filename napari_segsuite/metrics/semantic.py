@@ -13,6 +13,8 @@ import numpy as np
 
 __all__ = ["confusion_matrix", "semantic_metrics"]
 
+MAX_AUTO_CLASSES = 4096  # K² int64 counts (128 MiB here; 32 GiB at 65536): larger label values need num_classes
+
 
 def confusion_matrix(pred: np.ndarray, gt: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = None) -> np.ndarray:
     """``K x K`` int64 confusion matrix (rows: ground truth, columns: prediction).
@@ -27,6 +29,9 @@ def confusion_matrix(pred: np.ndarray, gt: np.ndarray, *, num_classes: int | Non
         if not keep.all():
             pred, gt = pred[keep], gt[keep]
     top = max(int(pred.max()) if pred.size else 0, int(gt.max()) if gt.size else 0)
+    if num_classes is None and top >= MAX_AUTO_CLASSES:
+        raise ValueError(f"label {top} would need a {top + 1} x {top + 1} confusion matrix: renumber the classes "
+                         f"(or pass num_classes); object ids are scored with instance metrics")
     k = top + 1 if num_classes is None else int(num_classes)
     if top >= k:
         raise ValueError(f"label {top} is not below num_classes={k}")

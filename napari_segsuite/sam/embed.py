@@ -47,11 +47,14 @@ def embed_file(path: str, model: Any = "vit_b", checkpoint: str | None = None, d
         session = _session(model, checkpoint, device, cache_dir)
         image = read_image(path)
         before = session.encoder_runs
+        session.cache_error = None
         axis = guess_channel_axis(image.shape)
         slices = list(iter_slices(image.shape, has_channels=axis is not None))
         for index in slices:
             session.set_image(np.asarray(image[index]), channel_axis=axis)
-    except (ValueError, TypeError, OSError, RuntimeError) as e:
+        if session.cache_error:  # embedded, but not kept: the whole point of this command failed
+            raise OSError(session.cache_error)
+    except Exception as e:  # one file's failure (a bad image, an unwritable cache) is reported, the rest go on
         return Outcome(path, "", "failed", str(e) or type(e).__name__, time.perf_counter() - t0)
     new = session.encoder_runs - before
     what = f"{len(slices)} slice{'s' * (len(slices) > 1)}, {new} encoded, {len(slices) - new} already cached"

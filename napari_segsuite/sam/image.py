@@ -79,6 +79,14 @@ def image_hash(rgb: np.ndarray) -> str:
     return h.hexdigest()[:32]
 
 
+def resized_shape(shape: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """The (H, W) that :func:`resize_longest_side` gives an image of ``shape``
+    (segment-anything's ``ResizeLongestSide.get_preprocess_shape``)."""
+    h, w = shape
+    scale = long_side / max(h, w)
+    return int(h * scale + 0.5), int(w * scale + 0.5)
+
+
 def resize_longest_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
     """``rgb`` (H, W, 3) uint8 scaled so that its longer side is ``long_side``, as
     segment-anything's ``ResizeLongestSide.apply_image`` scales it (same output shape; bilinear
@@ -86,8 +94,7 @@ def resize_longest_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
     same values to one grey level (rounding, on under 1% of them), two to three times faster.
     An image already at that size is returned as it is (stock copies it through PIL)."""
     h, w = rgb.shape[:2]
-    scale = long_side / max(h, w)
-    size = (int(h * scale + 0.5), int(w * scale + 0.5))  # ResizeLongestSide.get_preprocess_shape
+    size = resized_shape((h, w), long_side)
     if size == (h, w):
         return rgb
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,17 +129,38 @@ def checkpoint_path(name: str) -> Path:
     return models_dir() / spec(name).filename
 
 
+ENV_VERIFIED = "NAPARI_SEGSUITE_VERIFIED"
+
+
+def verified_dir() -> Path:
+    """Where the plugin remembers the hashes it computed (``$NAPARI_SEGSUITE_VERIFIED`` or the user
+    cache): never beside the user's files, so no file a user copies or receives vouches for itself."""
+    if os.environ.get(ENV_VERIFIED):
+        return Path(os.environ[ENV_VERIFIED])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("napari-segsuite")) / "verified"
+
+
+def _record_path(path: Path, st: os.stat_result) -> Path:
+    """The record of one file's content: keyed by its real path, device, inode, size, mtime and
+    ctime. ctime cannot be set by a user, so a file replaced or rewritten since (even with its mtime
+    and size forged back) misses the record and is hashed again."""
+    key = f"{os.path.realpath(path)}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+    return verified_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, remembered in a sidecar ``.sha256.json`` keyed by size and mtime so that a
-    2.5 GB checkpoint is hashed once."""
+    """SHA-256 of a file, remembered in the plugin's own cache (:func:`verified_dir`) so that a
+    2.5 GB checkpoint is hashed once while it is unchanged."""
     path = Path(path)
     st = path.stat()
-    side = path.with_name(path.name + ".sha256.json")
+    record = _record_path(path, st)
     try:
-        cached = json.loads(side.read_text())
-        if cached["size"] == st.st_size and cached["mtime_ns"] == st.st_mtime_ns:
+        cached = json.loads(record.read_text())
+        if isinstance(cached, dict) and re.fullmatch(r"[0-9a-f]{64}", str(cached.get("sha256"))):
             return str(cached["sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         pass
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -146,9 +168,12 @@ def file_sha256(path: str | os.PathLike) -> str:
             h.update(block)
     digest = h.hexdigest()
     try:
-        side.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
+        from ..io.atomic import atomic_write
+
+        text = json.dumps({"path": str(path), "size": st.st_size, "sha256": digest}).encode()
+        atomic_write(record, lambda f: f.write(text), overwrite=True)
     except OSError:
-        pass  # a read-only folder: hash again next time
+        pass  # an unwritable cache: hash again next time
     return digest
 
 

@@ -40,7 +40,7 @@ import torch
 from ..io.atomic import atomic_write
 from . import decoder as _dec
 from .device import resolve_device
-from .image import image_hash, resize_longest_side, to_sam_rgb
+from .image import image_hash, resize_longest_side, resized_shape, to_sam_rgb
 from .registry import checkpoint_path, file_sha256, load_model
 
 __all__ = ["Embedding", "Prediction", "SamSession", "default_embedding_dir"]
@@ -163,6 +163,7 @@ class SamSession:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.cache_limit_gb = _cache_limit_gb() if cache_limit_gb is None else float(cache_limit_gb)
         self._pruned_before = False
+        self.cache_error: str | None = None  # the last failed write to the disk cache, if any
         self._cache_bytes: float | None = None  # the disk cache's size as last listed, plus what was written since
         self.memory_slots = max(1, int(memory_slots))
         self.fast = fast
@@ -217,7 +218,7 @@ class SamSession:
                 emb.source = "memory"
                 emb.key = key
             else:
-                emb = self._load_disk(digest, key)
+                emb = self._load_disk(digest, key, rgb.shape[:2])
                 if emb is None:
                     emb = self._encode(rgb, digest, key)
                     self._save_disk(emb)
@@ -295,25 +296,43 @@ class SamSession:
             return None
         return self.cache_dir / self.model_hash[:16] / f"{digest}.npy"
 
-    def _load_disk(self, digest: str, key: Hashable) -> Embedding | None:
+    def _load_disk(self, digest: str, key: Hashable, original_size: tuple[int, int]) -> Embedding | None:
+        """The cached embedding of an image of ``original_size``, or None when there is none or the
+        entry is damaged (unreadable, wrong shape, dtype or sizes, non-finite): such an entry is
+        recomputed and overwritten, never trusted."""
         path = self._disk_path(digest)
         if path is None or not path.exists():
             return None
+        expected_input = resized_shape(tuple(original_size), self.img_size)
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
-            if meta.get("version") != CACHE_VERSION or meta.get("model_sha256") != self.model_hash:
+            if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION or meta.get("model_sha256") != self.model_hash:
                 return None
+            if (list(meta.get("original_size", ())) != list(original_size)
+                    or list(meta.get("input_size", ())) != list(expected_input)):
+                return None  # written for another image (or forged): a click would be mapped wrongly
             arr = np.load(path, allow_pickle=False)
-            if arr.shape != tuple(meta["shape"]):
+            if arr.dtype != np.float32 or arr.shape != tuple(meta["shape"]) or not np.isfinite(arr).all():
                 return None
-        except (OSError, ValueError, KeyError, TypeError):
+            if self._feature_shape is not None and arr.shape != self._feature_shape:
+                return None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError):
             return None  # a damaged cache entry is simply recomputed (and overwritten)
         try:
             os.utime(path)  # a use: the size limit removes the embeddings used longest ago first
         except OSError:
             pass
         features = torch.from_numpy(arr).to(self.device)
-        return self._embedding(digest, key, features, tuple(meta["input_size"]), tuple(meta["original_size"]), "disk")
+        return self._embedding(digest, key, features, tuple(expected_input), tuple(original_size), "disk")
+
+    @property
+    def _feature_shape(self) -> tuple[int, ...] | None:
+        """The encoder's output shape, from the prompt encoder's geometry (None if it has none)."""
+        prompt = getattr(self.model, "prompt_encoder", None)
+        try:
+            return (1, int(prompt.embed_dim), *(int(v) for v in prompt.image_embedding_size))
+        except (AttributeError, TypeError):
+            return None
 
     def _save_disk(self, emb: Embedding) -> None:
         path = self._disk_path(emb.image_hash)
@@ -328,7 +347,8 @@ class SamSession:
                     "original_size": list(emb.original_size), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
             atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta, indent=1).encode()), overwrite=True)
         except OSError as e:
-            self.notify(f"could not write the embedding cache in {path.parent} ({e}); embeddings are kept in memory only")
+            self.cache_error = f"could not write the embedding cache in {path.parent} ({e.strerror or e})"
+            self.notify(f"{self.cache_error}; embeddings are kept in memory only")
             return
         self._prune_disk(keep=path, added=path.stat().st_size if path.exists() else 0)
 

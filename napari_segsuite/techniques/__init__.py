@@ -37,6 +37,8 @@ def get(name: str) -> Technique:
     ``learn.<name>`` techniques are trained models: one saved in the learned-models folder is
     loaded on first use (see :mod:`napari_segsuite.learn.technique`).
     """
+    if not isinstance(name, str):
+        raise KeyError(f"a technique is named by text, got {name!r}")
     try:
         return CATALOG[name]
     except KeyError:

@@ -131,6 +131,7 @@ def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tup
     if dtype.kind == "b":
         notes.append("boolean image read as 0/1")
         raw = raw.view(np.uint8)
+    raw = _within_float32(raw, notes)
     if mode == "gray":
         data = to_gray(raw) if has_channels else np.asarray(raw, dtype=np.float32)
         integer_valued = dtype.kind in "biu" and (not has_channels or raw.shape[-1] in (1, 2))
@@ -159,6 +160,24 @@ def prepare_slice(slice_: Any, *, has_channels: bool, mode: str = "gray") -> tup
         vmin, vmax = float(values.min()), float(values.max())
         fill = float(values.mean()) if n_bad else 0.0
     return data, ImageInfo(np.dtype(dtype), integer_valued, vmin, vmax, n_bad, fill, notes)
+
+
+_FLOAT32_SAFE = float(np.finfo(np.float32).max) / 16  # headroom for the sums techniques form
+
+
+def _within_float32(raw: np.ndarray, notes: list[str]) -> np.ndarray:
+    """``raw`` scaled by a power of two when its finite values exceed what float32 (the techniques'
+    working type) holds, so they stay finite instead of becoming inf; a note says by how much."""
+    if raw.dtype.kind != "f" or raw.dtype.itemsize <= 4 or not raw.size:
+        return raw
+    with np.errstate(invalid="ignore"):
+        top = float(np.nanmax(np.where(np.isfinite(raw), np.abs(raw), 0)))
+    if top <= _FLOAT32_SAFE:
+        return raw
+    k = int(np.ceil(np.log2(top / _FLOAT32_SAFE)))
+    notes.append(f"values up to {top:.3g} exceed float32's range: the image was divided by 2^{k} for processing "
+                 f"(intensities and thresholds shown are in those units)")
+    return raw / np.float64(2.0**k)
 
 
 def _prepare_labels(raw: np.ndarray, has_channels: bool) -> tuple[np.ndarray, ImageInfo]:

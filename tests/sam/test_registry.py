@@ -120,7 +120,8 @@ def test_hash_is_cached(tmp_path):
     f = tmp_path / "f.bin"
     f.write_bytes(b"abc")
     assert registry.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
-    assert (tmp_path / "f.bin.sha256.json").exists()
+    assert not (tmp_path / "f.bin.sha256.json").exists()  # nothing written beside the user's file
+    assert len(list(registry.verified_dir().glob("*.json"))) >= 1
     f.write_bytes(b"abcd")  # size changed: hashed again
     assert registry.file_sha256(f) == hashlib.sha256(b"abcd").hexdigest()
 

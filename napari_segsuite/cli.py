@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -27,6 +28,40 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["build_viewer", "main"]
+
+DEVICE_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+
+
+def _at_least(low: int):
+    """An argparse type: an integer >= ``low``, refused at parse time with the option's name."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _workers_option(text: str) -> str:
+    if text != "auto":
+        _at_least(1)(text)
+    return text
+
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="napari-segsuite", description="Interactive image segmentation for napari.")
@@ -46,29 +81,31 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["png", "tif", "npy"], default="png", help="mask file format (default png)")
     r.add_argument("--channel-axis", default="auto", help="'auto' (RGB if the last axis has 3 or 4 entries), 'none', or an axis number")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
-    r.add_argument("--tile", type=int, default=None, metavar="PIXELS",
+    r.add_argument("--tile", type=_at_least(16), default=None, metavar="PIXELS",
                    help="process each image in overlapping tiles of this size (local techniques only; same result, "
                         "far less memory for very large images)")
-    r.add_argument("--workers", default="1", help="parallel worker processes on this machine (dask), or 'auto' = one per core")
+    r.add_argument("--workers", type=_workers_option, default="1", help="parallel worker processes on this machine (dask), or 'auto' = one per core")
     r.add_argument("--scheduler", metavar="ADDRESS", help="send the work to a dask.distributed scheduler, e.g. tcp://host:8786")
     e = sub.add_parser("evaluate", help="score predicted label masks against ground truth")
     e.add_argument("pred", help="a predicted mask file, or a folder of them")
     e.add_argument("gt", help="a ground-truth file or folder (paired with predictions by file stem): PNG/TIFF/NPY, VOC "
                               "palette PNG, BSDS .mat, or one COCO instances JSON for all images")
-    e.add_argument("--kind", choices=["semantic", "instance", "boundary", "all"], default="semantic")
+    e.add_argument("--kind", choices=["semantic", "instance", "boundary", "all"], default="semantic",
+                   help="semantic: class ids (confusion matrix); instance: object matching, F1, AP, PQ; boundary: BF "
+                        "score; all: every one (default semantic)")
     e.add_argument("--ignore-index", type=int, default=None, help="ground-truth label to ignore (VOC: 255)")
     e.add_argument("--binary", action="store_true", help="semantic/boundary on foreground vs background")
-    e.add_argument("--tolerance", type=float, default=None, help="BF tolerance in pixels (default 0.75%% of the diagonal)")
+    e.add_argument("--tolerance", type=_non_negative_float, default=None, help="BF tolerance in pixels (default 0.75%% of the diagonal)")
     e.add_argument("--json", action="store_true", help="print JSON (per image and aggregate)")
     b = sub.add_parser("benchmark-clicks", help="simulated clicks on a data set: mean IoU after k clicks, NoC@85/90")
     b.add_argument("dataset", help="a folder: images/ + labels/ (DSB2018), rgb/ + figure_ground/ (Weizmann), or COCO")
     b.add_argument("--backend", default="classical", help="classical (GrabCut / random walker) or a SAM model name, e.g. vit_b")
     b.add_argument("--checkpoint", help="a SAM checkpoint file (default: the downloaded official one)")
-    b.add_argument("--device", default="auto")
-    b.add_argument("--max-clicks", type=int, default=20)
-    b.add_argument("--limit", type=int, default=None, help="only the first N images")
-    b.add_argument("--max-objects", type=int, default=None, help="at most N objects per image (a fixed random draw)")
-    b.add_argument("--min-area", type=int, default=0, help="skip objects smaller than this many pixels")
+    b.add_argument("--device", default="auto", help=DEVICE_HELP)
+    b.add_argument("--max-clicks", type=_at_least(1), default=20, help="clicks per object at most (default 20)")
+    b.add_argument("--limit", type=_at_least(1), default=None, help="only the first N images")
+    b.add_argument("--max-objects", type=_at_least(1), default=None, help="at most N objects per image (a fixed random draw)")
+    b.add_argument("--min-area", type=_at_least(0), default=0, help="skip objects smaller than this many pixels")
     b.add_argument("--json", action="store_true", help="print JSON")
     tr = sub.add_parser("train", help="train a U-Net, SegNet or DeepLab on a folder of images with labels")
     tr.add_argument("dataset", help="a folder: images/ + labels/ (same stems), rgb/ + figure_ground/, or COCO")
@@ -89,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation Dice")
     tr.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
     tr.add_argument("--limit", type=int, default=None, help="only the first N images")
-    tr.add_argument("--device", default="auto")
+    tr.add_argument("--device", default="auto", help=DEVICE_HELP)
     tr.add_argument("--overwrite", action="store_true")
     tr.add_argument("--register", action="store_true", help="also keep it in the learned-models folder as technique learn.NAME")
     pr = sub.add_parser("predict", help="apply a trained model to image files")
@@ -98,15 +135,15 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", required=True, help="output folder for the label masks")
     pr.add_argument("--format", choices=["png", "tif", "npy"], default="png")
     pr.add_argument("--channel-axis", default="auto", help="'auto', 'none', or an axis number")
-    pr.add_argument("--min-size", type=int, default=0, help="instance models: remove objects smaller than this (pixels)")
-    pr.add_argument("--tile", type=int, default=1024, help="tile side in pixels for large images")
-    pr.add_argument("--device", default="auto")
+    pr.add_argument("--min-size", type=_at_least(0), default=0, help="instance models: remove objects smaller than this (pixels)")
+    pr.add_argument("--tile", type=_at_least(64), default=1024, help="tile side in pixels for large images (at least 64)")
+    pr.add_argument("--device", default="auto", help=DEVICE_HELP)
     pr.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     em = sub.add_parser("embed", help="precompute SAM embeddings of images into the cache (reopening them skips the encoder)")
     em.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     em.add_argument("--model", default="vit_b", help="registry name: vit_b, vit_l, vit_h")
     em.add_argument("--checkpoint", help="a local checkpoint (default: the downloaded official one)")
-    em.add_argument("--device", default="auto")
+    em.add_argument("--device", default="auto", help=DEVICE_HELP)
     em.add_argument("--cache", help="embedding cache folder (default: $NAPARI_SEGSUITE_EMBEDDINGS or the user cache); "
                                     "with --scheduler, one that every worker sees")
     em.add_argument("--scheduler", metavar="ADDRESS", help="spread the files over a dask.distributed cluster "
@@ -143,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "predict":
             return _predict(args)
         return _run(args)
+    except BrokenPipeError:  # `napari-segsuite techniques | head`: the reader has gone, which is no error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
@@ -218,7 +259,7 @@ def markdown_table(techs: Sequence[Any]) -> str:
 def _techniques(as_json: bool, family: str | None, markdown: bool = False) -> int:
     from .techniques import CATALOG
 
-    techs = [t for t in CATALOG.values() if family is None or t.family == family]
+    techs = [t for t in CATALOG.values() if family is None or t.family.lower() == family.lower()]
     if family is not None and not techs:
         raise ValueError(f"no family {family!r}; families: {sorted({t.family for t in CATALOG.values()})}")
     if as_json:
@@ -391,18 +432,21 @@ def _read_gt(path: Path, stem: str = "") -> list[Any]:
     if suffix == ".mat":
         return read_bsds_groundtruth(path).segmentations
     if suffix == ".json":
-        from .io.coco import read_coco
+        from .io.coco import load_coco, read_coco
 
-        names = [i.get("file_name", "") for i in json.loads(path.read_text(encoding="utf-8")).get("images", [])]
-        match = [n for n in names if Path(n).stem == stem]
+        coco = load_coco(path)  # parsed once for every image of the run
+        match = [n for n in coco.by_name if Path(n).stem == stem]
         if not match:
             raise ValueError(f"{path} has no image named {stem}.*")
-        return [read_coco(path, match[0])[0]]
+        return [read_coco(coco, match[0])[0]]
     if suffix == ".png":
         from PIL import Image
 
-        with Image.open(path) as im:
-            palette = im.mode == "P"
+        try:
+            with Image.open(path) as im:
+                palette = im.mode == "P"
+        except Exception:
+            palette = False  # read_image below says what is wrong with the file
         if palette:
             from .io.voc import read_voc_mask
 
@@ -422,9 +466,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             pred = read_image(pred_path)
             gts = _read_gt(gt_path, pred_path.stem)
             scores = [score(pred, g, kind=args.kind, ignore_index=args.ignore_index, binary=args.binary, tolerance=args.tolerance) for g in gts]
-        except (ValueError, TypeError, OSError) as e:
+        except Exception as e:  # one bad pair (a damaged or hostile ground truth) is reported; the others are scored
             failed += 1
-            print(f"{pred_path.name}: FAILED: {e}", file=sys.stderr)
+            print(f"{pred_path.name}: FAILED: {e or type(e).__name__}", file=sys.stderr)
             continue
         summary = {k: mean_of_defined([s.summary[k] for s in scores]) for k in scores[0].summary}
         rows.append({"image": pred_path.stem, "annotators": len(gts), **summary})
@@ -580,10 +624,14 @@ def _predict(args: argparse.Namespace) -> int:
     from .learn.store import load_model
     from .learn.technique import register_model
 
+    from .sam.device import resolve_device
+
+    resolve_device(args.device)  # cuda:7 on a one-GPU machine fails here, not once per file
     model = load_model(args.model)
     model.device = args.device
     tech = register_model(model)
     params = {"tile": args.tile} | ({"min_size": args.min_size} if model.config.task == "instance" else {})
+    params = tech.validate_params(params)
 
     def process(image, channel_axis):
         result = tech.run(image, channel_axis=channel_axis, **params)

@@ -75,33 +75,44 @@ class ProjectWidget(QWidget):
 
     # -- project ------------------------------------------------------------------------------
     def open(self, folder: str | Path) -> None:
-        """Open (or resume) the project of ``folder``."""
-        if self.project is not None:
-            self.save()
-        try:
-            self.project = Project(folder, fmt=self.fmt.value)
-        except ValueError as e:
-            show_error(str(e))
-            self.status.setText(str(e))
+        """Open (or resume) the project of ``folder``. Labels not yet saved are saved first; when that
+        fails the current project stays open, its labels untouched, and nothing else is opened."""
+        if self.project is not None and self.labels_layer is not None and self.save() is None:
+            self.status.setText("The labels of the open image could not be saved, so no other project was opened "
+                                "(they are still in the layer): fix the problem, press Save now, then Open.")
             return
+        try:
+            project = Project(folder, fmt=self.fmt.value)
+            image = project.image()  # a damaged first image is said now, before any layer changes
+        except Exception as e:  # every error the project raises is a message, and the dock stays usable
+            message = str(e) or type(e).__name__
+            show_error(message)
+            self.status.setText(message)
+            return
+        self.project = project
         self.fmt.value = self.project.fmt
         self.folder.value = str(folder)
         for button in (self.prev_button, self.next_button, self.save_button, self.voc_button, self.coco_button):
             button.enabled = True
-        self._load()
+        self._load(image)
         self._restart_timer()
 
     @property
     def labels_layer(self) -> Any:
         return self.viewer.layers[LABELS] if LABELS in self.viewer.layers else None
 
-    def _load(self) -> None:
-        """Show the project's current image and its saved labels (or empty ones)."""
+    def _load(self, image: np.ndarray | None = None) -> None:
+        """Show the project's current image (``image``, when already read) and its saved labels (or
+        empty ones)."""
         p = self.project
-        image = p.image()
+        image = p.image() if image is None else image
         rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
         shape = image.shape[:-1] if rgb else image.shape
-        labels = p.labels()
+        try:
+            labels = p.labels()
+        except ValueError as e:  # a damaged mask: start from empty labels, keep the file, and say so
+            show_error(f"{e}; the file is left as it is, and this image starts with empty labels")
+            labels = None
         if labels is None or labels.shape != shape:
             labels = np.zeros(shape, np.int32)
         self._loading = True
@@ -136,7 +147,7 @@ class ProjectWidget(QWidget):
         done, total = p.progress
         self.bar.setRange(0, total)
         self.bar.setValue(done)
-        mark = " (annotated)" if p.images[p.index].stem in p.annotated else ""
+        mark = " (annotated)" if p.is_annotated() else ""
         self.status.setText(f"image {p.index + 1} of {total}: {p.images[p.index].name}{mark}; {done} of {total} annotated; "
                             f"labels saved in {p.labels_dir}")
         self.prev_button.enabled = p.index > 0
@@ -149,7 +160,7 @@ class ProjectWidget(QWidget):
             return None
         try:
             path = self.project.save(np.asarray(layer.data), object_classes=object_classes(layer.features))
-        except (OSError, ValueError, TypeError) as e:
+        except Exception as e:
             show_error(f"the labels were NOT saved ({e}); they are still in the layer: fix the problem and save again")
             return None
         self.dirty = False
@@ -162,8 +173,17 @@ class ProjectWidget(QWidget):
             return
         if self.save() is None and self.labels_layer is not None:
             return  # a failed save keeps the person on this image, labels intact
-        self.project.go(self.project.index + delta)
-        self._load()
+        target = int(np.clip(self.project.index + delta, 0, len(self.project) - 1))
+        try:
+            image = self.project.image(target)
+        except Exception as e:  # a damaged image: say so and stay on this one
+            show_error(str(e) or type(e).__name__)
+            return
+        try:
+            self.project.go(target)
+        except OSError as e:
+            show_error(f"could not record the current image in the project ({e}); the labels are saved")
+        self._load(image)
 
     def _restart_timer(self) -> None:
         self.timer.stop()
@@ -203,14 +223,15 @@ class ProjectWidget(QWidget):
         """Save, then export the project to VOC (a folder) or COCO (a JSON file)."""
         if self.project is None:
             return None
-        self.save()
+        if self.labels_layer is not None and self.save() is None:
+            return None  # the message said why; exporting now would leave those labels out
         try:
             if kind == "voc":
                 out = self.project.export_voc(target, overwrite=True)
             else:
                 out = self.project.export_coco(target, overwrite=True)
-        except (OSError, ValueError) as e:
-            show_error(str(e))
+        except Exception as e:
+            show_error(str(e) or type(e).__name__)
             return None
         show_info(f"project exported to {out}")
         return out

@@ -33,6 +33,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("CUDA was requested but this machine has no usable NVIDIA GPU (or torch was built "
                            "without CUDA); choose device 'cpu' or 'auto'")
+    if name.startswith("cuda:"):
+        index = name[5:]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise RuntimeError(f"there is no GPU {device!r} on this machine (it has {torch.cuda.device_count()}: "
+                               f"cuda:0 to cuda:{torch.cuda.device_count() - 1}); choose one of those, or 'auto'")
     if name == "mps" and not available_devices().count("mps"):
         raise RuntimeError("MPS was requested but is not available on this machine; choose 'cpu' or 'auto'")
     try:

@@ -53,6 +53,24 @@ def prompts_from_labels(labels: np.ndarray, *, min_area: int = 0) -> list[Object
     return out
 
 
+def _widen_thin_boxes(prompts: list[ObjectPrompt], shape: tuple[int, int]) -> tuple[list[ObjectPrompt], int]:
+    """Boxes of objects one pixel wide or high grown by a pixel on each side of that axis (within the
+    image), since a box with no area is no prompt; how many were grown."""
+    h, w = shape
+    out, widened = [], 0
+    for p in prompts:
+        x0, y0, x1, y1 = p.box
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            if x1 - x0 < 1:
+                x0, x1 = max(x0 - 1, 0), min(x1 + 1, w - 1)
+            if y1 - y0 < 1:
+                y0, y1 = max(y0 - 1, 0), min(y1 + 1, h - 1)
+            p = ObjectPrompt(p.label, (x0, y0, x1, y1), p.point, p.area)
+            widened += 1
+        out.append(p)
+    return out, widened
+
+
 def refine_labels(
     session,
     image: np.ndarray,
@@ -82,6 +100,9 @@ def refine_labels(
     if not prompts:
         notes.append("the labels layer has no object to refine" + (f" of at least {min_area} pixels" if min_area else ""))
         return out, notes
+    prompts, widened = _widen_thin_boxes(prompts, labels.shape)
+    if widened:
+        notes.append(f"{widened} object(s) one pixel wide or high were prompted with a box widened by a pixel")
     emb = session.set_image(image)
     masks = []
     kept_original = 0
@@ -97,8 +118,11 @@ def refine_labels(
                                                 boxes=boxes, multimask=mode == "point")
             got = [_dec.upsample_mask(lg[int(np.argmax(s))], emb.input_size, emb.original_size) for lg, s in zip(logits, iou)]
         else:
-            got = [session.predict(points=None if points is None else points[0], labels=None if points is None else [1],
-                                   box=None if boxes is None else boxes[0], multimask=mode == "point").mask()]
+            try:
+                got = [session.predict(points=None if points is None else points[0], labels=None if points is None else [1],
+                                       box=None if boxes is None else boxes[0], multimask=mode == "point").mask()]
+            except ValueError:  # a prompt this backend cannot take (a box with no area): keep the object as it was
+                got = [np.zeros(labels.shape, bool)]
         for p, m in zip(chunk, got):
             if not m.any():
                 m = labels == p.label

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..presets import FORMAT, VERSION, parse_step, read_preset_json
 from ..techniques.chain import Chain, Step
+from .hybrid import MODES as REFINE_MODES
 
 __all__ = ["SamPipeline", "is_pipeline", "load_pipeline", "parse_pipeline", "save_pipeline"]
 
@@ -114,8 +115,7 @@ def parse_pipeline(data: Any, *, source: str = "preset") -> SamPipeline:
         raise ValueError(f"{source}: unknown SAM option(s) {sorted(set(options) - set(allowed)) if isinstance(options, dict) else options}; "
                          f"{mode} mode takes {', '.join(allowed)}")
     for k, v in options.items():
-        if not isinstance(v, (int, float, str)) or isinstance(v, bool):
-            raise ValueError(f"{source}: SAM option {k} must be a number or a word, got {v!r}")
+        _check_option(source, k, v)
     before = tuple(Step(*parse_step(s, f"{source}: before step {i + 1}")) for i, s in enumerate(data.get("before", [])))
     post = tuple(Step(*parse_step(s, f"{source}: post step {i + 1}")) for i, s in enumerate(data.get("post", [])))
     if mode == "refine" and not before:
@@ -132,6 +132,32 @@ def parse_pipeline(data: Any, *, source: str = "preset") -> SamPipeline:
     if ckpt is not None and not isinstance(ckpt, str):
         raise ValueError(f"{source}: 'checkpoint' must be a file path")
     return SamPipeline(model, mode, dict(options), before, post, ckpt)
+
+
+# option -> (type, smallest, largest or None, choices or None): checked when the preset is read, so a bad
+# value fails once with the file's name instead of once per image
+_OPTION_RULES: dict[str, tuple[type, float | None, float | None, tuple | None]] = {
+    "points_per_side": (int, 1, 256, None), "crop_n_layers": (int, 0, 4, None),
+    "crop_overlap_ratio": (float, 0.0, 0.99, None), "crop_n_points_downscale_factor": (int, 1, 16, None),
+    "stability_score_offset": (float, 0.0, None, None), "points_per_batch": (int, 1, 4096, None),
+    "pred_iou_thresh": (float, 0.0, 1.0, None), "stability_score_thresh": (float, 0.0, 1.0, None),
+    "box_nms_thresh": (float, 0.0, 1.0, None), "crop_nms_thresh": (float, 0.0, 1.0, None),
+    "min_area": (int, 0, None, None), "batch_size": (int, 1, 4096, None), "mode": (str, None, None, REFINE_MODES),
+}
+
+
+def _check_option(source: str, name: str, value: Any) -> None:
+    kind, lo, hi, choices = _OPTION_RULES[name]
+    if choices is not None:
+        if value not in choices:
+            raise ValueError(f"{source}: SAM option {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or (kind is int and value != int(value)) or value != value:
+        raise ValueError(f"{source}: SAM option {name} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+        raise ValueError(f"{source}: SAM option {name} must be {bounds}, got {value!r}")
 
 
 def load_pipeline(path: str | os.PathLike) -> SamPipeline:

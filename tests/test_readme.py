@@ -36,3 +36,14 @@ def test_ci_extracts_and_runs_the_readme_test_command():
     out = subprocess.run(["bash", "-c", extract], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     expected = re.search(r"```bash\n(.*?)```", _block("test-command"), flags=re.S).group(1).strip()
     assert out == expected
+
+
+def test_reliability_table_lists_the_hostile_suite():
+    """The README's table names every probe kind with its current count (the full run, which also
+    checks the outcomes, is ``python benchmarks/reliability.py``)."""
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reliability.py"), "--collect"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert _block("reliability-table") == out.stdout.strip()

@@ -90,13 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("pred", help="a predicted mask file, or a folder of them")
     e.add_argument("gt", help="a ground-truth file or folder (paired with predictions by file stem): PNG/TIFF/NPY, VOC "
                               "palette PNG, BSDS .mat, or one COCO instances JSON for all images")
-    e.add_argument("--kind", choices=["semantic", "instance", "boundary", "all"], default="semantic",
-                   help="semantic: class ids (confusion matrix); instance: object matching, F1, AP, PQ; boundary: BF "
-                        "score; all: every one (default semantic)")
+    e.add_argument("--kind", choices=["auto", "semantic", "instance", "boundary", "all"], default="auto",
+                   help="auto (default): instance metrics when the ground truth holds many object ids and no class "
+                        "names, else semantic; semantic: class ids (confusion matrix); instance: object matching, F1, "
+                        "AP, PQ; boundary: BF score; all: every one. BSDS .mat ground truth runs the BSDS benchmark")
     e.add_argument("--ignore-index", type=int, default=None, help="ground-truth label to ignore (VOC: 255)")
     e.add_argument("--binary", action="store_true", help="semantic/boundary on foreground vs background")
     e.add_argument("--tolerance", type=_non_negative_float, default=None, help="BF tolerance in pixels (default 0.75%% of the diagonal)")
     e.add_argument("--json", action="store_true", help="print JSON (per image and aggregate)")
+    e.add_argument("--csv", action="store_true", help="print every metric as CSV (the terminal table shows the key ones)")
     b = sub.add_parser("benchmark-clicks", help="simulated clicks on a data set: mean IoU after k clicks, NoC@85/90")
     b.add_argument("dataset", help="a folder: images/ + labels/ (DSB2018), rgb/ + figure_ground/ (Weizmann), or COCO")
     b.add_argument("--backend", default="classical", help="classical (GrabCut / random walker) or a SAM model name, e.g. vit_b")
@@ -401,92 +403,33 @@ def _progress_bar(total: int):
         return Plain()
 
 
-MASK_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".mat"}
-
-
-def _pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
-    if gt.is_file() and gt.suffix.lower() == ".json":  # COCO: one file for every image
-        preds = [pred] if pred.is_file() else sorted(p for p in pred.iterdir() if p.suffix.lower() in MASK_SUFFIXES)
-        return [(p, gt) for p in preds]
-    if pred.is_file() and gt.is_file():
-        return [(pred, gt)]
-    if pred.is_dir() and gt.is_dir():
-        gts = {p.stem: p for p in gt.iterdir() if p.suffix.lower() in MASK_SUFFIXES}
-        pairs = [(p, gts[p.stem]) for p in sorted(pred.iterdir()) if p.suffix.lower() in MASK_SUFFIXES and p.stem in gts]
-        if not pairs:
-            raise ValueError(f"no file in {pred} has a ground truth of the same name in {gt}")
-        return pairs
-    for p in (pred, gt):
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: no such file or folder")
-    raise ValueError("give two files or two folders")
-
-
-def _read_gt(path: Path, stem: str = "") -> list[Any]:
-    """Ground-truth label maps of a file: one, one per annotator for BSDS .mat, the image called
-    ``stem`` of a COCO JSON, or the indices of a VOC palette PNG (255 = ignore: --ignore-index 255)."""
-    from .io import read_image
-    from .io.bsds import read_bsds_groundtruth
-
-    suffix = path.suffix.lower()
-    if suffix == ".mat":
-        return read_bsds_groundtruth(path).segmentations
-    if suffix == ".json":
-        from .io.coco import load_coco, read_coco
-
-        coco = load_coco(path)  # parsed once for every image of the run
-        match = [n for n in coco.by_name if Path(n).stem == stem]
-        if not match:
-            raise ValueError(f"{path} has no image named {stem}.*")
-        return [read_coco(coco, match[0])[0]]
-    if suffix == ".png":
-        from PIL import Image
-
-        try:
-            with Image.open(path) as im:
-                palette = im.mode == "P"
-        except Exception:
-            palette = False  # read_image below says what is wrong with the file
-        if palette:
-            from .io.voc import read_voc_mask
-
-            return [read_voc_mask(path)]
-    return [read_image(path)]
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from .io import read_image
-    from .metrics import score
-    from .metrics.score import mean_of_defined
+    """``evaluate``: scores per image and their mean (a table that fits the terminal, or all of them
+    with --csv / --json); BSDS ground truth runs the BSDS benchmark (see :mod:`.evaluate`)."""
+    from .evaluate import bsds_lines, evaluate_files, format_table
+    from .metrics.score import jsonable
 
-    rows: list[dict[str, Any]] = []
-    failed = 0
-    for pred_path, gt_path in _pairs(Path(args.pred), Path(args.gt)):
-        try:
-            pred = read_image(pred_path)
-            gts = _read_gt(gt_path, pred_path.stem)
-            scores = [score(pred, g, kind=args.kind, ignore_index=args.ignore_index, binary=args.binary, tolerance=args.tolerance) for g in gts]
-        except Exception as e:  # one bad pair (a damaged or hostile ground truth) is reported; the others are scored
-            failed += 1
-            print(f"{pred_path.name}: FAILED: {e or type(e).__name__}", file=sys.stderr)
-            continue
-        summary = {k: mean_of_defined([s.summary[k] for s in scores]) for k in scores[0].summary}
-        rows.append({"image": pred_path.stem, "annotators": len(gts), **summary})
-    if not rows:
+    result = evaluate_files(args.pred, args.gt, kind=args.kind, ignore_index=args.ignore_index, binary=args.binary,
+                            tolerance=args.tolerance,
+                            failed=lambda name, message: print(f"{name}: FAILED: {message}", file=sys.stderr))
+    if not result.rows:
         raise ValueError("no pair could be scored")
-    metrics = [k for k in rows[0] if k not in ("image", "annotators")]
-    aggregate = {k: mean_of_defined([r[k] for r in rows]) for k in metrics}
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
-        from .metrics.score import _jsonable
+        print(json.dumps(jsonable({"kind": result.kind, "images": result.rows, "aggregate": result.aggregate,
+                                   "bsds": result.bsds, "notes": result.notes}), indent=2))
+    elif args.csv:
+        import csv
 
-        print(json.dumps(_jsonable({"images": rows, "aggregate": aggregate}), indent=2))
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(result.rows[0]), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(result.rows + [{"image": "mean", **result.aggregate}])
     else:
-        width = max(len(r["image"]) for r in rows + [{"image": "mean"}])
-        cols = {m: max(len(m), 8) for m in metrics}
-        print(f"{'image':{width}s} " + " ".join(f"{m:>{w}s}" for m, w in cols.items()))
-        for r in rows + [{"image": "mean", **aggregate}]:
-            print(f"{r['image']:{width}s} " + " ".join(f"{r[m]:{w}.4f}" for m, w in cols.items()))
-    return 1 if failed else 0
+        if result.bsds is not None:
+            print("\n".join(bsds_lines(result.bsds)))
+        print(format_table(result))
+    return 1 if result.failures else 0
 
 
 def _models(args: argparse.Namespace) -> int:

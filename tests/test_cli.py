@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -161,3 +163,63 @@ def test_evaluate_reads_coco_and_voc_ground_truth(shared_data, tmp_path, capsys)
     write_labels(tmp_path / "vocpred" / "2007_000063.png", np.where(truth == 255, 0, truth).astype(np.uint8))
     assert main(["evaluate", str(tmp_path / "vocpred" / "2007_000063.png"), str(voc), "--ignore-index", "255", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["aggregate"]["pixel_accuracy"] == 1.0
+
+
+def _nuclei(seed: int = 0, n: int = 30) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    lab = np.zeros((96, 96), np.uint16)
+    for k in range(n):
+        y, x = rng.integers(3, 90, 2)
+        lab[y:y + 4, x:x + 4] = k + 1
+    return lab
+
+
+def test_evaluate_picks_instance_metrics_for_object_ids_and_says_why(tmp_path, capsys):
+    gt = _nuclei()
+    write_labels(tmp_path / "gt" / "a.png", gt)
+    write_labels(tmp_path / "pred" / "a.png", gt)
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 0
+    out, err = capsys.readouterr()
+    assert "f1@0.5" in out and "mean_iou" not in out
+    assert "--kind auto: the ground truth holds" in err and "instance metrics" in err
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--kind", "semantic"]) == 0
+    assert "look like object ids" in capsys.readouterr().err
+
+
+def test_evaluate_fits_the_terminal_and_prints_everything_as_csv(tmp_path, capsys, monkeypatch):
+    gt = _nuclei()
+    write_labels(tmp_path / "gt" / ("x" * 64 + ".png"), gt)
+    write_labels(tmp_path / "pred" / ("x" * 64 + ".png"), np.roll(gt, 1, axis=0))
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--kind", "all"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100 and "more metrics: --csv or --json" in out
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--kind", "all", "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][0] == "image" and "voi" in rows[0] and "mean_iou" in rows[0] and rows[2][0] == "mean"
+
+
+def test_evaluate_runs_the_bsds_benchmark_on_bsds_ground_truth(tmp_path, capsys):
+    import scipy.io as sio
+
+    seg = np.zeros((40, 60), np.uint16)
+    seg[:, 30:] = 1
+    seg += 1
+    other = seg.copy()
+    other[:20] += 2
+    cells = np.empty((1, 2), dtype=object)
+    from napari_segsuite.metrics.boundary import label_boundaries
+
+    for i, s in enumerate((seg, other)):
+        cells[0, i] = {"Segmentation": s, "Boundaries": label_boundaries(s).astype(np.uint8)}
+    (tmp_path / "gt").mkdir()
+    sio.savemat(tmp_path / "gt" / "im.mat", {"groundTruth": cells})
+    write_labels(tmp_path / "pred" / "im.png", seg)
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "bsds" and out["bsds"]["images"] == 1
+    assert out["bsds"]["ods"]["precision"] == pytest.approx(1.0) and 0.5 < out["bsds"]["ods"]["recall"] < 1.0
+    assert out["bsds"]["covering_ods"] > 0.7
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 0
+    text = capsys.readouterr().out
+    assert "BSDS500 benchmark" in text and "ODS F" in text and "Covering ODS" in text and "PRI" in text

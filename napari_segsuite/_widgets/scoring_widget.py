@@ -16,7 +16,8 @@ from qtpy.QtWidgets import QFileDialog, QHeaderView, QLabel, QTableWidget, QTabl
 
 from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
-from .layers import reset_keeping_value, segsuite_metadata
+from ..metrics.score import object_ids
+from .layers import PREVIEW, is_preview, reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner
 
 __all__ = ["ScoringWidget", "error_maps"]
@@ -71,7 +72,9 @@ class ScoringWidget(QWidget):
 
         self.pred = widgets.ComboBox(label="prediction", choices=self._labels_choices, nullable=True, tooltip="Labels layer to score")
         self.gt = widgets.ComboBox(label="ground truth", choices=self._labels_choices, tooltip="Reference labels layer")
-        self.kind = widgets.ComboBox(label="metrics", choices=["semantic", "instance", "boundary", "all"], value="semantic")
+        self.kind = widgets.ComboBox(label="metrics", choices=["auto", "semantic", "instance", "boundary", "all"], value="auto",
+                                     tooltip="auto: instance metrics when the ground truth holds many object ids and no "
+                                             "class names, else semantic")
         self.binary = widgets.CheckBox(value=False, text="foreground vs background", tooltip="Score label > 0 against background only")
         self.ignore = widgets.SpinBox(label="ignore label", value=-1, min=-1, max=65535, tooltip="Ground-truth label left out (VOC: 255); -1 = none")
         self.live = widgets.CheckBox(value=True, text="live: re-score after every stroke")
@@ -97,6 +100,9 @@ class ScoringWidget(QWidget):
         layout.addWidget(self.summary_table, 3)
         layout.addWidget(self.detail_table, 2)
 
+        self._gt_picked = False  # the user chose the ground truth: layers added later do not change it
+        self._guessing = False
+        self.gt.changed.connect(self._on_gt_picked)
         for w in (self.pred, self.gt):
             w.changed.connect(self._on_layers_changed)
         for w in (self.kind, self.binary, self.ignore, self.overlay):
@@ -111,12 +117,23 @@ class ScoringWidget(QWidget):
 
     # -- layers ---------------------------------------------------------------------------------
     def _labels_choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
-        skip = (self.error_layer,)
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels) and layer not in skip]
+        """Labels layers a person made or opened: the plugin's previews and error maps are left out."""
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Labels) and layer is not self.error_layer and not is_preview(layer)]
+
+    def _on_gt_picked(self, *_: Any) -> None:
+        if not self._guessing:
+            self._gt_picked = True
 
     def _reset_choices(self, *_: Any) -> None:
-        reset_keeping_value(self.pred)
-        reset_keeping_value(self.gt)
+        self._guessing = True
+        try:
+            reset_keeping_value(self.pred)
+            reset_keeping_value(self.gt)
+            if not self._gt_picked:
+                self._guess_ground_truth()
+        finally:
+            self._guessing = False
         self._default_prediction()
 
     def _default_prediction(self) -> None:
@@ -130,8 +147,12 @@ class ScoringWidget(QWidget):
         """Pick a layer named like a ground truth, and another one as the prediction."""
         choices = [layer for _, layer in self._labels_choices()]
         gt = next((layer for layer in choices if "truth" in layer.name.lower() or "gt" in layer.name.lower().split()), None)
-        if gt is not None:
-            self.gt.value = gt
+        if gt is not None and gt is not self.gt.value:
+            guessing, self._guessing = self._guessing, True
+            try:
+                self.gt.value = gt
+            finally:
+                self._guessing = guessing
         self._default_prediction()
 
     def _on_layers_changed(self, *_: Any) -> None:
@@ -171,9 +192,16 @@ class ScoringWidget(QWidget):
         classes = _class_names(gt_layer)
 
         def job():
-            result = score(pred, gt, kind=kind, binary=binary, ignore_index=ignore, class_names=classes)
+            chosen = kind
+            if kind == "auto":
+                ids = 0 if (binary or classes) else object_ids(gt, ignore)
+                chosen = "instance" if ids else "semantic"
+            result = score(pred, gt, kind=chosen, binary=binary, ignore_index=ignore, class_names=classes)
+            if kind == "auto":
+                why = f"the ground truth holds {ids} object ids" if chosen == "instance" else "class ids"
+                result.notes.insert(0, f"auto: {chosen} metrics ({why})")
             maps = error_maps(pred if not binary else (pred > 0).astype(np.uint8), gt if not binary else (gt > 0).astype(np.uint8),
-                              "instance" if kind == "instance" else "semantic", ignore_index=ignore) if overlay else None
+                              "instance" if chosen == "instance" else "semantic", ignore_index=ignore) if overlay else None
             return result, maps
 
         self.runner.request(job)
@@ -234,7 +262,8 @@ class ScoringWidget(QWidget):
             else:
                 self.iou_layer.data = ious
         if self.error_layer is None or self.error_layer not in self.viewer.layers:
-            self.error_layer = self.viewer.add_labels(errors, name="score errors", colormap=ERROR_COLORS, opacity=0.8, **kw)
+            self.error_layer = self.viewer.add_labels(errors, name="score errors", colormap=ERROR_COLORS, opacity=0.8,
+                                                      metadata={PREVIEW: True}, **kw)
         else:
             self.error_layer.data = errors
             self.error_layer.visible = True

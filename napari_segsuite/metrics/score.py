@@ -14,7 +14,7 @@ from .boundary import bf_score
 from .instance import THRESHOLDS, adapted_rand, detection_row, detection_summary, instance_metrics, panoptic_quality, split_voi
 from .semantic import confusion_matrix, semantic_metrics
 
-__all__ = ["KINDS", "Score", "score"]
+__all__ = ["INSTANCE_IDS", "KINDS", "Score", "jsonable", "object_ids", "score"]
 
 Kind = Literal["semantic", "instance", "boundary", "all"]
 KINDS = ("semantic", "instance", "boundary", "all")
@@ -40,7 +40,7 @@ class Score:
         return dict(self.summary)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -52,11 +52,12 @@ def mean_of_defined(values: Sequence[float]) -> float:
     return float(np.mean(defined)) if defined else float("nan")
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars as Python numbers and NaN as None, ready for ``json.dumps``."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         return None if np.isnan(obj) else float(obj)
     if isinstance(obj, np.integer):
@@ -120,12 +121,29 @@ def score(
     if not pred.any() and not gt.any():
         out.notes.append("both label maps are empty")
     if "semantic" in kinds:
+        if not binary and class_names is None and num_classes is None:
+            n = object_ids(gt, ignore_index)
+            if n:
+                out.notes.append(f"the ground truth holds {n} ids and no class names: they look like object ids, and "
+                                 f"semantic scores treat each id as a class of its own, so mean IoU / Dice say little "
+                                 f"here; use instance scores (kind 'instance'), or binary foreground scores")
         _semantic(out, pred, gt, ignore_index, num_classes, binary, class_names)
     if "boundary" in kinds:
         _boundary(out, pred, gt, ignore_index, binary, tolerance, class_names)
     if "instance" in kinds:
         _instance(out, pred, gt, pred_classes, gt_classes, thresholds)
     return out
+
+
+INSTANCE_IDS = 16  # more distinct non-zero ids than this, with no class names, reads as object ids
+
+
+def object_ids(labels: Any, ignore_index: int | None = None) -> int:
+    """How many distinct non-zero ids ``labels`` holds when there are more than
+    :data:`INSTANCE_IDS` of them (so they look like object ids rather than classes), else 0."""
+    values = np.unique(np.asarray(labels))
+    values = values[(values != 0) & (values != (ignore_index if ignore_index is not None else 0))]
+    return int(values.size) if values.size > INSTANCE_IDS else 0
 
 
 def _prepare_semantic(pred, gt, ignore_index, binary):

@@ -119,7 +119,22 @@ def global_threshold(
     fg = image <= t if invert else image > t
     if info.n_nonfinite:
         fg &= np.isfinite(image)
-    return _to_labels(fg, components, connectivity), {"thresholds": [t]}
+    return _to_labels(fg, components, connectivity), {"thresholds": [t], "notes": polarity_notes(fg, invert)}
+
+
+def polarity_notes(fg: np.ndarray, invert: bool) -> list[str]:
+    """A hint when the foreground looks like the background: it covers most of the slice and most of
+    its border (the objects are probably on the other side of the threshold: dark nuclei on a bright
+    stain, for instance)."""
+    if fg.ndim != 2 or min(fg.shape) < 3:
+        return []
+    border = np.concatenate([fg[0], fg[-1], fg[1:-1, 0], fg[1:-1, -1]])
+    if fg.mean() <= 0.5 or border.mean() <= 0.6:
+        return []
+    side = "brighter" if invert else "darker"
+    advice = "untick invert" if invert else "tick invert"
+    return [f"the foreground covers {fg.mean():.0%} of the image and {border.mean():.0%} of its border: the objects "
+            f"are probably {side} than the background ({advice})"]
 
 
 @technique(

@@ -42,6 +42,8 @@ def table(w):
 def test_scores_follow_a_paint_stroke(setup, qtbot):
     viewer, w, pred_layer, gt_layer = setup
     assert w.pred.value is pred_layer and w.gt.value is gt_layer
+    w.kind.value = "semantic"
+    wait(qtbot, w)
     expected = score(pred_layer.data, gt_layer.data)
     assert float(table(w)["mean_iou"]) == pytest.approx(expected.summary["mean_iou"], abs=1e-4)
     before = w.result.summary["mean_iou"]
@@ -83,6 +85,8 @@ def test_semantic_overlay_false_positives_and_negatives(setup, qtbot):
 
 def test_export_csv_and_json(setup, qtbot, tmp_path):
     _, w, _, _ = setup
+    w.kind.value = "semantic"
+    wait(qtbot, w)
     w.export(tmp_path / "s.csv")
     rows = list(csv.reader(open(tmp_path / "s.csv")))
     assert rows[0] == ["section", "name", "value"]
@@ -147,3 +151,32 @@ def test_removing_a_layer_while_scoring_is_harmless(setup, qtbot):
     viewer.layers.remove(pred_layer)  # before the worker reports back
     wait(qtbot, w)
     assert w.pred.value is None or w.pred.value is not pred_layer
+
+
+def test_auto_scores_object_ids_as_instances_and_says_so(setup, qtbot):
+    _, w, pred_layer, gt_layer = setup
+    assert w.kind.value == "auto"
+    assert "f1@0.5" in w.result.summary and "mean_iou" not in w.result.summary
+    assert w.status.text().startswith("auto: instance metrics (the ground truth holds")
+    w.kind.value = "semantic"  # asked for explicitly: computed, with the reason it means little
+    wait(qtbot, w)
+    assert "mean_iou" in w.result.summary and "look like object ids" in w.status.text()
+
+
+def test_helper_layers_are_never_offered_and_a_ground_truth_added_later_is_found(make_napari_viewer, qtbot):
+    from napari_segsuite._widgets.layers import PREVIEW
+
+    viewer = make_napari_viewer()
+    _, gt = samples.cells()
+    viewer.add_labels(gt, name="Thresholding preview", metadata={PREVIEW: True})
+    mine = viewer.add_labels(gt.copy(), name="my labels")
+    w = ScoringWidget(viewer)
+    wait(qtbot, w)
+    names = [name for name, _ in w._labels_choices()]
+    assert names == ["my labels"] and w.gt.value is not None and w.gt.value.name == "my labels"
+    truth = viewer.add_labels(gt.copy(), name="ground truth")
+    wait(qtbot, w)
+    assert w.gt.value is truth and w.pred.value is mine  # re-guessed: the user had not picked one
+    w.gt.value = mine  # the user's pick
+    viewer.add_labels(gt.copy(), name="other truth")
+    assert w.gt.value is mine

@@ -150,7 +150,7 @@ def test_empty_and_damaged_images_are_named_as_such(tmp_path, name, content, mes
 
 
 def test_a_png_bomb_is_refused(tmp_path):
-    from test_batches import _png_bomb
+    from .test_batches import _png_bomb
 
     _png_bomb(tmp_path / "bomb.png")
     with pytest.raises(ValueError, match=r"bomb\.png"):

@@ -100,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON (per image and aggregate)")
     e.add_argument("--csv", action="store_true", help="print every metric as CSV (the terminal table shows the key ones)")
     b = sub.add_parser("benchmark-clicks", help="simulated clicks on a data set: mean IoU after k clicks, NoC@85/90")
-    b.add_argument("dataset", help="a folder: images/ + labels/ (DSB2018), rgb/ + figure_ground/ (Weizmann), or COCO")
-    b.add_argument("--backend", default="classical", help="classical (GrabCut / random walker) or a SAM model name, e.g. vit_b")
+    b.add_argument("dataset", help="a folder: images/ + labels/ (DSB2018), rgb/ + figure_ground/ (Weizmann), or COCO "
+                                   "(annotations/*.json or a .json at the top, with its images)")
+    b.add_argument("--backend", default="classical", help="classical (GrabCut for boxes, seeded watershed for points) or a SAM model name, e.g. vit_b")
     b.add_argument("--checkpoint", help="a SAM checkpoint file (default: the downloaded official one)")
     b.add_argument("--device", default="auto", help=DEVICE_HELP)
     b.add_argument("--max-clicks", type=_at_least(1), default=20, help="clicks per object at most (default 20)")

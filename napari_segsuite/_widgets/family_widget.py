@@ -320,7 +320,7 @@ class FamilyWidget(QWidget):
         if result.output == "image":
             what = "image output"
         else:
-            what = f"{n} objects" if result.kind == "instance" else f"{np.count_nonzero(result.data)} labelled pixels"
+            what = f"{n} objects" if result.kind == "instance" else _classes_text(result.data, n)
         self.status.setStyleSheet("")
         self.status.setText(f"{what} · {result.seconds * 1000:.1f} ms")
         for note in result.notes:
@@ -535,3 +535,15 @@ def _shrink_input(value: Any, factor: int) -> Any:
 
 def info_pixels(data: np.ndarray) -> str:
     return f"{data.shape[0]} x {data.shape[1]}"
+
+
+def _classes_text(data: np.ndarray, top: int) -> str:
+    """What a semantic result holds, in words: its classes, and how much of the image they cover
+    when that is not all of it."""
+    labelled = int(np.count_nonzero(data))
+    if top == 0:
+        return "nothing labelled"
+    classes = "1 class" if top == 1 else f"classes 1–{top}"
+    if labelled == data.size:
+        return f"{classes}, every pixel labelled"
+    return f"{classes} on {labelled / data.size:.0%} of the image ({labelled} pixels)"

@@ -66,7 +66,7 @@ class SamWidget(QWidget):
 
         names = [CLASSICAL, *registry.REGISTRY]
         self.backend = widgets.ComboBox(label="model", choices=names, value=CLASSICAL,
-                                        tooltip="SAM architecture, or the classical fallback (GrabCut / random walker)")
+                                        tooltip="SAM architecture, or the classical fallback (GrabCut for boxes, seeded watershed for points)")
         self.checkpoint = widgets.FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt",
                                            tooltip="A local checkpoint; empty = the downloaded official one")
         self.device = widgets.ComboBox(label="device", choices=available_devices(), value="auto")

@@ -6,8 +6,9 @@ Recognised layouts (the first that matches):
   and any folder exported the same way);
 * ``rgb/`` (or ``gray/``) + ``figure_ground/``: one object per image, foreground = mask > 127; the
   image is resized to the mask's size (Weizmann horses);
-* ``annotations/*.json`` + ``images/``: COCO instances (polygons and RLE, crowd regions skipped;
-  needs pycocotools).
+* a COCO instances file, ``annotations/*.json`` or a ``.json`` at the top, with its images in
+  ``images/``, beside it, or in a top-level folder such as ``val2017/`` (polygons and RLE, crowd
+  regions skipped; needs pycocotools).
 """
 
 from __future__ import annotations
@@ -45,11 +46,31 @@ def iter_instance_dataset(path: str | os.PathLike, *, limit: int | None = None) 
         yield from _paired(root / "images", root / "labels", limit)
     elif (root / "figure_ground").is_dir() and ((root / "rgb").is_dir() or (root / "gray").is_dir()):
         yield from _figure_ground(root, limit)
-    elif (root / "annotations").is_dir() and (root / "images").is_dir():
+    elif _coco_annotations(root) is not None:
         yield from _coco(root, limit)
     else:
         raise ValueError(f"{root} is not a known data set layout: expected images/ + labels/, rgb/ + figure_ground/, "
-                         f"or annotations/*.json + images/ (COCO)")
+                         f"or a COCO instances JSON (annotations/*.json, or a .json at the top) with its images")
+
+
+def _coco_annotations(root: Path) -> Path | None:
+    """The COCO instances file of a folder: ``annotations/*.json`` (``instances*`` first), else a
+    ``.json`` at the top (``annotations.json``, ``instances*.json`` first)."""
+    for folder in (root / "annotations", root):
+        found = sorted(folder.glob("*.json"), key=lambda p: (not p.stem.startswith(("instances", "annotations")), p.name)) \
+            if folder.is_dir() else []
+        if found:
+            return found[0]
+    return None
+
+
+def _image_path(root: Path, ann_file: Path, file_name: str) -> Path | None:
+    """Where an image named in a COCO file is: beside the annotations, in images/, or in any folder
+    of the data set's top level (train2017/, val2017/...)."""
+    name = Path(file_name)
+    candidates = [root / "images" / name, root / name, ann_file.parent / name, root / "images" / name.name]
+    candidates += [d / name.name for d in sorted(root.iterdir()) if d.is_dir()]
+    return next((p for p in candidates if p.is_file()), None)
 
 
 def _paired(images: Path, labels: Path, limit: int | None) -> Iterator[InstanceSample]:
@@ -81,15 +102,13 @@ def _coco(root: Path, limit: int | None) -> Iterator[InstanceSample]:
     import contextlib
     import io
 
-    (ann_file, *_) = sorted((root / "annotations").glob("*.json")) or [None]
-    if ann_file is None:
-        raise ValueError(f"no COCO annotation file (*.json) in {root / 'annotations'}")
+    ann_file = _coco_annotations(root)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco = COCO(str(ann_file))
     for img_id in sorted(coco.getImgIds())[:limit]:
         info = coco.loadImgs(img_id)[0]
-        path = root / "images" / info["file_name"]
-        if not path.exists():
+        path = _image_path(root, ann_file, info["file_name"])
+        if path is None:
             continue
         anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=False)) if a.get("area", 0) > 0]
         labels = np.zeros((info["height"], info["width"]), np.int32)

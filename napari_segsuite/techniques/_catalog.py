@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import numpy as np
 
 from ..labels import LabelKind
+from ._blas import one_blas_thread
 from ._image import ImageInfo, check_image, check_input, iter_slices, prepare_slice, slice_input
 
 __all__ = [
@@ -370,7 +371,8 @@ class Technique:
             notes.append(f"the image is constant (value {info.vmin:g})")
         if self.wants_info:
             kwargs["info"] = info
-        out = self.func(image, **kwargs)
+        with one_blas_thread():  # see _blas.py: the solvers are many times faster with one BLAS thread
+            out = self.func(image, **kwargs)
         res_info: dict[str, Any] = {}
         if isinstance(out, tuple):
             out, res_info = out

@@ -183,13 +183,14 @@ def _within_float32(raw: np.ndarray, notes: list[str]) -> np.ndarray:
 def _prepare_labels(raw: np.ndarray, has_channels: bool) -> tuple[np.ndarray, ImageInfo]:
     """A label image as int32/int64 ids (booleans give 0/1; floats must hold whole numbers)."""
     if has_channels:
-        raise ValueError("post-processing works on a label image, which has no channels: pick a labels layer")
+        raise ValueError("post-processing works on a label image (one id per pixel, no colour channels): give it a "
+                         "mask, e.g. the output of a segmentation technique (in napari: a labels layer)")
     if raw.dtype.kind == "f":
         finite = np.isfinite(raw)
         if not finite.all() or not np.array_equal(raw, np.round(raw)):
             raise TypeError(
                 f"post-processing works on labels (whole numbers), got {raw.dtype} values with fractions "
-                "or NaN: run a segmentation technique first, or pick a labels layer"
+                "or NaN: run a segmentation technique first, or give it a mask (in napari: a labels layer)"
             )
     if raw.dtype.kind in "iuf" and raw.size and raw.min() < 0:
         raise ValueError("label images must not hold negative ids: 0 is background, objects are 1, 2, ...")

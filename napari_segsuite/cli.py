@@ -218,12 +218,6 @@ def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells")
     project = next((w for w in docked if hasattr(w, "sam_widget")), None)
     if project is not None:  # the project precomputes the next image's SAM embedding with the SAM dock's model
         project.sam_widget = next((w for w in docked if hasattr(w, "embedding_ready")), None)
-    for layer in [layer for layer in viewer.layers if layer.name.endswith(" preview")]:
-        owner = next((w for w in docked if getattr(w, "preview_layer", None) is layer), None)
-        if owner is not None and owner._tab_hidden:  # made before its tab went behind: drop it
-            viewer.layers.remove(layer)
-            owner.preview_layer = None
-            owner._preview_when_shown = True
     return docked
 
 

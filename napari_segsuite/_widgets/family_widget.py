@@ -16,6 +16,7 @@ from magicgui import widgets
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
@@ -62,6 +63,8 @@ class FamilyWidget(QWidget):
         self._watched_inputs: list[Any] = []  # seed / shape layers whose edits re-run the preview
         self._preview_when_shown = False
         self._tab_hidden = False
+        self._hid_preview = False  # the preview layer was hidden because the tab went behind another
+        self._waited_for_dock = False
         self._dock: QDockWidget | None = None
         self._last_request: tuple | None = None  # (slice key, technique, params) of last_result
         self.runner = PreviewRunner(parent=self)
@@ -262,6 +265,12 @@ class FamilyWidget(QWidget):
             self.status.setText(NO_LABELS if self.takes_labels else NO_IMAGE)
             return
         if not self.live.value:
+            return
+        if self.parentWidget() is None and not self._waited_for_dock:
+            # just made, not yet docked (the app or napari is about to put it in a dock, maybe as a
+            # tab behind another): decide once it is placed, so hidden tabs compute nothing
+            self._waited_for_dock = True
+            QTimer.singleShot(0, self.request_preview)
             return
         if self._behind_another_tab():
             self._preview_when_shown = True  # a tab behind another: preview when it is raised
@@ -492,8 +501,12 @@ class FamilyWidget(QWidget):
         ]
 
     def _behind_another_tab(self) -> bool:
-        """Whether this widget's dock is a tab behind another (its previews wait until raised)."""
-        return self._tab_hidden
+        """Whether this widget's dock is a tab behind another, or not shown at all in a shown
+        window (its previews wait until it is raised)."""
+        if self._tab_hidden:
+            return True
+        window = self.window()
+        return window is not self and window.isVisible() and not self.isVisible()
 
     def follow_dock(self, dock: QDockWidget) -> None:
         """Preview only while ``dock`` is the raised tab: hidden tabs cost nothing and leave no
@@ -504,7 +517,17 @@ class FamilyWidget(QWidget):
         dock.visibilityChanged.connect(self.set_tab_visible)
 
     def set_tab_visible(self, visible: bool) -> None:
+        """Raised: show this tool's preview again (and run the one put off); behind another tab:
+        hide it, so only the raised tool's preview is on the image."""
         self._tab_hidden = not visible
+        layer = self.preview_layer
+        if layer is not None and layer in self.viewer.layers:
+            if not visible and layer.visible:
+                layer.visible = False
+                self._hid_preview = True
+            elif visible and self._hid_preview:
+                layer.visible = True
+                self._hid_preview = False
         if visible and self._preview_when_shown:
             self.request_preview()
 
@@ -515,6 +538,8 @@ class FamilyWidget(QWidget):
             parent = parent.parentWidget()
         if parent is not None:
             self.follow_dock(parent)
+        if self._preview_when_shown and not self._behind_another_tab():
+            self.request_preview()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.cleanup()

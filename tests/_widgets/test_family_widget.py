@@ -294,3 +294,41 @@ def test_apply_writes_exactly_what_the_preview_shows(cells_viewer, qtbot):
     layer = w.apply()
     np.testing.assert_array_equal(layer.data, shown_now)
     assert layer.metadata["segsuite"]["kind"] == "semantic"
+
+
+def _dock_of(widget):
+    from qtpy.QtWidgets import QDockWidget
+
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    return parent
+
+
+def test_only_the_raised_tool_previews_and_shows_its_preview(make_napari_viewer, qtbot):
+    """Hidden tabs compute nothing at start-up; raising a tool shows its preview and hides the one
+    of the tool that went behind."""
+    from napari_segsuite._widgets.family_widget import FamilyWidget
+    from napari_segsuite._widgets.layers import is_preview
+    from napari_segsuite.cli import build_viewer
+
+    viewer = make_napari_viewer(show=True)
+    docked = build_viewer(viewer, sample="scene")
+    tools = [w for w in docked if isinstance(w, FamilyWidget)]
+    first, other = tools[0], tools[2]
+    qtbot.waitUntil(lambda: first.preview_layer is not None, timeout=20_000)
+    for w in tools:
+        wait_idle(qtbot, w)
+    qtbot.wait(300)
+    previews = [layer for layer in viewer.layers if is_preview(layer)]
+    assert previews == [first.preview_layer], f"hidden tabs computed previews: {[p.name for p in previews]}"
+
+    def visible():
+        return [layer for layer in viewer.layers if is_preview(layer) and layer.visible]
+
+    _dock_of(other).raise_()
+    qtbot.waitUntil(lambda: other.preview_layer is not None, timeout=60_000)
+    wait_idle(qtbot, other)
+    qtbot.waitUntil(lambda: visible() == [other.preview_layer], timeout=5_000)
+    _dock_of(first).raise_()
+    qtbot.waitUntil(lambda: visible() == [first.preview_layer], timeout=5_000)

@@ -82,8 +82,9 @@ def test_unreachable_scheduler_and_bad_workers_are_explained(images, tmp_path, c
     assert main(["run", "threshold.global", str(images / "img0.png"), "-o", str(tmp_path / "x"),
                  "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
-    assert main(["run", "threshold.global", str(images / "img0.png"), "-o", str(tmp_path / "x"), "--workers", "0"]) == 2
-    assert "--workers must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused while the options are read, before any file
+        main(["run", "threshold.global", str(images / "img0.png"), "-o", str(tmp_path / "x"), "--workers", "0"])
+    assert exit_.value.code == 2 and "--workers: must be at least 1" in capsys.readouterr().err
 
 
 def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(images, tmp_path, capsys):

@@ -14,18 +14,17 @@ from typing import Any
 import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
-from ..techniques import Cancelled, Result, Technique, check_image, families, intensity_histogram, prepare_slice
+from ..techniques import Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from ..techniques.chain import Chain
 from .histogram import HistogramView
 from .inputs import InputsForm
-from .jobs import Job
+from .jobs import Job, start_worker
 from .layers import (
     commit_labels, displayed_slice, is_preview, label_kind_of, reset_keeping_value, scrolling_content, spatial_shape,
     update_preview_layer,
@@ -409,9 +408,9 @@ class FamilyWidget(QWidget):
             return None
         channel_axis = -1 if self._has_channels(layer) else None
         n = int(np.prod(layer.data.shape[: layer.ndim - 2]))
-        worker = create_worker(
-            chain.iter_run, layer.data, channel_axis=channel_axis, **inputs,
-            _progress={"total": n, "desc": f"{tech.name} on {n} slices"},
+        worker = start_worker(
+            chain.iter_run, layer.data, channel_axis=channel_axis, **inputs, what=f"{tech.name} on every slice",
+            on_error=self._report_error, _progress={"total": n, "desc": f"{tech.name} on {n} slices"},
         )
 
         def finished(result: Result) -> None:
@@ -431,12 +430,7 @@ class FamilyWidget(QWidget):
             self.target.reset_choices()
             self.target.value = out
 
-        def errored(exc: BaseException) -> None:
-            if not isinstance(exc, Cancelled):
-                self._report_error(exc)
-
         worker.returned.connect(finished)
-        worker.errored.connect(errored)
         self.job.start(worker, cancelled=f"{tech.name}: cancelled, no layer was changed")
         worker.finished.connect(self._update_apply_all)  # after the job's own reset
         return worker

@@ -9,7 +9,7 @@ from napari.layers import Image, Labels
 
 from ..labels import LabelKind, commit_plan, labels_metadata
 
-__all__ = ["scrolling_content", "commit_labels", "displayed_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
+__all__ = ["scrolling_content", "commit_labels", "displayed_index", "displayed_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:
@@ -36,17 +36,23 @@ def displayed_slice(viewer: Any, layer: Image) -> tuple[tuple[int, ...], Any]:
     The engine treats the layer's last two axes as Y, X; when the viewer displays other axes
     (after a transpose or in 3D), a ``ValueError`` says how to get back.
     """
+    index = displayed_index(viewer, layer)
+    return index, (layer.data if not index else np.asarray(layer.data[index]))
+
+
+def displayed_index(viewer: Any, layer: Image) -> tuple[int, ...]:
+    """The index of the 2D slice of ``layer`` shown now, without reading any pixel (see
+    :func:`displayed_slice`)."""
     ndim = layer.ndim
     if ndim == 2:
-        return (), layer.data
+        return ()
     if viewer.dims.ndisplay != 2:
         raise ValueError("previews work on a 2D view: switch the viewer to 2D (the 2D/3D button)")
     displayed = [d - (viewer.dims.ndim - ndim) for d in viewer.dims.displayed]
     if sorted(displayed) != [ndim - 2, ndim - 1]:
         raise ValueError("previews run on the layer's last two axes: reset the axis order (the transpose button) first")
     data_point = layer.world_to_data(viewer.dims.point[-ndim:])
-    index = tuple(int(np.clip(round(float(c)), 0, n - 1)) for c, n in zip(data_point[:-2], layer.data.shape[: ndim - 2]))
-    return index, np.asarray(layer.data[index])
+    return tuple(int(np.clip(round(float(c)), 0, n - 1)) for c, n in zip(data_point[:-2], layer.data.shape[: ndim - 2]))
 
 
 def segsuite_metadata(layer: Labels) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QListWidget, QProgressBar, QWidget
 from superqt import QCollapsible
@@ -23,6 +22,7 @@ from superqt import QCollapsible
 from ..labels import ClassInfo, labels_metadata
 from ..sam.device import available_devices
 from .layers import commit_labels, displayed_slice, is_preview, reset_keeping_value, scrolling_content, segsuite_metadata
+from .jobs import describe_error, start_worker
 
 __all__ = ["LearnWidget", "training_pairs"]
 
@@ -230,12 +230,12 @@ class LearnWidget(QWidget):
         self._stop.clear()
         self.history = []
         self._draw()
-        worker = create_worker(iter_train, pairs, network=network, config=config, task=self.task.value,
-                               sparse=self.sparse.value, channel_axis=channel_axis, class_names=names,
-                               name=self.name.value or "model", cancel=self._stop.is_set, prepared=prepared)
+        worker = start_worker(iter_train, pairs, network=network, config=config, task=self.task.value,
+                              sparse=self.sparse.value, channel_axis=channel_axis, class_names=names,
+                              name=self.name.value or "model", cancel=self._stop.is_set, prepared=prepared,
+                              what="training", on_error=self._failed)
         worker.yielded.connect(self._on_event)
         worker.returned.connect(self._trained)
-        worker.errored.connect(self._failed)
         worker.finished.connect(self._finished)
         self.worker = worker
         self.train_button.enabled, self.cancel_button.enabled = False, True
@@ -271,7 +271,7 @@ class LearnWidget(QWidget):
     def _failed(self, error: Exception) -> None:
         from ..techniques import Cancelled
 
-        message = str(error) if isinstance(error, (ValueError, TypeError, Cancelled)) else f"training failed: {error!r}"
+        message = str(error) if isinstance(error, (ValueError, TypeError, Cancelled)) else describe_error("training", error)
         self.status.setText(message)
         show_error(message)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from magicgui import widgets
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
@@ -23,6 +22,7 @@ from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
 from ..labels import labels_metadata, object_classes
 from ..project import Project
 from .layers import scrolling_content
+from .jobs import start_worker
 
 __all__ = ["ProjectWidget"]
 
@@ -214,7 +214,7 @@ class ProjectWidget(QWidget):
             session.set_image(image, channel_axis=axis)
             return path.name
 
-        self._precompute = create_worker(embed)
+        self._precompute = start_worker(embed, what=f"the SAM embedding of the next image ({path.name})")
         self._precompute.returned.connect(lambda name: show_info(f"SAM embedding of the next image ({name}) is ready"))
         self._precompute.start()
 

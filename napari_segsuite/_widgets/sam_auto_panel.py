@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 from magicgui import widgets
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..sam.auto import AutoMasks, grid_size, iter_generate
-from .jobs import Job
+from .jobs import Job, start_worker
 from .layers import commit_labels, update_preview_layer
 
 __all__ = ["AutoMasksPanel"]
@@ -66,17 +65,21 @@ class AutoMasksPanel(QWidget):
         if self.owner.session.backend != "sam":
             show_info("automatic masks need a SAM model: choose one and press 'Load model'")
             return
-        cur = self.owner._current()
+        cur = self.owner.displayed()
         if cur is None:
             show_info("choose an image layer first")
             return
-        image, index, data = cur
+        image, index = cur
         options = dict(points_per_side=self.points.value, crop_n_layers=self.crop_layers.value)
-        total = grid_size(data.shape[:2], **options)
-        worker = create_worker(iter_generate, self.owner.session, data, **options,
-                               _progress={"total": total, "desc": "SAM automatic masks"})
+        spatial = image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:]
+        total = grid_size(tuple(spatial), **options)
+        session, read = self.owner.session, self.owner.slice_data
+
+        def run():  # the slice is read in the worker too
+            return (yield from iter_generate(session, read(image, index), **options))
+
+        worker = start_worker(run, what="automatic masks", _progress={"total": total, "desc": "SAM automatic masks"})
         worker.returned.connect(lambda result: self._done(result, (image, index)))
-        worker.errored.connect(lambda e: show_error(f"automatic masks failed: {e}"))
         worker.aborted.connect(lambda: self.status.setText("cancelled: nothing was kept"))
         self.status.setText(f"decoding {total} grid points …")
         self.job.start(worker, cancelled="automatic masks cancelled; nothing was kept")

@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 from magicgui import widgets
 from napari.layers import Labels
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..labels import labels_metadata
 from ..sam.hybrid import MODES, refine_labels
-from .jobs import Job
+from .jobs import Job, start_worker
 from .layers import is_preview, reset_keeping_value
 
 __all__ = ["RefinePanel"]
@@ -56,12 +55,13 @@ class RefinePanel(QWidget):
         reset_keeping_value(self.source)
 
     def refine(self) -> None:
-        cur = self.owner._current()
+        cur = self.owner.displayed()
         source = self.source.value
         if cur is None or source is None:
             show_info("choose an image and a labels layer to refine")
             return
-        image, index, data = cur
+        image, index = cur
+        read = self.owner.slice_data
         if tuple(source.data.shape) != tuple(image.data.shape[: source.ndim]):
             show_error(f"the labels layer {source.name!r} has shape {tuple(source.data.shape)}, not the image's")
             return
@@ -73,7 +73,7 @@ class RefinePanel(QWidget):
 
         def run():
             try:  # Cancel is checked between objects; a cancelled run writes nothing
-                result = refine_labels(session, data, labels, mode=mode, min_area=min_area,
+                result = refine_labels(session, read(image, index), labels, mode=mode, min_area=min_area,
                                        cancel=lambda: holder["worker"].abort_requested)
             except InterruptedError:
                 yield None
@@ -81,10 +81,9 @@ class RefinePanel(QWidget):
             yield None
             return result
 
-        worker = create_worker(run, _progress={"desc": f"refining {source.name} with {session.describe()}"})
+        worker = start_worker(run, what="refinement", _progress={"desc": f"refining {source.name} with {session.describe()}"})
         holder["worker"] = worker
         worker.returned.connect(lambda out: self._done(out, image, index, source))
-        worker.errored.connect(lambda e: show_error(f"refinement failed: {e}"))
         worker.aborted.connect(lambda: self.status.setText("cancelled: nothing was written"))
         self.status.setText(f"refining the objects of {source.name!r} …")
         self.job.start(worker, cancelled="refinement cancelled; nothing was written")

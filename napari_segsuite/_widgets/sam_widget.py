@@ -1,8 +1,12 @@
 """Segment Anything dock: click points / drag boxes, the mask preview follows, Enter commits.
 
 The image embedding of the displayed slice is computed in a worker thread when an image is chosen
-(or the slice changes); prompts given meanwhile are queued and answered when it is ready. Each
-prompt change then runs only the decoder, on the UI thread (tens of milliseconds).
+(or the slice changes): the slice is read, converted and hashed there too, never on the UI thread.
+Prompts given meanwhile are queued and answered when it is ready. Each prompt change then runs only
+the decoder (or the classical fallback's GrabCut / watershed), also in a worker, newest request
+first. The embedding a click is decoded against is the one of the click's own slice (kept with its
+key), never whatever image the session embedded last: a background precompute or the project's
+next-image embedding cannot change which image a click answers.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from typing import Any
 import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels, Points, Shapes
-from napari.qt.threading import create_worker
-from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.colormaps import CyclicLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
@@ -25,12 +28,14 @@ from ..sam import registry
 from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
 from .sam_refine_panel import RefinePanel
-from .layers import PREVIEW, commit_labels, displayed_slice, is_preview, reset_keeping_value, scrolling_content, update_preview_layer
+from .jobs import Job, start_worker
+from .layers import PREVIEW, commit_labels, displayed_index, is_preview, reset_keeping_value, scrolling_content, update_preview_layer
+from .preview import PreviewRunner
 
 __all__ = ["SamWidget"]
 
 CLASSICAL = "classical (no checkpoint)"
-PREVIEW_COLOUR = "#00e5ff"
+PREVIEW_RGBA = [0.0, 0.898, 1.0, 1.0]  # #00e5ff, the cyan of the mask preview
 POSITIVE, NEGATIVE = (0.1, 0.85, 0.2, 1.0), (0.95, 0.15, 0.15, 1.0)
 KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rectangle in 'SAM box' · "
         "Tab: next candidate · Enter: commit · Esc: clear prompts")
@@ -56,7 +61,11 @@ class SamWidget(QWidget):
         self.prediction = None
         self.candidate = 0
         self.ready_key: tuple | None = None  # (image layer id, slice index) whose embedding is current
+        self.embedding: Any = None  # the embedding of ready_key's slice, passed with every click on it
         self.pending = False  # prompts arrived before the embedding: answer when it is ready
+        self._prompt_version = 0  # bumped on every prompt change: a late answer to older prompts is dropped
+        self.clicks = PreviewRunner(delay_ms=0, parent=self)
+        self.clicks.done.connect(self._on_decoded)
         self.worker = None
         self.last_click_ms: float | None = None
         self._logits: np.ndarray | None = None
@@ -76,6 +85,8 @@ class SamWidget(QWidget):
         self.download_button = widgets.PushButton(text="Download checkpoint")
         self.image = widgets.ComboBox(label="image", choices=self._image_choices, nullable=True)
         self.precompute_button = widgets.PushButton(text="Precompute all slices")
+        self.cancel_precompute_button = widgets.PushButton(text="Cancel")
+        self.precompute_job = Job(self.precompute_button, self.cancel_precompute_button)
         self.negative = widgets.CheckBox(value=False, text="next clicks are background (as Shift-click)")
         self.target = widgets.ComboBox(label="write into", choices=self._labels_choices, nullable=True,
                                        tooltip="Labels layer to commit into; empty = a new 'SAM labels' layer")
@@ -96,7 +107,9 @@ class SamWidget(QWidget):
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.load_button, self.download_button]).native)
         layout.addWidget(self.status)
         layout.addWidget(widgets.Container(widgets=[self.image]).native)
-        layout.addWidget(widgets.Container(labels=False, widgets=[self.precompute_button, self.negative]).native)
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False,
+                                           widgets=[self.precompute_button, self.cancel_precompute_button]).native)
+        layout.addWidget(widgets.Container(labels=False, widgets=[self.negative]).native)
         layout.addWidget(self.candidate_label)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.next_button, self.commit_button, self.clear_button]).native)
         layout.addWidget(widgets.Container(widgets=[self.target, self.mode, self.class_id, self.overwrite]).native)
@@ -151,6 +164,7 @@ class SamWidget(QWidget):
         elif name in registry.REGISTRY:
             self.backend.value = name
         self.ready_key = None
+        self.embedding = None
         self._logits = None
         self._show_status()
         self._image_changed()
@@ -166,7 +180,10 @@ class SamWidget(QWidget):
         try:
             session = SamSession(name, ckpt, device=self.device.value, notify=show_warning)
         except (registry.CheckpointError, RuntimeError, KeyError) as e:
-            show_error(f"{e}\nThe classical fallback stays active.")
+            active = getattr(self.session, "model_name", "classical")
+            still = "the classical fallback" if self.session.backend == "classical" else f"SAM {active}"
+            show_error(f"{e}\n{still} stays active.")
+            self.backend.value = CLASSICAL if self.session.backend == "classical" else active  # say what is in use
             return
         self.use_session(session)
 
@@ -177,9 +194,9 @@ class SamWidget(QWidget):
             return
         self.download_button.enabled = False
         self.status.setText(f"downloading {name} ({registry.REGISTRY[name].size / 1e6:.0f} MB) into {registry.models_dir()} …")
-        worker = create_worker(registry.download, name, progress=False, _progress={"desc": f"downloading SAM {name}"})
+        worker = start_worker(registry.download, name, progress=False, what=f"the download of {name}",
+                              _progress={"desc": f"downloading SAM {name}"})
         worker.returned.connect(lambda path: (show_info(f"{name} downloaded to {path}"), self.load_model()))
-        worker.errored.connect(lambda e: show_error(str(e)))
         worker.finished.connect(lambda: (setattr(self.download_button, "enabled", True), self._show_status()))
         worker.start()
 
@@ -207,6 +224,8 @@ class SamWidget(QWidget):
     def _ensure_prompt_layers(self, image: Image) -> None:
         scale, translate = image.scale[-2:], image.translate[-2:]
         ndim = image.ndim  # napari counts spatial axes only (not RGB)
+        if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
+            self._preview_for(image)  # below the prompt layers: made before them when both are new
         if self.points_layer is None or self.points_layer not in self.viewer.layers:
             pts = self.viewer.add_points(
                 np.empty((0, ndim)), name="SAM points", size=max(6, int(min(image.data.shape[-3 if image.rgb else -2:][:2]) / 40)),
@@ -229,6 +248,20 @@ class SamWidget(QWidget):
             self.box_layer = box
             self.viewer.layers.selection.active = self.points_layer
 
+    def _preview_for(self, image: Image, mask: np.ndarray | None = None) -> Labels:
+        """The mask preview layer over ``image`` (made empty with the prompt layers, so that the
+        first click only fills it: making a layer takes napari a few hundred ms)."""
+        fresh = self.preview_layer is None or self.preview_layer not in self.viewer.layers
+        if mask is None:
+            spatial = image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:]
+            mask = np.zeros(tuple(spatial), np.uint8)
+        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, mask, name="SAM preview",
+                                                  source=image, output="labels")
+        if fresh:  # one bright colour, whatever napari's label palette gives to 1 (a cyclic map of one
+            # colour: napari's direct maps compile a numba kernel on first use, seconds on the UI thread)
+            self.preview_layer.colormap = CyclicLabelColormap(colors=[[0, 0, 0, 0], PREVIEW_RGBA])
+        return self.preview_layer
+
     def _bind_keys(self, layer: Any) -> None:
         layer.bind_key("Tab", lambda _l: self.next_candidate(), overwrite=True)
         layer.bind_key("Enter", lambda _l: self.commit(), overwrite=True)
@@ -236,12 +269,26 @@ class SamWidget(QWidget):
 
     # -- embedding ------------------------------------------------------------------------------
 
-    def _current(self) -> tuple[Image, tuple[int, ...], np.ndarray] | None:
+    def _current(self) -> tuple[Image, tuple[int, ...]] | None:
+        """The chosen image layer and the index of its displayed slice (no pixel is read)."""
         image = self.image.value
         if image is None or image not in self.viewer.layers:
             return None
-        index, data = displayed_slice(self.viewer, image)
-        return image, index, np.asarray(data)
+        try:
+            return image, displayed_index(self.viewer, image)
+        except ValueError as e:  # a 3D view or transposed axes: said in the status, not as an error
+            self.status.setText(str(e))
+            return None
+
+    def displayed(self) -> tuple[Image, tuple[int, ...]] | None:
+        """The chosen image layer and the index of its displayed slice (no pixel is read)."""
+        return self._current()
+
+    @staticmethod
+    def slice_data(image: Image, index: tuple[int, ...]) -> np.ndarray:
+        """The pixels of slice ``index`` of ``image`` (read them in a worker: dask or a large slice
+        takes time)."""
+        return np.asarray(image.data[index]) if index else np.asarray(image.data)
 
     def _image_changed(self) -> None:
         cur = self._current()
@@ -258,29 +305,36 @@ class SamWidget(QWidget):
             self._image_changed()
             self._prompts_changed()
 
-    def _embed(self, image: Image, index: tuple[int, ...], data: np.ndarray) -> None:
+    def _embed(self, image: Image, index: tuple[int, ...]) -> None:
+        """Embed the slice ``index`` of ``image`` in a worker (reading, converting and hashing it
+        there too); a cached embedding comes back in milliseconds."""
         key = (id(image), index)
         if self.ready_key == key:
             return
         self.ready_key = None
+        self.embedding = None
         self._logits = None
+        self._show_status("computing")
         if self.worker is not None:  # one embedding at a time; when it ends, the displayed slice is embedded
             return
-        try:
-            cached = self.session.has_embedding(data, index)
-        except ValueError as e:
-            show_error(str(e))
-            return
-        if cached:  # memory or disk: milliseconds; _embedded makes it current
-            self._embedded(key)
-            return
-        self._show_status("computing")
-        worker = create_worker(self.session.set_image, data, index, _progress={"desc": "SAM image embedding"})
-        worker.returned.connect(lambda _emb: self._embedded(key))
-        worker.errored.connect(lambda e: (show_error(f"the image embedding failed: {e}"), self._show_status()))
+        session = self.session
+        rgb = bool(image.rgb)
+
+        def embed():
+            return session.set_image(self.slice_data(image, index), index, channel_axis=-1 if rgb else None)
+
+        worker = start_worker(embed, what="the SAM image embedding", on_error=self._embedding_failed,
+                              _progress={"desc": "SAM image embedding"})
+        worker.returned.connect(lambda emb: self._embedded(key, emb, session))
         worker.finished.connect(self._worker_done)
         self.worker = worker
         worker.start()
+
+    def _embedding_failed(self, error: BaseException) -> None:
+        from .jobs import describe_error
+
+        show_error(describe_error("the image embedding", error))
+        self._show_status()
 
     def _worker_done(self) -> None:
         self.worker = None
@@ -288,11 +342,11 @@ class SamWidget(QWidget):
         if cur is not None and (id(cur[0]), cur[1]) != self.ready_key:
             self._embed(*cur)  # the slice changed while encoding
 
-    def _embedded(self, key: tuple) -> None:
+    def _embedded(self, key: tuple, embedding: Any, session: Any) -> None:
         cur = self._current()
-        if cur is None or (id(cur[0]), cur[1]) != key:
-            return
-        self.session.set_image(cur[2], cur[1])  # now cached: makes it current
+        if session is not self.session or cur is None or (id(cur[0]), cur[1]) != key:
+            return  # another backend, image or slice since: _worker_done embeds the displayed one
+        self.embedding = embedding
         self.ready_key = key
         self._show_status()
         if self.pending or self._has_prompts():
@@ -305,7 +359,8 @@ class SamWidget(QWidget):
         return cur is not None and self.ready_key == (id(cur[0]), cur[1])
 
     def precompute_all(self) -> None:
-        """Embed every slice of the image in the background (progress bar; cancel from it)."""
+        """Embed every slice of the image in the background (progress bar; *Cancel* stops it after
+        the slice being embedded)."""
         image = self.image.value
         if image is None or image.ndim <= 2:
             show_info("the image has a single slice; its embedding is computed when it is chosen")
@@ -313,17 +368,19 @@ class SamWidget(QWidget):
         lead = image.data.shape[: image.ndim - 2]
         indices = list(np.ndindex(*lead))
         session = self.session
+        rgb = bool(image.rgb)
 
         def run():
             for i, index in enumerate(indices):
-                session.set_image(np.asarray(image.data[index]), index)
+                session.set_image(np.asarray(image.data[index]), index, channel_axis=-1 if rgb else None)
                 yield i
 
-        worker = create_worker(run, _progress={"total": len(indices), "desc": "SAM embeddings of all slices"})
+        worker = start_worker(run, what="precomputing the slice embeddings",
+                              _progress={"total": len(indices), "desc": "SAM embeddings of all slices"})
         worker.returned.connect(lambda _: show_info(f"{len(indices)} slice embeddings are cached"))
         worker.finished.connect(self._image_changed)
-        worker.start()
-        self._precompute_worker = worker
+        self._precompute_worker = self.precompute_job.start(
+            worker, cancelled="precomputing stopped; the slices embedded so far stay cached")
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -382,25 +439,45 @@ class SamWidget(QWidget):
         return bool((self.points_layer is not None and len(self.points_layer.data)) or (self.box_layer is not None and len(self.box_layer.data)))
 
     def _prompts_changed(self) -> None:
+        """Decode the prompts of the displayed slice in a worker, against that slice's embedding."""
+        self._prompt_version += 1
         cur = self._current()
         if cur is None:
             return
-        image, index, _ = cur
+        image, index = cur
         points, labels, box = self._prompts_on_slice(index)
         if points is None and box is None:
             self._logits = None
+            self.clicks.cancel_pending()
             self._show_mask(None)
             return
         if not self.embedding_ready:
             self.pending = True
             self._show_status("computing")
             return
-        t0 = time.perf_counter()
-        try:
-            pred = self.session.predict(points=points, labels=labels, box=box, mask_input=self._logits)
-        except ValueError as e:
-            show_warning(str(e))
+        session, embedding, logits = self.session, self.embedding, self._logits
+        request = (self._prompt_version, self.ready_key)
+
+        def decode():
+            t0 = time.perf_counter()
+            pred = session.predict(points=points, labels=labels, box=box, mask_input=logits, embedding=embedding)
+            pred.mask(pred.best)  # upsampled here, not on the UI thread
+            return request, pred, (time.perf_counter() - t0) * 1000
+
+        self.clicks.request(decode)
+
+    def _on_decoded(self, value: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if isinstance(error, ValueError):  # a prompt this backend cannot take: a hint, not an error
+                self.status.setText(str(error))
+            else:
+                from .jobs import describe_error
+
+                show_error(describe_error("the mask", error))
             return
+        (version, key), pred, ms = value
+        if version != self._prompt_version or key != self.ready_key:
+            return  # the prompts or the slice changed meanwhile: a newer request answers them
         for note in pred.notes:
             show_info(note)
         self.prediction = pred
@@ -408,8 +485,13 @@ class SamWidget(QWidget):
         if pred.logits.size:
             self._logits = pred.logits[self.candidate]
         self._show_mask(pred.mask(self.candidate))
-        self.last_click_ms = (time.perf_counter() - t0) * 1000
+        self.last_click_ms = ms
         self._show_status()
+
+    @property
+    def decoding(self) -> bool:
+        """Whether a click is being answered."""
+        return self.clicks.busy
 
     def _show_mask(self, mask: np.ndarray | None) -> None:
         cur = self._current()
@@ -423,14 +505,15 @@ class SamWidget(QWidget):
             self.prediction = None
             self.candidate_label.setText("")
             return
-        fresh = self.preview_layer is None or self.preview_layer not in self.viewer.layers
-        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, mask.astype(np.uint8), name="SAM preview",
-                                                  source=image, output="labels")
-        if fresh:  # one bright colour, whatever napari's label palette gives to 1
-            self.preview_layer.colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: PREVIEW_COLOUR})
+        self._preview_for(image, mask.astype(np.uint8))
         n = len(self.prediction.scores)
-        self.candidate_label.setText(f"mask {self.candidate + 1} of {n} · predicted IoU {self.prediction.scores[self.candidate]:.3f}"
-                                     + ("" if n > 1 else " (single candidate)"))
+        if self.session.backend == "classical":  # one mask, no predicted IoU: say what made it
+            made = "GrabCut in the box" if self._prompts_on_slice(cur[1])[2] is not None else "watershed from the points"
+            ms = f" · {self.last_click_ms:.0f} ms" if self.last_click_ms is not None else ""
+            self.candidate_label.setText(f"classical mask: {made}{ms}")
+        else:
+            self.candidate_label.setText(f"mask {self.candidate + 1} of {n} · predicted IoU "
+                                         f"{self.prediction.scores[self.candidate]:.3f}" + ("" if n > 1 else " (single candidate)"))
         for layer in (self.points_layer, self.box_layer):  # prompts stay on top of the preview
             if layer is not None and layer in self.viewer.layers and self.viewer.layers.index(layer) < self.viewer.layers.index(self.preview_layer):
                 self.viewer.layers.move(self.viewer.layers.index(layer), len(self.viewer.layers))
@@ -457,6 +540,8 @@ class SamWidget(QWidget):
                 layer.selected_data = set(np.flatnonzero(on).tolist())
                 layer.remove_selected()
         self._logits = None
+        self._prompt_version += 1  # an answer still on its way is for prompts that are gone
+        self.clicks.cancel_pending()
         self._show_mask(None)
 
     def commit(self) -> None:
@@ -466,7 +551,7 @@ class SamWidget(QWidget):
         if cur is None or self.prediction is None:
             show_info("nothing to commit: click on an object first")
             return
-        image, index, _ = cur
+        image, index = cur
         mask = self.prediction.mask(self.candidate)
         if not mask.any():
             show_info("the mask is empty; nothing was written")
@@ -499,7 +584,11 @@ class SamWidget(QWidget):
         if embedding is None:
             embedding = "cached" if self.embedding_ready else "none"
         backend = self.session.describe() if hasattr(self.session, "describe") else str(self.session)
-        runs = f" · encoder runs {self.session.encoder_runs}, decoder runs {self.session.decoder_runs}"
+        if self.session.backend == "classical":  # no encoder, no decoder: say what it did
+            embedding = "not needed" if embedding == "cached" else embedding
+            runs = f" · {self.session.decoder_runs} classical masks computed"
+        else:
+            runs = f" · encoder runs {self.session.encoder_runs}, decoder runs {self.session.decoder_runs}"
         self.status.setText(f"<b>backend:</b> {backend}<br><b>embedding:</b> {embedding}{runs}")
 
     def follow_dock(self, dock: Any) -> None:
@@ -520,9 +609,9 @@ class SamWidget(QWidget):
         empty (the app calls this once it has docked every widget)."""
         self._dock_visibility(visible)
         if not visible:
-            for name in ("points_layer", "box_layer"):
+            for name in ("points_layer", "box_layer", "preview_layer"):
                 layer = getattr(self, name)
-                if layer is not None and layer in self.viewer.layers and not len(layer.data):
+                if layer is not None and layer in self.viewer.layers and not (layer.data.any() if name == "preview_layer" else len(layer.data)):
                     self.viewer.layers.remove(layer)
                     setattr(self, name, None)
 
@@ -530,4 +619,5 @@ class SamWidget(QWidget):
         self.viewer.layers.events.inserted.disconnect(self._reset_choices)
         self.viewer.layers.events.removed.disconnect(self._reset_choices)
         self.viewer.dims.events.current_step.disconnect(self._slice_changed)
+        self.clicks.shutdown()
         super().closeEvent(event)

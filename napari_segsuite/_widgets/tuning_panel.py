@@ -10,13 +10,11 @@ from magicgui import widgets
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from napari.layers import Labels
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..techniques import Cancelled
 from ..tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
-from .jobs import Job
+from .jobs import Job, start_worker
 from .layers import displayed_slice, reset_keeping_value, spatial_shape
 
 if TYPE_CHECKING:
@@ -140,12 +138,12 @@ class TuningPanel(QWidget):
             self._error(e)
             return None
         n = int(np.prod([len(v) for v in grid.values()]))
-        worker = create_worker(
+        worker = start_worker(
             iter_sweep, fam.current, np.asarray(raw), gt, grid, base_params=base, metric=self.metric.value,
             has_channels=bool(layer.rgb), _progress={"total": n, "desc": f"sweeping {', '.join(grid)} ({n} runs)"},
+            what="the tuning sweep", on_error=self._error,
         )
         worker.returned.connect(self._on_done)
-        worker.errored.connect(lambda e: None if isinstance(e, Cancelled) else self._error(e))
         self.status.setText(f"running {n} runs…")
         return self.job.start(worker, cancelled="sweep cancelled")
 

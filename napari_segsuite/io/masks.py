@@ -89,7 +89,7 @@ def read_image_with_notes(path: str | os.PathLike) -> tuple[np.ndarray, list[str
             try:
                 with Image.open(path) as im:
                     check_pixels(path, (im.size[1], im.size[0], getattr(im, "n_frames", 1)))
-            except Image.UnidentifiedImageError as e:
+            except Image.UnidentifiedImageError:
                 if suffix in _PILLOW_SUFFIXES:  # no other reader would do better: say it is damaged
                     raise _damaged(path, "its content is not an image Pillow recognises") from None
             image = np.asarray(iio.imread(path))

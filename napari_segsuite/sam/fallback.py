@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .image import to_sam_rgb
 from .session import Prediction, check_prompts
+
+
+@dataclass(frozen=True)
+class ClassicalImage:
+    """An image prepared for the classical fallback (what its ``set_image`` returns)."""
+
+    rgb: np.ndarray
+    key: Hashable = None
 
 __all__ = ["ClassicalSession"]
 
@@ -42,11 +51,13 @@ class ClassicalSession:
     def describe(self) -> str:
         return "classical fallback (GrabCut for boxes, watershed for points)"
 
-    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None):
+    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> ClassicalImage:
+        """Make ``image`` the current one; returns it prepared, to pass to :meth:`predict` as the
+        ``embedding`` of prompts on it (there is no encoder: nothing is precomputed)."""
         rgb = to_sam_rgb(image, channel_axis)
         with self._lock:
             self._rgb = rgb
-        return self
+        return ClassicalImage(rgb, key)
 
     def has_embedding(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> bool:
         return True  # nothing to precompute
@@ -64,24 +75,36 @@ class ClassicalSession:
         xs = slice(int(max(0, x0 - grow)), int(min(w, x1 + grow + 1)))
         return ys, xs
 
-    def predict(self, points=None, labels=None, box=None, mask_input=None, multimask: bool = True) -> Prediction:
+    def predict(self, points=None, labels=None, box=None, mask_input=None, multimask: bool = True, *,
+                embedding: ClassicalImage | None = None) -> Prediction:
+        """One mask for the prompts, on ``embedding`` (what ``set_image`` returned) or the image set
+        last; its one score is 1.0 by convention (there is no predicted IoU)."""
         with self._lock:
-            if self._rgb is None:
-                raise RuntimeError("no image is set: call set_image(image) before predict")
-            h, w = self._rgb.shape[:2]
-            pts, lbs, bx, notes = check_prompts(points, labels, box, (h, w))
-            if bx is None:
-                mask = self._points(pts, lbs)
-            else:
-                def grabcut(crop, to_local):
-                    sp = None if pts is None else _pixel(to_local(pts), crop.shape)
-                    return self._grabcut(crop, to_local(bx.reshape(2, 2)).ravel(), sp, lbs)
+            previous = self._rgb
+            if embedding is not None:
+                self._rgb = embedding.rgb
+            try:
+                return self._predict(points, labels, box)
+            finally:
+                self._rgb = previous
 
-                mask = self._in_roi(self._roi(pts, bx, h, w), grabcut)
-            self.decoder_runs += 1
-            pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
-            pred._full[0] = mask
-            return pred
+    def _predict(self, points, labels, box) -> Prediction:
+        if self._rgb is None:
+            raise RuntimeError("no image is set: call set_image(image) before predict")
+        h, w = self._rgb.shape[:2]
+        pts, lbs, bx, notes = check_prompts(points, labels, box, (h, w))
+        if bx is None:
+            mask = self._points(pts, lbs)
+        else:
+            def grabcut(crop, to_local):
+                sp = None if pts is None else _pixel(to_local(pts), crop.shape)
+                return self._grabcut(crop, to_local(bx.reshape(2, 2)).ravel(), sp, lbs)
+
+            mask = self._in_roi(self._roi(pts, bx, h, w), grabcut)
+        self.decoder_runs += 1
+        pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
+        pred._full[0] = mask
+        return pred
 
     def _in_roi(self, roi: tuple[slice, slice], run, dtype=None) -> np.ndarray:
         """Full-size mask of ``run(crop, to_local)`` computed on the image inside ``roi``, shrunk to

@@ -154,7 +154,7 @@ def _check_option(source: str, name: str, value: Any) -> None:
         return
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not number or (kind is int and value != int(value)) or value != value:
-        raise ValueError(f"{source}: SAM option {name} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+        raise ValueError(f"{source}: SAM option {name} must be {'a whole number' if kind is int else 'a number'}, got {value!r}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
         raise ValueError(f"{source}: SAM option {name} must be {bounds}, got {value!r}")

@@ -402,12 +402,16 @@ class SamSession:
         box: Sequence[float] | np.ndarray | None = None,
         mask_input: np.ndarray | None = None,
         multimask: bool = True,
+        *,
+        embedding: Embedding | None = None,
     ) -> Prediction:
-        """Masks for prompts on the current image: points (N, 2) as (x, y) with labels 1 (object) or
-        0 (background), a box (x0, y0, x1, y1), and/or the low-resolution logits of an earlier
-        prediction (256 x 256) to refine."""
+        """Masks for prompts on an image: points (N, 2) as (x, y) with labels 1 (object) or 0
+        (background), a box (x0, y0, x1, y1), and/or the low-resolution logits of an earlier
+        prediction (256 x 256) to refine. The image is ``embedding`` (what ``set_image`` returned
+        for it), else the one set last: a caller that embeds several images (slices, a
+        background precompute) passes the embedding of the image the prompts are on."""
         with self._lock:
-            emb = self.current
+            emb = embedding if embedding is not None else self.current
             if emb is None:
                 raise RuntimeError("no image is set: call set_image(image) before predict (the widget does this "
                                    "when an image layer is chosen)")

@@ -183,7 +183,7 @@ def _within_float32(raw: np.ndarray, notes: list[str]) -> np.ndarray:
 def _prepare_labels(raw: np.ndarray, has_channels: bool) -> tuple[np.ndarray, ImageInfo]:
     """A label image as int32/int64 ids (booleans give 0/1; floats must hold whole numbers)."""
     if has_channels:
-        raise ValueError("post-processing works on a label image (one id per pixel, no colour channels): give it a "
+        raise ValueError("post-processing works on a label image (one id per pixel; it has no channels): give it a "
                          "mask, e.g. the output of a segmentation technique (in napari: a labels layer)")
     if raw.dtype.kind == "f":
         finite = np.isfinite(raw)

@@ -36,6 +36,12 @@ def click(layer, pos, modifiers=()):
     mouse_release_callbacks(layer, _Event(layer, pos, modifiers, "mouse_release"))
 
 
+def settle(qtbot, w):
+    """Wait until the dock has answered the prompts (masks are decoded in a worker)."""
+    qtbot.waitUntil(lambda: not w.decoding, timeout=TIMEOUT)
+    qtbot.wait(5)
+
+
 def _scene(h=200, w=260):
     img = np.full((h, w, 3), (30, 80, 30), np.uint8)
     img[50:150, 60:180] = (220, 60, 50)
@@ -65,12 +71,14 @@ def test_clicks_preview_and_commit_with_undo(sam_dock, qtbot):
     pts = w.points_layer
     assert pts is not None and w.box_layer is not None and pts.mode == "add"
     click(pts, (100, 120))
+    settle(qtbot, w)
     assert len(pts.data) == 1 and bool(pts.features["positive"].iloc[0])
     assert w.prediction is not None and w.preview_layer is not None
     assert w.preview_layer.data.shape == (200, 260)
     first = w.preview_layer.data.copy()
     assert "mask" in w.candidate_label.text() and "of 3" in w.candidate_label.text()
     click(pts, (20, 20), modifiers=("Shift",))  # a background point, shown in the other colour
+    settle(qtbot, w)
     assert not bool(pts.features["positive"].iloc[1])
     assert not np.allclose(pts.face_color[0], pts.face_color[1])
     assert w._logits is not None  # the previous logits refine the next prediction
@@ -88,6 +96,7 @@ def test_clicks_preview_and_commit_with_undo(sam_dock, qtbot):
     assert first.shape == labels.data.shape
     # a second object gets id 2 and does not overwrite the first
     w.box_layer.add_rectangles(np.array([[10, 10], [60, 90]]))
+    settle(qtbot, w)
     assert w.prediction is not None
     second = w.prediction.mask(w.candidate)
     w.commit()
@@ -98,16 +107,18 @@ def test_clicks_preview_and_commit_with_undo(sam_dock, qtbot):
     assert labels.data.max() == 1
 
 
-def test_escape_clears_and_class_commit(sam_dock):
+def test_escape_clears_and_class_commit(sam_dock, qtbot):
     viewer, w = sam_dock
     target = viewer.add_labels(np.zeros((200, 260), np.int32), name="classes")
     w.target.value = target
     w.mode.value = "class id"
     w.class_id.value = 7
     click(w.points_layer, (100, 120))
+    settle(qtbot, w)
     w.clear()
     assert len(w.points_layer.data) == 0 and w.prediction is None
     click(w.points_layer, (100, 120))
+    settle(qtbot, w)
     w.commit()
     assert set(np.unique(target.data)) <= {0, 7} and (target.data == 7).any()
 
@@ -183,6 +194,7 @@ def test_slices_embed_lazily(make_napari_viewer, tiny_sam, qtbot):
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
     assert session.encoder_runs == 2
     click(w.points_layer, (2, 100, 150))
+    settle(qtbot, w)
     w.commit()
     labels = viewer.layers["SAM labels"]
     assert labels.data.shape == stack.shape and labels.data[2].any() and not labels.data[start].any()
@@ -196,6 +208,7 @@ def test_classical_fallback_is_the_default(make_napari_viewer, qtbot):
     assert "classical" in w.status.text()
     qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
     w.box_layer.add_rectangles(np.array([[40, 50], [160, 190]]))
+    settle(qtbot, w)
     m = w.prediction.mask()
     truth = np.zeros((200, 260), bool)
     truth[50:150, 60:180] = True
@@ -313,3 +326,110 @@ def test_post_processing_applies_to_automatic_masks_and_saves_a_preset(sam_dock,
     assert p.model == "vit_b" and p.mode == "auto" and p.options["points_per_side"] == 3
     assert [s.technique.name for s in p.post] == ["post.morphology"] and p.post[0].params["radius"] == 3
     assert registry.REGISTRY["vit_b"]
+
+
+def _ticks_during(qtbot, until, timeout=TIMEOUT):
+    """Largest gap (s) between ticks of a 10 ms QTimer while waiting for ``until()``."""
+    from qtpy.QtCore import QTimer
+
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    try:
+        qtbot.waitUntil(until, timeout=timeout)
+    finally:
+        timer.stop()
+    return float(np.diff(ticks).max()) if len(ticks) > 1 else 0.0
+
+
+@pytest.mark.parametrize("prompt", ["click", "box"])
+def test_the_classical_fallback_never_freezes_the_ui(make_napari_viewer, qtbot, monkeypatch, prompt):
+    from napari_segsuite.sam import ClassicalSession
+
+    original = ClassicalSession._predict
+
+    def slow(self, *a, **k):  # GrabCut on a large photo takes seconds: make the tiny one take 0.6 s
+        time.sleep(0.6)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(ClassicalSession, "_predict", slow)
+    viewer, w = _docked(make_napari_viewer, _scene(), "scene", rgb=True)
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    if prompt == "click":
+        click(w.points_layer, (100, 120))
+    else:
+        w.box_layer.add_rectangles(np.array([[40, 50], [160, 190]]))
+    gap = _ticks_during(qtbot, lambda: w.prediction is not None)
+    assert gap < 0.1, f"the UI froze for {gap * 1000:.0f} ms"
+    assert "classical mask" in w.candidate_label.text() and "IoU" not in w.candidate_label.text()
+    assert "classical masks computed" in w.status.text() and "decoder runs" not in w.status.text()
+
+
+def test_changing_slice_with_sam_never_freezes_the_ui(make_napari_viewer, tiny_sam, qtbot):
+    """Reading, converting and hashing a 2048² uint16 slice happens in the worker."""
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 60000, (3, 2048, 2048), dtype=np.uint16)
+    viewer, w = _docked(make_napari_viewer, stack, "big stack")
+    w.use_session(SamSession(tiny_sam, device="cpu", cache_dir=False))
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=60_000)
+    gaps = []
+    for i in (0, 2):
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda i=i: viewer.dims.set_current_step(0, i))
+        qtbot.wait(1)
+        gaps.append(_ticks_during(qtbot, lambda: w.embedding_ready, timeout=60_000))
+    assert max(gaps) < 0.25, f"the UI froze for {max(gaps) * 1000:.0f} ms on a slice change"
+
+
+def test_a_click_is_decoded_against_its_own_slice_after_a_precompute(make_napari_viewer, tiny_sam, qtbot):
+    """Precomputing leaves the session on the last slice; a click on slice 0 must still use slice 0."""
+    stack = np.stack([np.roll(_scene()[..., 0], 40 * i, axis=1) for i in range(3)])
+    viewer, w = _docked(make_napari_viewer, stack, "stack")
+    session = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    w.use_session(session)
+    viewer.dims.set_current_step(0, 0)
+    qtbot.waitUntil(lambda: w.embedding_ready and w.ready_key[1] == (0,), timeout=TIMEOUT)
+    w.precompute_all()
+    qtbot.waitUntil(lambda: w.precompute_job.worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    assert session.current.key == (2,), "the precompute ended on the last slice"
+    click(w.points_layer, (0, 100, 150))
+    settle(qtbot, w)
+    reference = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    reference.set_image(stack[0], (0,))
+    expected = reference.predict(points=[[150, 100]], labels=[1])
+    np.testing.assert_allclose(w.prediction.logits, expected.logits, atol=1e-4)
+
+
+def test_precompute_can_be_cancelled(make_napari_viewer, tiny_sam, qtbot):
+    stack = np.stack([np.roll(_scene()[..., 0], 10 * i, axis=1) for i in range(6)])
+    viewer, w = _docked(make_napari_viewer, stack, "stack")
+    session = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    original = session.set_image
+
+    def slow(*a, **k):
+        time.sleep(0.2)
+        return original(*a, **k)
+
+    w.use_session(session)
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    session.set_image = slow
+    w.precompute_all()
+    assert w.cancel_precompute_button.enabled
+    qtbot.wait(300)
+    w.cancel_precompute_button.changed.emit(True)
+    qtbot.waitUntil(lambda: w.precompute_job.worker is None, timeout=TIMEOUT)
+    assert session.encoder_runs < 6 and w.precompute_button.enabled
+
+
+def test_a_failed_model_load_shows_the_backend_in_use(make_napari_viewer, tmp_path, monkeypatch):
+    from napari_segsuite.sam import registry
+
+    monkeypatch.setattr(registry, "_models_dir_override", tmp_path)
+    viewer, w = _docked(make_napari_viewer)
+    monkeypatch.setattr("napari_segsuite._widgets.sam_widget.show_error", lambda m: None)
+    w.backend.value = "vit_b"
+    w.load_model()
+    assert w.session.backend == "classical" and w.backend.value == "classical (no checkpoint)"

@@ -118,10 +118,10 @@ def test_refine_goes_on_past_a_one_pixel_wide_object():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"min_area": "big"}, "min_area must be an integer"),
+    ({"min_area": "big"}, "min_area must be a whole number"),
     ({"mode": "explode"}, "mode must be one of"),
     ({"batch_size": -1}, "batch_size must be between 1 and"),
-    ({"batch_size": 2.5}, "batch_size must be an integer"),
+    ({"batch_size": 2.5}, "batch_size must be a whole number"),
 ])
 def test_hybrid_options_are_validated_when_the_preset_is_read(options, message):
     data = {"sam": {"model": "classical", "mode": "refine", "options": options},

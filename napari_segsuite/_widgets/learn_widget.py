@@ -21,7 +21,7 @@ from superqt import QCollapsible
 
 from ..labels import ClassInfo, labels_metadata
 from ..sam.device import available_devices
-from .layers import commit_labels, displayed_slice, is_preview, reset_keeping_value, scrolling_content, segsuite_metadata
+from .layers import commit_labels, displayed_index, is_preview, reset_keeping_value, scrolling_content, segsuite_metadata
 from .jobs import describe_error, start_worker
 
 __all__ = ["LearnWidget", "training_pairs"]
@@ -54,6 +54,8 @@ class LearnWidget(QWidget):
         self.viewer = napari_viewer
         self.model = None
         self.worker = None
+        self.predict_worker: Any = None
+        self.prediction_layer: Labels | None = None
         self.history: list[dict[str, float]] = []
         self._stop = threading.Event()
         self._pairs: list[tuple[Image, Labels]] = []
@@ -349,8 +351,9 @@ class LearnWidget(QWidget):
             except (OSError, ValueError) as e:
                 show_error(str(e))
 
-    def predict(self, *, all_slices: bool) -> Labels | None:
-        """Apply the model to the chosen image (displayed slice, or all) into a new labels layer."""
+    def predict(self, *, all_slices: bool) -> Any:
+        """Apply the model to the chosen image (displayed slice, or all) in a worker; the result
+        goes into a new labels layer (``prediction_layer``) when it is done. Returns the worker."""
         from ..learn.technique import register_model
 
         image = self.image.value
@@ -362,21 +365,41 @@ class LearnWidget(QWidget):
         params = {"min_size": self.min_size.value} if kind == "instance" else {}
         try:
             tech = register_model(self.model)
-            if all_slices or image.ndim == 2:
-                index, data = (), np.asarray(image.data)
-            else:
-                index, data = displayed_slice(self.viewer, image)
-            result = tech.run(data, channel_axis=-1 if image.rgb else None, **params).data
+            index = () if all_slices or image.ndim == 2 else displayed_index(self.viewer, image)
         except (ValueError, TypeError) as e:
             show_error(str(e))
             self.status.setText(str(e))
             return None
+        rgb = bool(image.rgb)
+
+        def run():  # the slice is read and the network applied here, never on the UI thread
+            data = np.asarray(image.data[index]) if index else np.asarray(image.data)
+            return tech.run(data, channel_axis=-1 if rgb else None, **params).data
+
         classes = [ClassInfo(int(i), n, None) for i, n in ((int(k), v) for k, v in config.class_names.items())]
-        layer, _ = commit_labels(self.viewer, None, result, source=image, index=index, kind=kind,
-                                 name=f"{self.model.name} prediction")
-        if classes and kind == "semantic":
-            layer.metadata.update(labels_metadata(kind, classes))
-        return layer
+        name = f"{self.model.name} prediction"
+
+        def done(result: np.ndarray) -> None:
+            if image not in self.viewer.layers:
+                return  # the image went away meanwhile
+            layer, _ = commit_labels(self.viewer, None, result, source=image, index=index, kind=kind, name=name)
+            if classes and kind == "semantic":
+                layer.metadata.update(labels_metadata(kind, classes))
+            self.prediction_layer = layer
+            self.status.setText(f"{name}: {int(result.max())} {'objects' if kind == 'instance' else 'classes at most'}")
+
+        def failed(error: BaseException) -> None:
+            message = describe_error("the prediction", error)
+            show_error(message)
+            self.status.setText(message)
+
+        worker = start_worker(run, what="the prediction", on_error=failed, _progress={"desc": f"predicting with {self.model.name}"})
+        worker.returned.connect(done)
+        worker.finished.connect(lambda: setattr(self, "predict_worker", None))
+        self.predict_worker = worker
+        self.status.setText(f"predicting with {self.model.name} …")
+        worker.start()
+        return worker
 
 
 def _class_names(labels: Labels) -> dict[str, str]:

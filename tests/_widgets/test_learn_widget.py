@@ -27,7 +27,35 @@ def dock(make_napari_viewer):
     return viewer, w
 
 
-def test_train_in_a_worker_then_predict_into_a_new_layer(dock, qtbot, tmp_path):
+def _gap_until_commit(qtbot, monkeypatch, start):
+    """Largest gap (s) between ticks of a 10 ms QTimer from ``start()`` until the result is being
+    committed: the slice read and the network run, off the UI thread. (The commit then makes the
+    result's labels layer, napari's work on the UI thread.)"""
+    import time
+
+    from qtpy.QtCore import QTimer
+
+    from napari_segsuite._widgets import learn_widget
+
+    ticks, committed = [], []
+    original = learn_widget.commit_labels
+
+    def commit(*args, **kwargs):
+        committed.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(learn_widget, "commit_labels", commit)
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    start()
+    qtbot.waitUntil(lambda: bool(committed), timeout=TIMEOUT)
+    timer.stop()
+    before = [t for t in ticks if t <= committed[0]] + committed
+    return float(np.diff(before).max()) if len(before) > 1 else 0.0
+
+
+def test_train_in_a_worker_then_predict_into_a_new_layer(dock, qtbot, tmp_path, monkeypatch):
     viewer, w = dock
     w.name.value = "cells_unet"
     w.train_button.changed.emit(True)
@@ -39,7 +67,10 @@ def test_train_in_a_worker_then_predict_into_a_new_layer(dock, qtbot, tmp_path):
     assert len(ax_loss.lines[0].get_xdata()) == 5 and len(ax_dice.lines[0].get_ydata()) == 5
     assert "learn.cells_unet" in CATALOG
     n_layers = len(viewer.layers)
-    layer = w.predict(all_slices=False)
+    gap = _gap_until_commit(qtbot, monkeypatch, lambda: w.predict(all_slices=False))
+    assert gap < 0.1, f"the UI froze for {gap * 1000:.0f} ms while the slice was read and the network ran"
+    qtbot.waitUntil(lambda: w.predict_worker is None, timeout=TIMEOUT)
+    layer = w.prediction_layer
     assert len(viewer.layers) == n_layers + 1 and layer.name == "cells_unet prediction"
     truth = viewer.layers["painted"].data > 0
     assert 2 * (truth & (layer.data == 1)).sum() / (truth.sum() + (layer.data == 1).sum()) > 0.8

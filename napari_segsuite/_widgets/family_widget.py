@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
-from ..techniques import Result, Technique, check_image, families, intensity_histogram, prepare_slice
+from ..techniques import MissingInput, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from ..techniques.chain import Chain
 from .histogram import HistogramView
 from .inputs import InputsForm
@@ -121,7 +121,9 @@ class FamilyWidget(QWidget):
 
         self.input.changed.connect(self._on_input_changed)
         self.technique.changed.connect(self._on_technique_changed)
+        self._form_before: dict[str, dict[str, Any]] = {}  # each form's values at its last change
         for form in self.forms.values():
+            form.changed.connect(self._carry_threshold_over)
             form.changed.connect(self.request_preview)
         for inputs in self.input_forms.values():
             inputs.changed.connect(self._on_layer_inputs_changed)
@@ -334,6 +336,27 @@ class FamilyWidget(QWidget):
         for note in result.notes:
             self._notify(note)
 
+    def _carry_threshold_over(self, *_: Any) -> None:
+        """Switching an automatic method (Otsu) to manual starts the manual value at the threshold the
+        automatic one found, so the result does not jump."""
+        name, values = self.technique.value, self.form.values()
+        result, request = self.last_result, self._last_request
+        shown = request is not None and request[1][0][0] == name  # the shown result is this technique's
+        before = self._form_before.get(name) or (dict(request[1][0][1]) if shown else None)
+        self._form_before[name] = values
+        if before is None or result is None or not shown or not result.info.get("thresholds"):
+            return
+        threshold = float(result.info["thresholds"][0])
+        for p in self.current.params:
+            if p.range is None or p.range.from_data != "values" or p.when is None:
+                continue
+            switched_on = values.get(p.when.param) in p.when.values and before.get(p.when.param) not in p.when.values
+            untouched = values.get(p.name) == before.get(p.name)  # not set in the same change (a histogram click)
+            if switched_on and untouched and values.get(p.name) != threshold:
+                self._form_before[name] = {**values, p.name: threshold}
+                self.form.set_values({p.name: threshold})
+                return
+
     def _on_histogram_pick(self, value: float) -> None:
         for p in self.current.params:
             if p.range is not None and p.range.from_data == "values":
@@ -343,6 +366,10 @@ class FamilyWidget(QWidget):
 
     def _report_error(self, exc: BaseException) -> None:
         msg = str(exc) or type(exc).__name__
+        if isinstance(exc, MissingInput):  # a seed not yet given: a hint in the status, no red toast
+            self.status.setStyleSheet("")
+            self.status.setText(f"Waiting for input: {msg}")
+            return
         self.status.setStyleSheet("color: #e06c60")
         self.status.setText(msg)
         self._notify(msg, error=True)

@@ -7,12 +7,13 @@ presets, tests and benchmarks are all generated from it. Import a family module 
 from __future__ import annotations
 
 from . import cluster, contour, edges, graph, post, region, threshold  # noqa: F401  (register the families)
-from ._catalog import CATALOG, Cancelled, Param, Range, Result, SegsuiteWarning, Technique, When, technique
+from ._catalog import CATALOG, Cancelled, MissingInput, Param, Range, Result, SegsuiteWarning, Technique, When, technique
 from ._image import ImageInfo, check_image, guess_channel_axis, intensity_histogram, prepare_slice, to_gray
 
 __all__ = [
     "CATALOG",
     "Cancelled",
+    "MissingInput",
     "ImageInfo",
     "Param",
     "Range",

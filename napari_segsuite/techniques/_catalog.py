@@ -47,6 +47,10 @@ class Cancelled(RuntimeError):
     """Raised inside a run when its ``cancel`` callback returns True."""
 
 
+class MissingInput(ValueError):
+    """A required layer input (seeds, an initial shape) is absent: a hint to give it, not a fault."""
+
+
 @dataclass(frozen=True)
 class Range:
     """Numeric limits of a parameter (inclusive).
@@ -358,7 +362,7 @@ class Technique:
             markers, input_notes = (inputs or {}).get(spec.name) or (None, [])
             notes.extend(input_notes)
             if markers is None and spec.required:
-                raise ValueError(
+                raise MissingInput(
                     f"{self.name} needs {spec.name} ({spec.doc or 'seeds'}): pick a "
                     f"{' or '.join(spec.layers)} layer with at least one seed on this slice"
                 )

@@ -332,3 +332,14 @@ def test_only_the_raised_tool_previews_and_shows_its_preview(make_napari_viewer,
     qtbot.waitUntil(lambda: visible() == [other.preview_layer], timeout=5_000)
     _dock_of(first).raise_()
     qtbot.waitUntil(lambda: visible() == [first.preview_layer], timeout=5_000)
+
+
+def test_switching_otsu_to_manual_keeps_the_threshold(cells_viewer, qtbot):
+    w = make_widget(cells_viewer, qtbot)
+    qtbot.waitUntil(lambda: w.last_result is not None, timeout=TIMEOUT)
+    otsu = w.last_result.info["thresholds"][0]
+    before = int(np.count_nonzero(w.preview_layer.data))
+    w.form["method"].value = "manual"
+    wait_idle(qtbot, w)
+    assert w.params()["value"] == pytest.approx(otsu)
+    assert int(np.count_nonzero(w.preview_layer.data)) == before, "the result did not jump"

@@ -29,12 +29,18 @@ def cells(make_napari_viewer):
 
 
 def test_region_growing_follows_the_seeds_a_user_clicks(cells, qtbot, tmp_path):
+    from napari.utils.notifications import notification_manager
+
     viewer, image = cells
+    errors = []
+    notification_manager.notification_ready.connect(lambda n: errors.append(str(n.message)))
     w = RegionWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.technique.value = "region.grow"
     wait(qtbot, w)
     assert "needs seeds" in w.status.text()  # no seed layer yet: the status says what to do
+    assert "Waiting for input" in w.status.text() and "e06c60" not in w.status.styleSheet()
+    assert not [e for e in errors if "needs seeds" in e], "a missing seed is a hint, not an error toast"
     points = w.input_forms["region.grow"]._add_points_layer()
     assert w.input_forms["region.grow"]["seeds"].value is points
     points.add([40, 40])

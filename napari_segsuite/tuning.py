@@ -31,9 +31,11 @@ METRICS: dict[str, tuple[str, bool, str]] = {
 }
 
 
-def tunable(technique: Technique) -> list[Param]:
-    """Parameters that a sweep can vary: numbers and choices."""
-    return [p for p in technique.params if p.choices is not None or p.type in (int, float)]
+def tunable(technique: Technique, params: Mapping[str, Any] | None = None) -> list[Param]:
+    """Parameters that a sweep can vary: numbers and choices; with ``params`` (the current values),
+    only those that matter for them (Sauvola ignores ``offset``: a sweep of it would be flat)."""
+    return [p for p in technique.params if (p.choices is not None or p.type in (int, float))
+            and (params is None or p.applies(params))]
 
 
 def grid_values(param: Param, lo: float | None = None, hi: float | None = None, steps: int = 10) -> list[Any]:

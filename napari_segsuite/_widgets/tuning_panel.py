@@ -65,6 +65,8 @@ class TuningPanel(QWidget):
         self.job = Job(self.run_button, self.cancel_button)
         self.best_button.changed.connect(self.use_best)
         family.technique.changed.connect(self._on_technique_changed)
+        for form in family.forms.values():
+            form.changed.connect(self._on_form_changed)
         viewer.layers.events.inserted.connect(self._reset_gt)
         viewer.layers.events.removed.connect(self._reset_gt)
         self._on_technique_changed()
@@ -78,8 +80,20 @@ class TuningPanel(QWidget):
         reset_keeping_value(self.gt)
 
     def _param_choices(self, optional: bool) -> list[str]:
-        names = [p.name for p in tunable(self.family.current)]
+        names = [p.name for p in tunable(self.family.current, self.family.params())]
         return [NONE, *names] if optional else names
+
+    def _on_form_changed(self, *_: Any) -> None:
+        """Offer the parameters that matter for the values now set; keep each choice that still does."""
+        for i, (name, *_rest) in enumerate(self.axes, start=1):
+            choices = self._param_choices(optional=i == 2)
+            if list(name.choices) == choices:
+                continue
+            keep = name.value if name.value in choices else (choices[0] if i == 1 else NONE)
+            with name.changed.blocked():
+                name.choices = choices
+                name.value = keep
+            self._on_param_changed(i)
 
     def _on_technique_changed(self, *_: Any) -> None:
         for i, (name, *_rest) in enumerate(self.axes, start=1):

@@ -77,3 +77,15 @@ def test_sweep_without_ground_truth_is_explained(make_napari_viewer, qtbot):
     w = ThresholdingWidget(viewer)
     assert w.tuning.run() is None
     assert "ground-truth" in w.tuning.status.text()
+
+
+def test_only_parameters_that_matter_are_offered(widget, qtbot):
+    viewer, w = widget
+    w.technique.value = "threshold.adaptive"
+    panel = w.tuning
+    w.form.set_values({"method": "sauvola"})
+    offered = list(panel.axes[0][0].choices)
+    assert "k" in offered and "offset" not in offered, "Sauvola ignores offset: a sweep of it is flat"
+    w.form.set_values({"method": "gaussian"})
+    offered = list(panel.axes[0][0].choices)
+    assert "offset" in offered and "k" not in offered

@@ -50,7 +50,12 @@ class InputsForm(widgets.Container):
         if any("points" in s.layers for s in technique.inputs):
             self.new_points.visible = True
             self.new_points.changed.connect(self._add_points_layer)
-        super().__init__(widgets=[*combos, self.new_points], labels=True)
+        self.new_shapes = widgets.PushButton(text="New shapes layer for the initial shape", visible=False,
+                                             tooltip="Then drag a rectangle or draw a polygon around the object")
+        if any("shapes" in s.layers for s in technique.inputs):
+            self.new_shapes.visible = True
+            self.new_shapes.changed.connect(self._add_shapes_layer)
+        super().__init__(widgets=[*combos, self.new_points, self.new_shapes], labels=True)
 
     def _choices_for(self, spec: Any):
         def choices(_w: Any = None) -> list[tuple[str, Any]]:
@@ -71,6 +76,20 @@ class InputsForm(widgets.Container):
         self.reset_choices()
         for spec in self.technique.inputs:
             if "points" in spec.layers:
+                self[spec.name].value = layer
+                break
+        return layer
+
+    def _add_shapes_layer(self, *_: Any) -> Shapes:
+        """An empty shapes layer, in rectangle mode with a transparent fill (the image stays visible
+        inside the shape), picked as this technique's initial shape."""
+        layer = self.viewer.add_shapes(name="initial shape", ndim=max(2, self.viewer.dims.ndim), edge_color="yellow",
+                                       face_color=[0, 0, 0, 0], edge_width=2)
+        layer.current_face_color = [0, 0, 0, 0]
+        layer.mode = "add_rectangle"
+        self.reset_choices()
+        for spec in self.technique.inputs:
+            if "shapes" in spec.layers:
                 self[spec.name].value = layer
                 break
         return layer

@@ -84,6 +84,26 @@ def test_geodesic_contour_starts_from_a_drawn_rectangle(make_napari_viewer, qtbo
     assert 2 * (out & disk).sum() / (out.sum() + disk.sum()) > 0.9
 
 
+def test_active_contours_offer_a_new_shapes_layer_with_a_clear_fill(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    y, x = np.mgrid[:120, :160]
+    disk = (x - 80) ** 2 + (y - 60) ** 2 < 30**2
+    viewer.add_image(np.where(disk, 180, 50).astype(np.uint8), name="disk")
+    w = ContourWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.technique.value = "contour.geodesic"
+    form = w.input_forms["contour.geodesic"]
+    assert not form.new_shapes.native.isHidden() and form.new_points.native.isHidden()
+    form.new_shapes.changed.emit(True)
+    layer = form["init"].value
+    assert layer is not None and layer.name == "initial shape" and layer.mode == "add_rectangle"
+    layer.add_rectangles(np.array([[15, 35], [105, 125]]))
+    assert layer.face_color[0][3] == 0, "the shape's inside stays see-through"
+    wait(qtbot, w)
+    out = w.preview_layer.data > 0
+    assert 2 * (out & disk).sum() / (out.sum() + disk.sum()) > 0.9
+
+
 def test_post_processing_steps_chain_preview_and_preset(cells, qtbot, tmp_path):
     viewer, image = cells
     w = ThresholdingWidget(viewer)

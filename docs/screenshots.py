@@ -11,6 +11,7 @@ from pathlib import Path
 import napari
 from qtpy.QtWidgets import QApplication
 
+from napari_segsuite._widgets.suite import TOOLS
 from napari_segsuite.cli import build_viewer
 
 OUT = Path(__file__).parent / "images"
@@ -30,13 +31,12 @@ def settle(widget, ms: int = 1500) -> None:
     QApplication.processEvents()
 
 
+SUITE = None  # the SegSuite dock (set by main)
+
+
 def _raise_dock(widget) -> None:
-    parent = widget.parentWidget()
-    while parent is not None and not hasattr(parent, "setFloating"):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.show()
-        parent.raise_()
+    """Show ``widget``'s tool in the SegSuite dock."""
+    SUITE.show_tool(next(name for name, tool in SUITE.tools.items() if tool is widget))
 
 
 def new_family_shots(viewer, thresholding, region_widget, contour_widget, post_widget) -> None:
@@ -107,6 +107,7 @@ def sam_shots(viewer, sam_widget) -> None:
     viewer.screenshot(str(OUT / "sam_prompts.png"), canvas_only=False)
     sam_widget.commit()
     sam_widget.box_layer.add_rectangles(np.array([[214, 108], [278, 180]]))
+    settle(sam_widget)  # masks are decoded in a worker
     sam_widget.commit()
     settle(sam_widget)
     viewer.screenshot(str(OUT / "sam_committed.png"), canvas_only=False)
@@ -131,6 +132,9 @@ def learn_shots(viewer, learn_widget) -> None:
         QApplication.processEvents()
         time.sleep(0.05)
     w.predict(all_slices=False)
+    while w.predict_worker is not None:  # the prediction runs in a worker
+        QApplication.processEvents()
+        time.sleep(0.05)
     viewer.layers["cells ground truth"].visible = False
     settle(w, 800)
     viewer.screenshot(str(OUT / "learn_trained.png"), canvas_only=False)
@@ -165,8 +169,10 @@ def project_shots(viewer, project_widget) -> None:
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     viewer = napari.Viewer(title="napari-segsuite")
-    viewer.window.resize(1500, 950)
-    docked = build_viewer(viewer, sample="cells")
+    viewer.window.resize(1280, 800)
+    global SUITE
+    SUITE = build_viewer(viewer, sample="cells")
+    docked = [SUITE.tool(name) for name in TOOLS]
     w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, learn_widget, project_widget, scoring = docked
     if "--only-sam" in sys.argv:
         sam_shots(viewer, sam_widget)

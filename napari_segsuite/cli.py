@@ -192,33 +192,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells") -> list[Any]:
-    """Open ``images`` (or a sample) in ``viewer`` and dock the plugin's widgets; returns them."""
-    from ._widgets import DOCKED
-
+def build_viewer(viewer: Any, images: Sequence[str] = (), sample: str = "cells") -> Any:
+    """Open ``images`` (or a sample) in ``viewer`` and dock the SegSuite widget (every tool behind
+    one picker, Thresholding shown); returns it."""
     if images:
         for path in images:
             viewer.open(path)
     else:
         viewer.open_sample("napari-segsuite", sample)
-    docked = []
-    docks = []
-    for display_name in DOCKED:
-        dock, widget = viewer.window.add_plugin_dock_widget("napari-segsuite", display_name, tabify=bool(docked))
-        docks.append(dock)
-        docked.append(widget)
-    from qtpy.QtWidgets import QApplication
-
-    QApplication.processEvents()  # let the tabs form, or the last one added ends up in front
-    docks[0].raise_()  # the technique widget in front, the scoring panel one tab away
-    for dock, widget in zip(docks, docked):
-        if hasattr(widget, "follow_dock"):  # family widgets preview only while their tab is raised
-            widget.follow_dock(dock)
-            widget.set_tab_visible(dock is docks[0])
-    project = next((w for w in docked if hasattr(w, "sam_widget")), None)
-    if project is not None:  # the project precomputes the next image's SAM embedding with the SAM dock's model
-        project.sam_widget = next((w for w in docked if hasattr(w, "embedding_ready")), None)
-    return docked
+    _, suite = viewer.window.add_plugin_dock_widget("napari-segsuite", "SegSuite")
+    return suite
 
 
 def _gui(images: Sequence[str], sample: str) -> int:

@@ -12,10 +12,11 @@ from .learn_widget import LearnWidget
 from .project_widget import ProjectWidget
 from .sam_widget import SamWidget
 from .scoring_widget import ScoringWidget
+from .suite import SegSuiteWidget
 
 __all__ = [
     "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget", "ProjectWidget",
-    "PostProcessingWidget", "RegionWidget", "SamWidget", "ScoringWidget", "ThresholdingWidget", "family_widget_class",
+    "PostProcessingWidget", "RegionWidget", "SamWidget", "ScoringWidget", "SegSuiteWidget", "ThresholdingWidget", "family_widget_class",
 ]
 
 
@@ -47,5 +48,5 @@ FAMILY_WIDGETS = {
     "Post-processing": ("Post-processing", PostProcessingWidget),
 }
 
-#: manifest display names of the widgets the app docks at start, in order
-DOCKED = [name for name, _ in FAMILY_WIDGETS.values()] + ["Segment Anything", "Train a network", "Annotation project", "Scoring"]
+#: manifest display names of the widgets the app docks at start, in order: the one SegSuite dock
+DOCKED = ["SegSuite"]

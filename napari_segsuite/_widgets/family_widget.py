@@ -93,7 +93,7 @@ class FamilyWidget(QWidget):
             tooltip="Keep pixels that already carry a label (default), or overwrite them",
         )
         self.apply_button = widgets.PushButton(text="Apply")
-        self.apply_all_button = widgets.PushButton(text="Apply to all slices")
+        self.apply_all_button = widgets.PushButton(text="All slices", tooltip="Apply to every slice of the stack (in a worker, with progress)")
         self.cancel_button = widgets.PushButton(text="Cancel")
         self.save_button = widgets.PushButton(text="Save preset…")
         self.load_button = widgets.PushButton(text="Load preset…")

@@ -73,21 +73,22 @@ class LearnWidget(QWidget):
                                                "project: its images train the network instead of the layers")
         self.task = widgets.ComboBox(label="output", choices=["semantic", "instance"], value="semantic",
                                      tooltip="semantic: each label value is a class; instance: separate touching objects")
-        self.sparse = widgets.CheckBox(value=False, text="label 0 = not annotated (scribbles)",
+        self.sparse = widgets.CheckBox(value=False, text="scribbles: 0 = not annotated",
                                        tooltip="Paint the background as a class of its own; unpainted pixels are ignored")
         # network
         self.architecture = widgets.ComboBox(label="network", choices=["unet", "segnet", "deeplab"], value="unet")
         self.width = widgets.SpinBox(label="width", value=16, min=4, max=128, tooltip="channels of the first level")
         self.depth = widgets.SpinBox(label="depth", value=3, min=1, max=6, tooltip="down-sampling steps (U-Net, SegNet)")
-        self.backbone = widgets.ComboBox(label="DeepLab backbone", choices=["small", "resnet50"], value="small")
+        self.backbone = widgets.ComboBox(label="backbone", choices=["small", "resnet50"], value="small",
+                                         tooltip="DeepLab's backbone")
         # training
         self.patch = widgets.SpinBox(label="patch size", value=128, min=32, max=1024, step=16)
         self.batch = widgets.SpinBox(label="batch size", value=8, min=1, max=256)
         self.epochs = widgets.SpinBox(label="max epochs", value=40, min=1, max=10000)
-        self.steps = widgets.SpinBox(label="steps per epoch", value=25, min=1, max=10000)
-        self.patience = widgets.SpinBox(label="patience (epochs)", value=8, min=1, max=1000)
-        self.val_fraction = widgets.FloatSpinBox(label="validation fraction", value=0.2, min=0.0, max=0.9, step=0.05)
-        self.minutes = widgets.FloatSpinBox(label="time limit (min)", value=0.0, min=0.0, max=10000, step=1,
+        self.steps = widgets.SpinBox(label="steps/epoch", tooltip="batches per epoch", value=25, min=1, max=10000)
+        self.patience = widgets.SpinBox(label="patience", tooltip="stop after this many epochs without a better validation score", value=8, min=1, max=1000)
+        self.val_fraction = widgets.FloatSpinBox(label="validation", tooltip="fraction of the annotations held out for validation", value=0.2, min=0.0, max=0.9, step=0.05)
+        self.minutes = widgets.FloatSpinBox(label="minutes", value=0.0, min=0.0, max=10000, step=1,
                                             tooltip="0 = none")
         self.lr = widgets.FloatSpinBox(label="learning rate", value=0.002, min=1e-5, max=0.5, step=0.0005)
         self.device = widgets.ComboBox(label="device", choices=available_devices(), value="auto")
@@ -100,8 +101,9 @@ class LearnWidget(QWidget):
         self.name = widgets.LineEdit(label="model name", value="my_model")
         self.save_button = widgets.PushButton(text="Save model…", enabled=False)
         self.load_button = widgets.PushButton(text="Load model…")
-        self.keep = widgets.CheckBox(value=True, text="also keep as technique learn.NAME")
-        self.min_size = widgets.SpinBox(label="min object size (px)", value=0, min=0, max=100000)
+        self.keep = widgets.CheckBox(value=True, text="keep as technique learn.NAME",
+                                    tooltip="Also keep the model in the learned-models folder, as technique learn.NAME")
+        self.min_size = widgets.SpinBox(label="min size (px)", tooltip="instance models: remove objects smaller than this", value=0, min=0, max=100000)
         self.predict_button = widgets.PushButton(text="Predict slice", enabled=False)
         self.predict_all_button = widgets.PushButton(text="Predict all slices", enabled=False)
 

@@ -42,7 +42,7 @@ class PostStepsPanel(QWidget):
         self.rows: list[_StepRow] = []
         post = [(t.title, name) for name, t in CATALOG.items() if t.channels == "labels"]
         self.choice = widgets.ComboBox(label="step", choices=post, tooltip="Post-processing step to append")
-        self.add_button = widgets.PushButton(text="Add step")
+        self.add_button = widgets.PushButton(text="Add", tooltip="Append this post-processing step")
         self.add_button.changed.connect(lambda *_: self.add_step(self.choice.value))
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)

@@ -79,7 +79,7 @@ class SamWidget(QWidget):
         self.checkpoint = widgets.FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt",
                                            tooltip="A local checkpoint; empty = the downloaded official one")
         self.device = widgets.ComboBox(label="device", choices=available_devices(), value="auto")
-        self.models_dir = widgets.FileEdit(label="models folder", mode="d", value=str(registry.models_dir()),
+        self.models_dir = widgets.FileEdit(label="models", mode="d", value=str(registry.models_dir()),
                                            tooltip="Where checkpoints are downloaded (also $NAPARI_SEGSUITE_MODELS)")
         self.load_button = widgets.PushButton(text="Load model")
         self.download_button = widgets.PushButton(text="Download checkpoint")
@@ -87,15 +87,16 @@ class SamWidget(QWidget):
         self.precompute_button = widgets.PushButton(text="Precompute all slices")
         self.cancel_precompute_button = widgets.PushButton(text="Cancel")
         self.precompute_job = Job(self.precompute_button, self.cancel_precompute_button)
-        self.negative = widgets.CheckBox(value=False, text="next clicks are background (as Shift-click)")
+        self.negative = widgets.CheckBox(value=False, text="clicks are background points",
+                                        tooltip="Clicks add background points, as Shift-click or Alt-click do")
         self.target = widgets.ComboBox(label="write into", choices=self._labels_choices, nullable=True,
                                        tooltip="Labels layer to commit into; empty = a new 'SAM labels' layer")
         self.mode = widgets.ComboBox(label="commit as", choices=["new instance", "class id"], value="new instance")
         self.class_id = widgets.SpinBox(label="class id", value=1, min=1, max=65535, visible=False)
         self.overwrite = widgets.CheckBox(value=False, text="overwrite existing labels")
-        self.next_button = widgets.PushButton(text="Next candidate (Tab)")
-        self.commit_button = widgets.PushButton(text="Commit (Enter)")
-        self.clear_button = widgets.PushButton(text="Clear (Esc)")
+        self.next_button = widgets.PushButton(text="Next mask", tooltip="Show the next candidate mask (Tab)")
+        self.commit_button = widgets.PushButton(text="Commit", tooltip="Write the mask into the labels layer (Enter)")
+        self.clear_button = widgets.PushButton(text="Clear", tooltip="Remove this slice's prompts (Escape)")
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.candidate_label = QLabel()
@@ -119,11 +120,11 @@ class SamWidget(QWidget):
         self.auto_section.addWidget(self.auto)
         layout.addWidget(self.auto_section)
         self.post = PostStepsPanel()
-        self.post_section = QCollapsible("Post-processing of automatic and refined masks")
+        self.post_section = QCollapsible("Post-processing")
         self.post_section.addWidget(self.post)
         layout.addWidget(self.post_section)
         self.refine = RefinePanel(self)
-        self.refine_section = QCollapsible("Refine a labels layer (classical → SAM)")
+        self.refine_section = QCollapsible("Refine a labels layer")
         self.refine_section.addWidget(self.refine)
         layout.addWidget(self.refine_section)
         layout.addStretch(1)

@@ -75,10 +75,11 @@ class ScoringWidget(QWidget):
         self.kind = widgets.ComboBox(label="metrics", choices=["auto", "semantic", "instance", "boundary", "all"], value="auto",
                                      tooltip="auto: instance metrics when the ground truth holds many object ids and no "
                                              "class names, else semantic")
-        self.binary = widgets.CheckBox(value=False, text="foreground vs background", tooltip="Score label > 0 against background only")
+        self.binary = widgets.CheckBox(value=False, text="foreground only", tooltip="Score label > 0 against background only")
         self.ignore = widgets.SpinBox(label="ignore label", value=-1, min=-1, max=65535, tooltip="Ground-truth label left out (VOC: 255); -1 = none")
-        self.live = widgets.CheckBox(value=True, text="live: re-score after every stroke")
-        self.overlay = widgets.CheckBox(value=False, text="error overlay (red: false positive, blue: false negative)")
+        self.live = widgets.CheckBox(value=True, text="live scores", tooltip="Re-score after every paint stroke")
+        self.overlay = widgets.CheckBox(value=False, text="error overlay",
+                                       tooltip="Red: false positive, blue: false negative (instance mode: per object)")
         self.score_button = widgets.PushButton(text="Score now")
         self.export_button = widgets.PushButton(text="Export table…")
         self.status = QLabel()

@@ -234,21 +234,22 @@ def test_presets_round_trip_through_the_widget(cells_viewer, qtbot, tmp_path, no
 
 
 def test_widget_docks_from_the_plugin_manifest_and_cli_builds_the_app(make_napari_viewer, qtbot):
-    from napari_segsuite._widgets import DOCKED
+    from napari_segsuite._widgets import ScoringWidget, SegSuiteWidget
+    from napari_segsuite._widgets.suite import TOOLS
     from napari_segsuite.cli import build_viewer
 
     viewer = make_napari_viewer()
-    docked = build_viewer(viewer, sample="scene")
-    w, scoring = docked[0], docked[-1]
-    assert len(docked) == len(DOCKED)
+    suite = build_viewer(viewer, sample="scene")
+    assert isinstance(suite, SegSuiteWidget) and list(suite.tools) == ["Thresholding"], "other tools wait until picked"
+    w = suite.current
     assert isinstance(w, ThresholdingWidget)
-    from napari_segsuite._widgets import ScoringWidget
-
-    assert isinstance(scoring, ScoringWidget)
-    assert scoring.gt.value.name == "scene ground truth", "the ground truth layer is found by its name"
     assert {"scene", "scene ground truth"} <= {layer.name for layer in viewer.layers}
     wait_idle(qtbot, w)
     assert w.input.value.name == "scene" and w.preview_layer is not None
+    scoring = suite.show_tool("Scoring")
+    assert isinstance(scoring, ScoringWidget) and suite.current is scoring
+    assert scoring.gt.value.name == "scene ground truth", "the ground truth layer is found by its name"
+    assert [suite.picker.itemText(i) for i in range(suite.picker.count())] == list(TOOLS)
 
 
 def test_gui_update_is_fast_enough_to_follow_a_slider(make_napari_viewer, qtbot):
@@ -296,50 +297,29 @@ def test_apply_writes_exactly_what_the_preview_shows(cells_viewer, qtbot):
     assert layer.metadata["segsuite"]["kind"] == "semantic"
 
 
-def _dock_of(widget):
-    from qtpy.QtWidgets import QDockWidget
-
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QDockWidget):
-        parent = parent.parentWidget()
-    return parent
-
-
-def test_only_the_raised_tool_previews_and_shows_its_preview(make_napari_viewer, qtbot):
-    """Hidden tabs compute nothing at start-up; raising a tool shows its preview and hides the one
-    of the tool that went behind."""
-    from napari_segsuite._widgets.family_widget import FamilyWidget
+def test_only_the_shown_tool_previews_and_shows_its_preview(make_napari_viewer, qtbot):
+    """Tools never picked compute nothing; picking a tool shows its preview and hides the one of
+    the tool shown before."""
     from napari_segsuite._widgets.layers import is_preview
     from napari_segsuite.cli import build_viewer
 
     viewer = make_napari_viewer(show=True)
-    docked = build_viewer(viewer, sample="scene")
-    tools = [w for w in docked if isinstance(w, FamilyWidget)]
-    first, other = tools[0], tools[2]
+    suite = build_viewer(viewer, sample="scene")
+    first = suite.current
     qtbot.waitUntil(lambda: first.preview_layer is not None, timeout=20_000)
-    for w in tools:
-        wait_idle(qtbot, w)
+    wait_idle(qtbot, first)
     qtbot.wait(300)
     previews = [layer for layer in viewer.layers if is_preview(layer)]
-    assert previews == [first.preview_layer], f"hidden tabs computed previews: {[p.name for p in previews]}"
+    assert previews == [first.preview_layer], f"other tools computed previews: {[p.name for p in previews]}"
 
     def visible():
         return [layer for layer in viewer.layers if is_preview(layer) and layer.visible]
 
-    _dock_of(other).raise_()
+    other = suite.show_tool("Clustering")
     qtbot.waitUntil(lambda: other.preview_layer is not None, timeout=60_000)
     wait_idle(qtbot, other)
     qtbot.waitUntil(lambda: visible() == [other.preview_layer], timeout=5_000)
-    _dock_of(first).raise_()
+    suite.show_tool("Thresholding")
     qtbot.waitUntil(lambda: visible() == [first.preview_layer], timeout=5_000)
-
-
-def test_switching_otsu_to_manual_keeps_the_threshold(cells_viewer, qtbot):
-    w = make_widget(cells_viewer, qtbot)
-    qtbot.waitUntil(lambda: w.last_result is not None, timeout=TIMEOUT)
-    otsu = w.last_result.info["thresholds"][0]
-    before = int(np.count_nonzero(w.preview_layer.data))
-    w.form["method"].value = "manual"
-    wait_idle(qtbot, w)
-    assert w.params()["value"] == pytest.approx(otsu)
-    assert int(np.count_nonzero(w.preview_layer.data)) == before, "the result did not jump"
+    suite.show_tool("Segment Anything")
+    qtbot.waitUntil(lambda: first.preview_layer not in visible(), timeout=5_000)

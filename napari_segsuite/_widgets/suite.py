@@ -1,0 +1,131 @@
+"""The SegSuite dock: every tool of the plugin behind one picker, one tool shown at a time.
+
+Eleven docks tabbed in one area cannot be read (``T… E… Cl…``) and squeeze the canvas; one dock
+with a tool picker scales to any number of tools and keeps a fixed, modest width. Tools are made
+the first time they are picked (a tool never picked costs nothing and computes nothing), and only
+the shown tool previews: picking another hides the previous tool's preview and shows the new
+one's. Each tool also opens alone from Plugins → SegSuite and from Layers → Segment.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from qtpy.QtCore import QSize
+from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QStackedWidget, QTableWidget, QVBoxLayout, QWidget
+
+__all__ = ["TOOLS", "SegSuiteWidget", "fit_width"]
+
+# picker label -> (what it does, how to make it); the order is the picker's
+TOOLS: dict[str, tuple[str, str]] = {
+    "Thresholding": ("global, multi-level Otsu and adaptive thresholds", "ThresholdingWidget"),
+    "Edges": ("Canny, Sobel, Laplacian of Gaussian", "EdgesWidget"),
+    "Clustering": ("k-means, mean shift, hierarchical, fuzzy c-means", "ClusteringWidget"),
+    "Graph-based": ("Felzenszwalb, SLIC, normalized cuts, RAG merging", "GraphWidget"),
+    "Region-based": ("split and merge, region growing, watershed, random walker", "RegionWidget"),
+    "Active contours": ("Chan-Vese, geodesic", "ContourWidget"),
+    "Post-processing": ("morphology, holes, small objects, splitting", "PostProcessingWidget"),
+    "Segment Anything": ("points and boxes, automatic masks", "SamWidget"),
+    "Train a network": ("U-Net, SegNet, DeepLab on your annotations", "LearnWidget"),
+    "Annotation project": ("a folder of images, autosaved, exported", "ProjectWidget"),
+    "Scoring": ("scores against a ground-truth layer, live", "ScoringWidget"),
+}
+DOCK_WIDTH = 400  # px: the dock's preferred width; at 1280 px the canvas keeps well over half
+
+
+def fit_width(root: QWidget, chars: int = 10) -> None:
+    """Keep ``root``'s combo boxes and status labels from widening it: a combo box is as wide as
+    ``chars`` characters whatever it lists (a 64-character layer name is cut, and shown whole in
+    its tooltip), and word-wrapped labels give way to the width they get."""
+    for combo in root.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(chars)
+        combo.setToolTip(combo.currentText() or combo.toolTip())
+        combo.currentTextChanged.connect(combo.setToolTip)
+    for label in root.findChildren(QLabel):
+        if label.wordWrap():
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    for table in root.findChildren(QTableWidget):  # a wide table scrolls inside itself, not the dock
+        table.setSizePolicy(QSizePolicy.Policy.Ignored, table.sizePolicy().verticalPolicy())
+    from superqt import QCollapsible
+
+    for section in root.findChildren(QCollapsible):  # its content is indented by default: give the width back
+        for layout in (section.layout(), *(w.layout() for w in section.findChildren(QWidget) if w.layout() is not None)):
+            margins = layout.contentsMargins()
+            layout.setContentsMargins(0, margins.top(), 0, margins.bottom())
+
+
+class SegSuiteWidget(QWidget):
+    """One dock for every tool: a picker above, the picked tool below (see the module docstring)."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None, *, tool: str = "Thresholding") -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.tools: dict[str, QWidget] = {}
+        self._shown: QWidget | None = None
+        self.picker = QComboBox()
+        for i, (name, (what, _)) in enumerate(TOOLS.items()):
+            self.picker.addItem(name)
+            self.picker.setItemData(i, f"{name}: {what}", 3)  # Qt.ToolTipRole
+        self.picker.setToolTip("Choose a tool; each also opens alone from Plugins → SegSuite")
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: gray")
+        self.stack = QStackedWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.stack, 1)
+        fit_width(self)
+        self.picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # tool names are short: whole
+        self.picker.currentTextChanged.connect(self.show_tool)
+        self.picker.setCurrentText(tool)
+        self.show_tool(tool)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), DOCK_WIDTH), hint.height())
+
+    @property
+    def current(self) -> QWidget | None:
+        """The tool shown now."""
+        return self.tools.get(self.picker.currentText())
+
+    def tool(self, name: str) -> QWidget:
+        """The tool called ``name`` (made now if it was never picked)."""
+        if name not in self.tools:
+            factory: Callable[[Any], QWidget] = getattr(importlib.import_module(__package__), TOOLS[name][1])
+            widget = factory(self.viewer)
+            fit_width(widget)
+            if hasattr(widget, "set_tab_visible"):
+                widget.set_tab_visible(False)  # it previews once shown
+            self.tools[name] = widget
+            self.stack.addWidget(widget)
+            self._wire()
+        return self.tools[name]
+
+    def show_tool(self, name: str) -> QWidget:
+        """Show tool ``name``; the tool shown before hides its preview."""
+        if name not in TOOLS:
+            raise KeyError(f"no tool {name!r}; tools: {', '.join(TOOLS)}")
+        widget = self.tool(name)
+        if self.picker.currentText() != name:
+            self.picker.setCurrentText(name)  # re-enters here once, through the signal
+            return widget
+        previous, self._shown = self._shown, widget
+        if previous is not None and previous is not widget and hasattr(previous, "set_tab_visible"):
+            previous.set_tab_visible(False)
+        self.stack.setCurrentWidget(widget)
+        self.hint.setText(TOOLS[name][0])
+        if hasattr(widget, "set_tab_visible"):
+            widget.set_tab_visible(True)
+        return widget
+
+    def _wire(self) -> None:
+        """The annotation project embeds the next image with the Segment Anything tool's model."""
+        project, sam = self.tools.get("Annotation project"), self.tools.get("Segment Anything")
+        if project is not None:
+            project.sam_widget = sam

@@ -77,6 +77,7 @@ def _private_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NAPARI_SEGSUITE_MODELS", str(root / "models"))
     monkeypatch.setenv("NAPARI_SEGSUITE_LEARNED", str(root / "learned"))
     monkeypatch.setenv("NAPARI_SEGSUITE_VERIFIED", str(root / "verified"))
+    monkeypatch.setenv("NAPARI_SEGSUITE_CONFIG", str(tmp_path_factory.mktemp("config")))  # each test starts afresh
     yield
     from napari_segsuite.techniques import CATALOG
 

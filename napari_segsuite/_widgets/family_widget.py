@@ -20,6 +20,7 @@ from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
 from ..presets import load_preset, save_preset
+from .. import settings
 from ..techniques import MissingInput, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from ..techniques.chain import Chain
 from .histogram import HistogramView
@@ -486,16 +487,20 @@ class FamilyWidget(QWidget):
             self.post.add_step(step.technique.name, step.params)
 
     def _save_dialog(self, *_: Any) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.current.name}.json", "Presets (*.json)")
+        folder = settings.get("presets.folder", "")
+        path, _ = QFileDialog.getSaveFileName(self, "Save preset", str(Path(folder) / f"{self.current.name}.json"),
+                                              "Presets (*.json)")
         if path:
+            settings.remember("presets.folder", str(Path(path).parent))
             try:
                 show_info(f"preset saved to {self.save_preset(path)}")
             except (OSError, ValueError) as e:
                 self._report_error(e)
 
     def _load_dialog(self, *_: Any) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "Presets (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load preset", settings.get("presets.folder", ""), "Presets (*.json)")
         if path:
+            settings.remember("presets.folder", str(Path(path).parent))
             try:
                 self.load_preset(path)
             except (OSError, ValueError) as e:

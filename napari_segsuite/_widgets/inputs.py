@@ -73,11 +73,13 @@ class InputsForm(widgets.Container):
     def _add_points_layer(self, *_: Any) -> Points:
         layer = self.viewer.add_points(name="seeds", ndim=max(2, self.viewer.dims.ndim), size=8, face_color="yellow")
         layer.mode = "add"
+        return self._pick(layer, "points")
+
+    def _pick(self, layer: Any, kind: str) -> Any:
+        """Offer the new ``layer`` and pick it for the first input that takes a ``kind`` layer."""
         self.reset_choices()
-        for spec in self.technique.inputs:
-            if "points" in spec.layers:
-                self[spec.name].value = layer
-                break
+        spec = next(s for s in self.technique.inputs if kind in s.layers)
+        self[spec.name].value = layer
         return layer
 
     def _add_shapes_layer(self, *_: Any) -> Shapes:
@@ -87,12 +89,7 @@ class InputsForm(widgets.Container):
                                        face_color=[0, 0, 0, 0], edge_width=2)
         layer.current_face_color = [0, 0, 0, 0]
         layer.mode = "add_rectangle"
-        self.reset_choices()
-        for spec in self.technique.inputs:
-            if "shapes" in spec.layers:
-                self[spec.name].value = layer
-                break
-        return layer
+        return self._pick(layer, "shapes")
 
     def layers(self) -> list[Any]:
         """The layers currently picked (to follow their edits)."""

@@ -12,6 +12,7 @@ next-image embedding cannot change which image a click answers.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
 
+from .. import settings
 from ..labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices
 from ..sam import registry
@@ -38,7 +40,8 @@ CLASSICAL = "classical (no checkpoint)"
 PREVIEW_RGBA = [0.0, 0.898, 1.0, 1.0]  # #00e5ff, the cyan of the mask preview
 POSITIVE, NEGATIVE = (0.1, 0.85, 0.2, 1.0), (0.95, 0.15, 0.15, 1.0)
 KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rectangle in 'SAM box' · "
-        "Tab: next candidate · Enter: commit · Esc: clear prompts")
+        "in 'SAM points': N next candidate mask · Enter commit · Escape clear prompts (the 'SAM box' "
+        "layer keeps napari's own keys)")
 
 
 def _on_slice(coords: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
@@ -94,7 +97,7 @@ class SamWidget(QWidget):
         self.mode = widgets.ComboBox(label="commit as", choices=["new instance", "class id"], value="new instance")
         self.class_id = widgets.SpinBox(label="class id", value=1, min=1, max=65535, visible=False)
         self.overwrite = widgets.CheckBox(value=False, text="overwrite existing labels")
-        self.next_button = widgets.PushButton(text="Next mask", tooltip="Show the next candidate mask (Tab)")
+        self.next_button = widgets.PushButton(text="Next mask", tooltip="Show the next candidate mask (N in the SAM points layer)")
         self.commit_button = widgets.PushButton(text="Commit", tooltip="Write the mask into the labels layer (Enter)")
         self.clear_button = widgets.PushButton(text="Clear", tooltip="Remove this slice's prompts (Escape)")
         self.status = QLabel()
@@ -129,6 +132,7 @@ class SamWidget(QWidget):
         layout.addWidget(self.refine_section)
         layout.addStretch(1)
 
+        self._restore_settings()
         self.post.changed.connect(lambda: self.auto.refilter())
         self.models_dir.changed.connect(lambda v: registry.set_models_dir(v) if v and str(v) not in ("", ".") else None)
         self.load_button.changed.connect(lambda *_: self.load_model())
@@ -146,6 +150,23 @@ class SamWidget(QWidget):
         self._show_status()
 
     # -- model ----------------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        """Preselect the last session's model, checkpoint, device and models folder (nothing is
+        loaded until *Load model*), and remember each change."""
+        folder = settings.get("sam.models_dir")
+        if folder and Path(folder).is_dir():
+            self.models_dir.value = folder
+            registry.set_models_dir(folder)
+        for key, w, valid in (("sam.model", self.backend, lambda v: v in self.backend.choices),
+                              ("sam.device", self.device, lambda v: v in self.device.choices),
+                              ("sam.checkpoint", self.checkpoint, lambda v: Path(v).is_file())):
+            kept = settings.get(key)
+            if kept and valid(kept):
+                w.value = kept
+        for key, w in (("sam.model", self.backend), ("sam.device", self.device), ("sam.checkpoint", self.checkpoint),
+                       ("sam.models_dir", self.models_dir)):
+            w.changed.connect(lambda value, key=key: settings.remember(key, str(value)))
 
     def post_process(self, labels: np.ndarray) -> np.ndarray:
         """``labels`` through the dock's post-processing steps (none: unchanged)."""
@@ -245,7 +266,6 @@ class SamWidget(QWidget):
                 scale=(1,) * (ndim - 2) + tuple(scale), translate=(0,) * (ndim - 2) + tuple(translate), metadata={PREVIEW: True},
             )
             box.events.data.connect(self._on_box)
-            self._bind_keys(box)
             self.box_layer = box
             self.viewer.layers.selection.active = self.points_layer
 
@@ -264,7 +284,7 @@ class SamWidget(QWidget):
         return self.preview_layer
 
     def _bind_keys(self, layer: Any) -> None:
-        layer.bind_key("Tab", lambda _l: self.next_candidate(), overwrite=True)
+        layer.bind_key("n", lambda _l: self.next_candidate(), overwrite=True)
         layer.bind_key("Enter", lambda _l: self.commit(), overwrite=True)
         layer.bind_key("Escape", lambda _l: self.clear(), overwrite=True)
 
@@ -520,7 +540,7 @@ class SamWidget(QWidget):
                 self.viewer.layers.move(self.viewer.layers.index(layer), len(self.viewer.layers))
 
     def next_candidate(self) -> None:
-        """Show the next of the candidate masks (Tab)."""
+        """Show the next of the candidate masks (N)."""
         if self.prediction is None:
             return
         self.candidate = (self.candidate + 1) % len(self.prediction.scores)

@@ -14,6 +14,7 @@ from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from .. import settings
 from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
 from ..metrics.score import object_ids
@@ -101,6 +102,11 @@ class ScoringWidget(QWidget):
         layout.addWidget(self.summary_table, 3)
         layout.addWidget(self.detail_table, 2)
 
+        for name, w in (("kind", self.kind), ("binary", self.binary), ("live", self.live), ("overlay", self.overlay)):
+            kept = settings.get(f"scoring.{name}")  # the choices of the last session
+            if kept is not None and (not hasattr(w, "choices") or kept in w.choices):
+                w.value = kept
+            w.changed.connect(lambda value, name=name: settings.remember(f"scoring.{name}", value))
         self._gt_picked = False  # the user chose the ground truth: layers added later do not change it
         self._guessing = False
         self.gt.changed.connect(self._on_gt_picked)

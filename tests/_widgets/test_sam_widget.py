@@ -82,7 +82,7 @@ def test_clicks_preview_and_commit_with_undo(sam_dock, qtbot):
     assert not bool(pts.features["positive"].iloc[1])
     assert not np.allclose(pts.face_color[0], pts.face_color[1])
     assert w._logits is not None  # the previous logits refine the next prediction
-    # Tab cycles the candidates
+    # N (the Next mask button) cycles the candidates
     shown = w.candidate
     w.next_candidate()
     assert w.candidate == (shown + 1) % 3
@@ -128,8 +128,11 @@ def test_negative_toggle_and_key_bindings(sam_dock):
     w.negative.value = True
     click(w.points_layer, (10, 10))
     assert not bool(w.points_layer.features["positive"].iloc[0])
-    for key in ("Tab", "Enter", "Escape"):
+    for key in ("n", "Enter", "Escape"):
         assert key in w.points_layer.keymap or any(str(k) == key for k in w.points_layer.keymap)
+    box_keys = {str(k) for k in w.box_layer.keymap}
+    assert not box_keys & {"Enter", "Escape", "Tab"}, "the shapes layer keeps napari's finish-drawing keys"
+    assert "Tab" not in {str(k) for k in w.points_layer.keymap}, "Tab stays Qt's focus key"
 
 
 def test_prompts_before_the_embedding_are_queued(make_napari_viewer, tiny_sam, qtbot):

@@ -210,8 +210,11 @@ def _gui(images: Sequence[str], sample: str) -> int:
             raise FileNotFoundError(f"{path}: no such file")
     import napari
 
+    from .techniques.warmup import start_warm_up
+
     viewer = napari.Viewer(title="napari-segsuite")
     build_viewer(viewer, images, sample)
+    start_warm_up()  # numba kernels compiled (or loaded) in the background, before a first preview needs them
     napari.run()
     return 0
 

@@ -8,6 +8,7 @@ napari's undo history. It holds no algorithm.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,12 @@ class FamilyWidget(QWidget):
         self.summary.setWordWrap(True)
         self.histogram = HistogramView()
         self.live = widgets.CheckBox(value=True, text="live preview", tooltip="Re-run on every parameter change")
+        self.stop_button = widgets.PushButton(text="Stop preview", visible=False,
+                                              tooltip="Pause live preview and drop the result of the running one")
+        self._requested_at = 0.0
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(250)
+        self._busy_timer.timeout.connect(self._show_busy)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.target = widgets.ComboBox(label="write to", choices=self._target_choices, tooltip="Labels layer that Apply writes into")
@@ -109,7 +116,7 @@ class FamilyWidget(QWidget):
         self.post_section = QCollapsible("Post-processing steps")
         self.post_section.addWidget(self.post)
         layout.addWidget(self.post_section)
-        layout.addWidget(widgets.Container(widgets=[self.live], labels=False).native)
+        layout.addWidget(widgets.Container(widgets=[self.live, self.stop_button], labels=False).native)
         layout.addWidget(self.status)
         layout.addWidget(widgets.Container(widgets=[self.target, self.mode]).native)
         row = widgets.Container(layout="horizontal", labels=False, widgets=[self.apply_button, self.apply_all_button, self.cancel_button])
@@ -130,6 +137,7 @@ class FamilyWidget(QWidget):
             inputs.changed.connect(self._on_layer_inputs_changed)
         self.post.changed.connect(self.request_preview)
         self.live.changed.connect(self._on_live_toggled)
+        self.stop_button.changed.connect(self.stop_preview)
         self.apply_button.changed.connect(self.apply)
         self.apply_all_button.changed.connect(self.apply_all_slices)
         self.job = Job(self.apply_all_button, self.cancel_button)
@@ -295,6 +303,8 @@ class FamilyWidget(QWidget):
             )
         request = (*self._request_key(chain, inputs), factor)
         self.runner.request(lambda: (request, chain.run_prepared(data, info, inputs)))
+        self._requested_at = time.perf_counter()
+        self._busy_timer.start()
 
     def _slice_inputs(self, index: tuple[int, ...]) -> dict[str, Any]:
         return self.input_forms[self.technique.value].slice_values(spatial_shape(self.input.value), index)
@@ -304,7 +314,31 @@ class FamilyWidget(QWidget):
         seeds = tuple((k, None if v is None or v[0] is None else hash(v[0].tobytes())) for k, v in sorted(inputs.items()))
         return (self._prepared[0], tuple((s.technique.name, tuple(sorted(s.params.items()))) for s in chain.steps), seeds, 1)
 
+    def _show_busy(self) -> None:
+        """While a preview takes long (Chan-Vese at 1000 iterations, a first mean shift), say so,
+        with the time it has taken, and offer to stop it."""
+        if not self.runner.busy:
+            self._busy_timer.stop()
+            self.stop_button.visible = False
+            return
+        elapsed = time.perf_counter() - self._requested_at
+        if elapsed > 0.5:
+            self.status.setStyleSheet("")
+            self.status.setText(f"computing the {self.current.title.lower()} preview … {elapsed:.1f} s")
+            self.stop_button.visible = True
+
+    def stop_preview(self, *_: Any) -> None:
+        """Stop waiting for a long preview: live preview pauses and the result, when it comes, is
+        dropped (the computation already started finishes in its thread)."""
+        self.live.value = False
+        self._busy_timer.stop()
+        self.stop_button.visible = False
+        self.status.setText("preview stopped; tick live preview to run it again")
+
     def _on_preview_done(self, done: tuple[tuple, Result] | None, exc: BaseException | None) -> None:
+        if not self.runner.busy:
+            self._busy_timer.stop()
+            self.stop_button.visible = False
         if not self.live.value:
             return  # a run that finished after live preview was switched off
         if self._tab_hidden:

@@ -323,3 +323,20 @@ def test_only_the_shown_tool_previews_and_shows_its_preview(make_napari_viewer, 
     qtbot.waitUntil(lambda: visible() == [first.preview_layer], timeout=5_000)
     suite.show_tool("Segment Anything")
     qtbot.waitUntil(lambda: first.preview_layer not in visible(), timeout=5_000)
+
+
+def test_a_slow_preview_says_so_with_its_time_and_can_be_stopped(cells_viewer, qtbot, monkeypatch):
+    import dataclasses
+    import time
+
+    w = make_widget(cells_viewer, qtbot)
+    tech = w.current
+    slow = dataclasses.replace(tech, func=lambda image, **k: (time.sleep(1.5), tech.func(image, **k))[1])
+    monkeypatch.setitem(w.techniques, tech.name, slow)
+    w.form["nbins"].value = 128
+    qtbot.waitUntil(lambda: "computing the" in w.status.text(), timeout=5_000)
+    assert " s" in w.status.text() and not w.stop_button.native.isHidden()
+    w.stop_button.changed.emit(True)
+    assert not w.live.value and "stopped" in w.status.text()
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=10_000)
+    assert "stopped" in w.status.text(), "the late result was dropped"

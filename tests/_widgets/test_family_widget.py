@@ -321,6 +321,8 @@ def test_only_the_shown_tool_previews_and_shows_its_preview(make_napari_viewer, 
     qtbot.waitUntil(lambda: visible() == [other.preview_layer], timeout=5_000)
     suite.show_tool("Thresholding")
     qtbot.waitUntil(lambda: visible() == [first.preview_layer], timeout=5_000)
+    one = [tuple(np.round(t.preview_layer.colormap.map(np.array([1]))[0], 2)) for t in (first, other)]
+    assert one[0] != one[1] and first.preview_layer.opacity == 0.5, "each tool's preview has its own colour"
     suite.show_tool("Segment Anything")
     qtbot.waitUntil(lambda: first.preview_layer not in visible(), timeout=5_000)
 

@@ -537,6 +537,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"saved {out} (+ {out.with_suffix('.pt').name}): best epoch {info['best_epoch']}, validation Dice "
           f"{info['val_dice'] if info['val_dice'] is None else round(info['val_dice'], 4)}, stopped: {info['stopped']}, "
           f"{info['seconds']:.0f} s on {info['device']}")
+    warning = train.convergence_warning(info)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.register:
         kept, tname = keep_model(model)
         print(f"registered as technique {tname} (in {kept.parent})")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QLabel, QListWidget, QProgressBar, QWidget
 from superqt import QCollapsible
 
@@ -271,6 +271,12 @@ class LearnWidget(QWidget):
         self.status.setText(f"trained: best epoch {info['best_epoch']}{dice}; stopped: "
                             f"{reason.get(info['stopped'], info['stopped'])} ({info['seconds']:.0f} s on {info['device']})")
         self.progress.setValue(self.progress.maximum())
+        from ..learn.train import convergence_warning
+
+        warning = convergence_warning(info)
+        if warning:
+            show_warning(warning)
+            self.status.setText(f"{self.status.text()}. Warning: {warning}")
 
     def _failed(self, error: Exception) -> None:
         from ..techniques import Cancelled

@@ -268,8 +268,29 @@ def iter_train(
         "seconds": time.perf_counter() - t_start,
         "device": str(device),
         "train_config": asdict(config),
+        "epochs_run": len(history),
     }
     return LearnedModel(net_config, final.eval(), history, info, name=name)
+
+
+LOW_DICE = 0.6  # below this validation Dice a model's predictions are mostly wrong (streaks, blobs)
+
+
+def convergence_warning(info: dict) -> str | None:
+    """A warning when a trained model is far from converged, with what to do; None when it looks
+    fine. Far from converged: the best validation Dice is low, or it was still improving at the last
+    epoch when training stopped on its epoch or time limit."""
+    dice = info.get("val_dice")
+    advice = []
+    if dice is not None and dice < LOW_DICE:
+        advice.append(f"its validation Dice is {dice:.2f}: predictions will be poor")
+    epochs = info.get("epochs_run")
+    if info.get("stopped") in ("max_epochs", "time_limit") and epochs and info.get("best_epoch") == epochs:
+        advice.append("it was still improving when training stopped")
+    if not advice:
+        return None
+    return ("this model is far from converged: " + " and ".join(advice)
+            + "; train longer (more epochs or minutes) or annotate more images")
 
 
 def _validate(net: torch.nn.Module, val_set: list[Example], config: NetConfig, device: torch.device) -> float:

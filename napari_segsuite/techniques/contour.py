@@ -136,4 +136,9 @@ def geodesic(
             "the contour vanished (no edge stopped it): draw an initial shape closer to the object, "
             "lower the balloon force or raise edge_threshold"
         )
+    elif start.any() and level.sum() < 0.05 * start[: image.shape[0], : image.shape[1]].sum():
+        notes.append(
+            f"the contour shrank to {level.sum() / start.sum():.0%} of the initial shape: probably past the object's "
+            f"edges; set balloon to 0 or lower its force, raise edge_threshold, or draw the shape closer to the object"
+        )
     return level, {"notes": notes}

@@ -133,7 +133,11 @@ def canny(
     info = {"thresholds": [t_low, t_high]}
     if output == "edges":
         return edges, info
-    return _regions(magnitude, edges == 0, min_size), info
+    regions = _regions(magnitude, edges == 0, min_size)
+    if regions.max() < 3 and regions.size > 10_000:
+        info["notes"] = [f"the edges enclose only {int(regions.max())} region(s): Canny's edges are seldom closed "
+                         f"curves; lower sigma or the thresholds, or use a region-based or graph-based tool for regions"]
+    return regions, info
 
 
 _KERNELS = {

@@ -116,3 +116,13 @@ def test_bad_settings_are_refused():
         TrainConfig(patch_size=4)
     with pytest.raises(ValueError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+
+
+def test_a_model_far_from_converged_is_flagged_with_what_to_do():
+    from napari_segsuite.learn.train import convergence_warning
+
+    assert convergence_warning({"val_dice": 0.32, "stopped": "early_stopping", "best_epoch": 2, "epochs_run": 10}) \
+        .startswith("this model is far from converged: its validation Dice is 0.32")
+    still = convergence_warning({"val_dice": 0.9, "stopped": "max_epochs", "best_epoch": 40, "epochs_run": 40})
+    assert "still improving" in still and "train longer" in still
+    assert convergence_warning({"val_dice": 0.9, "stopped": "early_stopping", "best_epoch": 12, "epochs_run": 20}) is None

@@ -5,6 +5,9 @@
 # machine with a GPU and the package importable (installed, or PYTHONPATH=.):
 #     bash benchmarks/gpu.sh [OUTDIR] [DATA]       (DATA: the folder holding dsb2018/)
 #     PARTS="tests encoder learn" bash benchmarks/gpu.sh ...   (a subset: tests encoder latency auto learn)
+# The lent machines have torch but not segment_anything (nor pooch, platformdirs, tifffile, imageio,
+# threadpoolctl): copy those packages from the local venv into a folder that .git/info/exclude ignores
+# (e.g. .devpkgs/), carry it, and run with PYTHONPATH=$PWD:$PWD/.devpkgs.
 set -u
 out=${1:-.}
 data=${2:-$(dirname "$PWD")/shared/data}

@@ -249,7 +249,7 @@ class Project:
         return write_coco(path, items, categories, mode=mode, overwrite=overwrite)
 
 
-def _write_jpeg(f: Any, image: np.ndarray) -> None:
+def _write_jpeg(file: Any, image: np.ndarray) -> None:
     """An image as an RGB JPEG (VOC's JPEGImages): gray is repeated, alpha dropped, other dtypes
     scaled to 0..255."""
     from PIL import Image
@@ -261,7 +261,7 @@ def _write_jpeg(f: Any, image: np.ndarray) -> None:
     else:
         raise ValueError(f"VOC holds 2D gray or colour images; this one has shape {image.shape}")
     if rgb.dtype != np.uint8:
-        f = rgb.astype(np.float64)
-        lo, hi = (np.nanmin(f), np.nanmax(f)) if f.size else (0.0, 1.0)
-        rgb = np.clip(np.nan_to_num((f - lo) * (255.0 / ((hi - lo) or 1.0))), 0, 255).astype(np.uint8)
-    Image.fromarray(np.ascontiguousarray(rgb)).save(f, format="JPEG", quality=95)
+        values = rgb.astype(np.float64)
+        lo, hi = (np.nanmin(values), np.nanmax(values)) if values.size else (0.0, 1.0)
+        rgb = np.clip(np.nan_to_num((values - lo) * (255.0 / ((hi - lo) or 1.0))), 0, 255).astype(np.uint8)
+    Image.fromarray(np.ascontiguousarray(rgb)).save(file, format="JPEG", quality=95)

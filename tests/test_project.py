@@ -94,3 +94,20 @@ def test_bad_projects_are_explained(folder, tmp_path):
     (p.labels_dir / "project.json").write_text("{broken")
     with pytest.raises(ValueError, match="damaged"):
         Project(folder)
+
+
+def test_voc_export_writes_rgb_jpegs_of_16_bit_images(tmp_path):
+    images = tmp_path / "imgs16"
+    images.mkdir()
+    img = np.zeros((16, 20), np.uint16)
+    img[4:10, 5:12] = 40000
+    np.save(images / "a.npy", img)
+    p = Project(images)
+    lab = np.zeros((16, 20), np.int32)
+    lab[4:10, 5:12] = 1
+    p.save(lab)
+    voc = p.export_voc(tmp_path / "voc")
+    from PIL import Image
+
+    with Image.open(voc / "JPEGImages" / "a.jpg") as im:
+        assert im.mode == "RGB" and np.asarray(im)[6, 8, 0] > 200 and np.asarray(im)[0, 0, 0] < 30

@@ -28,8 +28,8 @@ from .histogram import HistogramView
 from .inputs import InputsForm
 from .jobs import Job, start_worker
 from .layers import (
-    commit_labels, displayed_slice, is_preview, label_kind_of, reset_keeping_value, scrolling_content, spatial_shape,
-    update_preview_layer,
+    FAMILY_COLOURS, commit_labels, displayed_slice, is_preview, label_kind_of, preview_colormap, reset_keeping_value,
+    scrolling_content, spatial_shape, update_preview_layer,
 )
 from .params import ParamsForm
 from .post_steps import PostStepsPanel
@@ -359,7 +359,7 @@ class FamilyWidget(QWidget):
             self.viewer, self.preview_layer, result.data, name=name, source=layer, output=result.output, factor=self._last_request[-1]
         )
         if self.preview_layer is not before and result.output == "labels":
-            self.preview_layer.colormap = preview_colormap(self.family)
+            self.preview_layer.colormap = preview_colormap(FAMILY_COLOURS.get(self.family, (1.0, 1.0, 0.0)))
             self.preview_layer.opacity = 0.5  # the image stays readable under the mask
         self.preview_layer.visible = True
         thresholds = result.info.get("thresholds", [])
@@ -636,23 +636,3 @@ def _classes_text(data: np.ndarray, top: int) -> str:
     if labelled == data.size:
         return f"{classes}, every pixel labelled"
     return f"{classes} on {labelled / data.size:.0%} of the image ({labelled} pixels)"
-
-
-# label 1's colour in each family's preview, so that previews of different tools are told apart
-FAMILY_COLOURS = {
-    "Thresholding": (1.0, 0.78, 0.1), "Edges": (1.0, 0.3, 0.85), "Clustering": (0.2, 0.85, 1.0),
-    "Graph-based": (0.55, 1.0, 0.3), "Region-based": (1.0, 0.5, 0.2), "Active contours": (0.7, 0.5, 1.0),
-    "Post-processing": (0.3, 1.0, 0.75),
-}
-
-
-def preview_colormap(family: str):
-    """napari's label colours, with label 1 in the family's own colour (a binary preview is one
-    recognisable colour per tool). A cyclic map: napari's direct maps compile a numba kernel on
-    first use, seconds on the UI thread."""
-    from napari.utils.colormaps import CyclicLabelColormap, label_colormap
-
-    colors = np.array(label_colormap(49).colors, dtype=np.float32)
-    colors[1] = (*FAMILY_COLOURS.get(family, (1.0, 1.0, 0.0)), 1.0)
-    return CyclicLabelColormap(colors=colors)
-

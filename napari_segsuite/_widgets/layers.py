@@ -9,7 +9,8 @@ from napari.layers import Image, Labels
 
 from ..labels import LabelKind, commit_plan, labels_metadata
 
-__all__ = ["scrolling_content", "commit_labels", "displayed_index", "displayed_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
+__all__ = ["FAMILY_COLOURS", "PREVIEW", "PREVIEW_CYAN", "scrolling_content", "commit_labels", "displayed_index", "displayed_slice",
+           "preview_colormap", "read_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:
@@ -38,6 +39,12 @@ def displayed_slice(viewer: Any, layer: Image) -> tuple[tuple[int, ...], Any]:
     """
     index = displayed_index(viewer, layer)
     return index, (layer.data if not index else np.asarray(layer.data[index]))
+
+
+def read_slice(layer: Image, index: tuple[int, ...]) -> np.ndarray:
+    """The pixels of slice ``index`` of ``layer`` (the whole 2D layer for ``()``). Reading a dask or
+    large slice takes time: call it in a worker."""
+    return np.asarray(layer.data[index] if index else layer.data)
 
 
 def displayed_index(viewer: Any, layer: Image) -> tuple[int, ...]:
@@ -192,3 +199,26 @@ def scrolling_content(widget: Any) -> Any:
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
     return QVBoxLayout(content)
+
+
+PREVIEW_CYAN = (0.0, 0.898, 1.0)  # #00e5ff: the SAM mask preview
+# label 1's colour in each family's preview, so that previews of different tools are told apart
+FAMILY_COLOURS = {
+    "Thresholding": (1.0, 0.78, 0.1), "Edges": (1.0, 0.3, 0.85), "Clustering": (0.2, 0.85, 1.0),
+    "Graph-based": (0.55, 1.0, 0.3), "Region-based": (1.0, 0.5, 0.2), "Active contours": (0.7, 0.5, 1.0),
+    "Post-processing": (0.3, 1.0, 0.75),
+}
+
+
+def preview_colormap(colour: tuple[float, float, float], *, only: bool = False) -> Any:
+    """A labels colour map for a preview layer: label 1 in ``colour`` and the other labels in
+    napari's label colours, or every label in ``colour`` with ``only``. A cyclic map: napari's
+    direct maps compile a numba kernel on first use, seconds on the UI thread."""
+    from napari.utils.colormaps import CyclicLabelColormap, label_colormap
+
+    if only:
+        return CyclicLabelColormap(colors=[[0.0, 0.0, 0.0, 0.0], [*colour, 1.0]])
+    colors = np.array(label_colormap(49).colors, dtype=np.float32)
+    colors[1] = (*colour, 1.0)
+    return CyclicLabelColormap(colors=colors)
+

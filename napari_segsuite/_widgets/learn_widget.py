@@ -21,7 +21,7 @@ from superqt import QCollapsible
 
 from ..labels import ClassInfo, labels_metadata
 from ..sam.device import available_devices
-from .layers import commit_labels, displayed_index, is_preview, reset_keeping_value, scrolling_content, segsuite_metadata
+from .layers import commit_labels, displayed_index, is_preview, read_slice, reset_keeping_value, scrolling_content, segsuite_metadata
 from .jobs import describe_error, start_worker
 
 __all__ = ["LearnWidget", "training_pairs"]
@@ -381,8 +381,7 @@ class LearnWidget(QWidget):
         rgb = bool(image.rgb)
 
         def run():  # the slice is read and the network applied here, never on the UI thread
-            data = np.asarray(image.data[index]) if index else np.asarray(image.data)
-            return tech.run(data, channel_axis=-1 if rgb else None, **params).data
+            return tech.run(read_slice(image, index), channel_axis=-1 if rgb else None, **params).data
 
         classes = [ClassInfo(int(i), n, None) for i, n in ((int(k), v) for k, v in config.class_names.items())]
         name = f"{self.model.name} prediction"

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..sam.auto import AutoMasks, grid_size, iter_generate
 from .jobs import Job, start_worker
-from .layers import commit_labels, update_preview_layer
+from .layers import commit_labels, read_slice, update_preview_layer
 
 __all__ = ["AutoMasksPanel"]
 
@@ -73,10 +73,10 @@ class AutoMasksPanel(QWidget):
         options = dict(points_per_side=self.points.value, crop_n_layers=self.crop_layers.value)
         spatial = image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:]
         total = grid_size(tuple(spatial), **options)
-        session, read = self.owner.session, self.owner.slice_data
+        session = self.owner.session
 
         def run():  # the slice is read in the worker too
-            return (yield from iter_generate(session, read(image, index), **options))
+            return (yield from iter_generate(session, read_slice(image, index), **options))
 
         worker = start_worker(run, what="automatic masks", _progress={"total": total, "desc": "SAM automatic masks"})
         worker.returned.connect(lambda result: self._done(result, (image, index)))

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ..labels import labels_metadata
 from ..sam.hybrid import MODES, refine_labels
 from .jobs import Job, start_worker
-from .layers import is_preview, reset_keeping_value
+from .layers import is_preview, read_slice, reset_keeping_value
 
 __all__ = ["RefinePanel"]
 
@@ -61,7 +61,6 @@ class RefinePanel(QWidget):
             show_info("choose an image and a labels layer to refine")
             return
         image, index = cur
-        read = self.owner.slice_data
         if tuple(source.data.shape) != tuple(image.data.shape[: source.ndim]):
             show_error(f"the labels layer {source.name!r} has shape {tuple(source.data.shape)}, not the image's")
             return
@@ -73,7 +72,7 @@ class RefinePanel(QWidget):
 
         def run():
             try:  # Cancel is checked between objects; a cancelled run writes nothing
-                result = refine_labels(session, read(image, index), labels, mode=mode, min_area=min_area,
+                result = refine_labels(session, read_slice(image, index), labels, mode=mode, min_area=min_area,
                                        cancel=lambda: holder["worker"].abort_requested)
             except InterruptedError:
                 yield None

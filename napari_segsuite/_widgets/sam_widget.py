@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels, Points, Shapes
-from napari.utils.colormaps import CyclicLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
@@ -30,14 +29,16 @@ from ..sam import registry
 from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
 from .sam_refine_panel import RefinePanel
-from .jobs import Job, start_worker
-from .layers import PREVIEW, commit_labels, displayed_index, is_preview, reset_keeping_value, scrolling_content, update_preview_layer
+from .jobs import Job, describe_error, start_worker
+from .layers import (
+    PREVIEW, PREVIEW_CYAN, commit_labels, displayed_index, is_preview, preview_colormap, read_slice, reset_keeping_value,
+    scrolling_content, update_preview_layer,
+)
 from .preview import PreviewRunner
 
 __all__ = ["SamWidget"]
 
 CLASSICAL = "classical (no checkpoint)"
-PREVIEW_RGBA = [0.0, 0.898, 1.0, 1.0]  # #00e5ff, the cyan of the mask preview
 POSITIVE, NEGATIVE = (0.1, 0.85, 0.2, 1.0), (0.95, 0.15, 0.15, 1.0)
 KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rectangle in 'SAM box' · "
         "in 'SAM points': N next candidate mask · Enter commit · Escape clear prompts (the 'SAM box' "
@@ -278,9 +279,8 @@ class SamWidget(QWidget):
             mask = np.zeros(tuple(spatial), np.uint8)
         self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, mask, name="SAM preview",
                                                   source=image, output="labels")
-        if fresh:  # one bright colour, whatever napari's label palette gives to 1 (a cyclic map of one
-            # colour: napari's direct maps compile a numba kernel on first use, seconds on the UI thread)
-            self.preview_layer.colormap = CyclicLabelColormap(colors=[[0, 0, 0, 0], PREVIEW_RGBA])
+        if fresh:  # one bright colour, whatever napari's label palette gives to 1
+            self.preview_layer.colormap = preview_colormap(PREVIEW_CYAN, only=True)
         return self.preview_layer
 
     def _bind_keys(self, layer: Any) -> None:
@@ -290,7 +290,7 @@ class SamWidget(QWidget):
 
     # -- embedding ------------------------------------------------------------------------------
 
-    def _current(self) -> tuple[Image, tuple[int, ...]] | None:
+    def displayed(self) -> tuple[Image, tuple[int, ...]] | None:
         """The chosen image layer and the index of its displayed slice (no pixel is read)."""
         image = self.image.value
         if image is None or image not in self.viewer.layers:
@@ -301,18 +301,8 @@ class SamWidget(QWidget):
             self.status.setText(str(e))
             return None
 
-    def displayed(self) -> tuple[Image, tuple[int, ...]] | None:
-        """The chosen image layer and the index of its displayed slice (no pixel is read)."""
-        return self._current()
-
-    @staticmethod
-    def slice_data(image: Image, index: tuple[int, ...]) -> np.ndarray:
-        """The pixels of slice ``index`` of ``image`` (read them in a worker: dask or a large slice
-        takes time)."""
-        return np.asarray(image.data[index]) if index else np.asarray(image.data)
-
     def _image_changed(self) -> None:
-        cur = self._current()
+        cur = self.displayed()
         if cur is None:
             self._show_status()
             return
@@ -342,7 +332,7 @@ class SamWidget(QWidget):
         rgb = bool(image.rgb)
 
         def embed():
-            return session.set_image(self.slice_data(image, index), index, channel_axis=-1 if rgb else None)
+            return session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
 
         worker = start_worker(embed, what="the SAM image embedding", on_error=self._embedding_failed,
                               _progress={"desc": "SAM image embedding"})
@@ -352,19 +342,17 @@ class SamWidget(QWidget):
         worker.start()
 
     def _embedding_failed(self, error: BaseException) -> None:
-        from .jobs import describe_error
-
         show_error(describe_error("the image embedding", error))
         self._show_status()
 
     def _worker_done(self) -> None:
         self.worker = None
-        cur = self._current()
+        cur = self.displayed()
         if cur is not None and (id(cur[0]), cur[1]) != self.ready_key:
             self._embed(*cur)  # the slice changed while encoding
 
     def _embedded(self, key: tuple, embedding: Any, session: Any) -> None:
-        cur = self._current()
+        cur = self.displayed()
         if session is not self.session or cur is None or (id(cur[0]), cur[1]) != key:
             return  # another backend, image or slice since: _worker_done embeds the displayed one
         self.embedding = embedding
@@ -376,7 +364,7 @@ class SamWidget(QWidget):
 
     @property
     def embedding_ready(self) -> bool:
-        cur = self._current()
+        cur = self.displayed()
         return cur is not None and self.ready_key == (id(cur[0]), cur[1])
 
     def precompute_all(self) -> None:
@@ -393,7 +381,7 @@ class SamWidget(QWidget):
 
         def run():
             for i, index in enumerate(indices):
-                session.set_image(np.asarray(image.data[index]), index, channel_axis=-1 if rgb else None)
+                session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
                 yield i
 
         worker = start_worker(run, what="precomputing the slice embeddings",
@@ -462,7 +450,7 @@ class SamWidget(QWidget):
     def _prompts_changed(self) -> None:
         """Decode the prompts of the displayed slice in a worker, against that slice's embedding."""
         self._prompt_version += 1
-        cur = self._current()
+        cur = self.displayed()
         if cur is None:
             return
         image, index = cur
@@ -492,8 +480,6 @@ class SamWidget(QWidget):
             if isinstance(error, ValueError):  # a prompt this backend cannot take: a hint, not an error
                 self.status.setText(str(error))
             else:
-                from .jobs import describe_error
-
                 show_error(describe_error("the mask", error))
             return
         (version, key), pred, ms = value
@@ -515,7 +501,7 @@ class SamWidget(QWidget):
         return self.clicks.busy
 
     def _show_mask(self, mask: np.ndarray | None) -> None:
-        cur = self._current()
+        cur = self.displayed()
         if cur is None:
             return
         image = cur[0]
@@ -550,7 +536,7 @@ class SamWidget(QWidget):
 
     def clear(self) -> None:
         """Remove the prompts of the displayed slice and the preview (Esc)."""
-        cur = self._current()
+        cur = self.displayed()
         index = cur[1] if cur is not None else ()
         for layer in (self.points_layer, self.box_layer):
             if layer is None or not len(layer.data):
@@ -568,7 +554,7 @@ class SamWidget(QWidget):
     def commit(self) -> None:
         """Write the shown mask into the target labels layer (Enter): a new instance id or the class
         id; labelled pixels are kept unless 'overwrite' is ticked; Ctrl+Z undoes it."""
-        cur = self._current()
+        cur = self.displayed()
         if cur is None or self.prediction is None:
             show_info("nothing to commit: click on an object first")
             return
@@ -621,7 +607,7 @@ class SamWidget(QWidget):
 
     def _dock_visibility(self, visible: bool) -> None:
         self._tab_hidden = not visible
-        cur = self._current() if visible else None
+        cur = self.displayed() if visible else None
         if cur is not None:
             self._ensure_prompt_layers(cur[0])
 

@@ -40,15 +40,11 @@ class Evaluation:
     failures: list[tuple[str, str]] = field(default_factory=list)
     bsds: dict[str, Any] | None = None
 
-
-def _choose_kind(gt: np.ndarray, ignore_index: int | None, binary: bool) -> tuple[str, str]:
-    from .metrics.score import object_ids
-
-    ids = 0 if binary else object_ids(gt, ignore_index)
-    if ids:
-        return "instance", f"the ground truth holds {ids} object ids and no class names: instance metrics"
-    return "semantic", "the ground truth holds class ids: semantic metrics"
-
+    def fail(self, name: str, error: BaseException, report: Callable[[str, str], None] | None) -> None:
+        """Record that the pair of ``name`` failed, and tell ``report(name, message)`` if given."""
+        self.failures.append((name, str(error) or type(error).__name__))
+        if report is not None:
+            report(*self.failures[-1])
 
 def evaluate_files(
     pred: str | Path, gt: str | Path, *, kind: str = "auto", ignore_index: int | None = None, binary: bool = False,
@@ -74,7 +70,7 @@ def evaluate_files(
     from .io import read_image
     from .io.groundtruth import pair_files, read_groundtruth
     from .metrics import score
-    from .metrics.score import mean_of_defined
+    from .metrics.score import auto_kind, mean_of_defined
 
     pairs = pair_files(Path(pred), Path(gt))
     if all(g.suffix.lower() == ".mat" for _, g in pairs) and kind in ("auto", "all"):
@@ -85,14 +81,12 @@ def evaluate_files(
             p = read_image(pred_path)
             gts = read_groundtruth(gt_path, pred_path.stem)
             if result.kind == "auto":
-                result.kind, why = _choose_kind(gts[0], ignore_index, binary)
-                result.notes.append(f"--kind auto: {why}")
+                result.kind, why = auto_kind(gts[0], ignore_index=ignore_index, binary=binary)
+                result.notes.append(f"--kind auto: {why}: {result.kind} metrics")
             scores = [score(p, g, kind=result.kind, ignore_index=ignore_index, binary=binary, tolerance=tolerance)
                       for g in gts]
         except Exception as e:  # one bad pair (a damaged or hostile file) is reported; the others are scored
-            result.failures.append((pred_path.name, str(e) or type(e).__name__))
-            if failed is not None:
-                failed(pred_path.name, result.failures[-1][1])
+            result.fail(pred_path.name, e, failed)
             continue
         for s in scores:
             result.notes.extend(n for n in s.notes if n not in result.notes)
@@ -127,9 +121,7 @@ def _bsds(pairs: Sequence[tuple[Path, Path]], failed) -> Evaluation:
             counts = bsds_boundary_maps([label_boundaries(seg)], gt.boundaries, levels=[0.5])
             regions = bsds_region_image([seg], gt.segmentations)
         except Exception as e:
-            result.failures.append((pred_path.name, str(e) or type(e).__name__))
-            if failed is not None:
-                failed(pred_path.name, result.failures[-1][1])
+            result.fail(pred_path.name, e, failed)
             continue
         boundary.append(counts)
         region.append(regions)

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QFileDialog, QHeaderView, QLabel, QTableWidget, QTabl
 from .. import settings
 from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
-from ..metrics.score import object_ids
+from ..metrics.score import auto_kind
 from .layers import PREVIEW, is_preview, reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner
 
@@ -199,13 +199,9 @@ class ScoringWidget(QWidget):
         classes = _class_names(gt_layer)
 
         def job():
-            chosen = kind
-            if kind == "auto":
-                ids = 0 if (binary or classes) else object_ids(gt, ignore)
-                chosen = "instance" if ids else "semantic"
+            chosen, why = auto_kind(gt, ignore_index=ignore, binary=binary, class_names=classes) if kind == "auto" else (kind, "")
             result = score(pred, gt, kind=chosen, binary=binary, ignore_index=ignore, class_names=classes)
             if kind == "auto":
-                why = f"the ground truth holds {ids} object ids" if chosen == "instance" else "class ids"
                 result.notes.insert(0, f"auto: {chosen} metrics ({why})")
             maps = error_maps(pred if not binary else (pred > 0).astype(np.uint8), gt if not binary else (gt > 0).astype(np.uint8),
                               "instance" if chosen == "instance" else "semantic", ignore_index=ignore) if overlay else None

@@ -81,10 +81,11 @@ def rle_encode(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": _to_string(_counts(mask))}
 
 
-def rle_decode(rle: dict[str, Any]) -> np.ndarray:
-    """A COCO RLE (compressed string or uncompressed list of counts) as a boolean mask."""
+def rle_decode(rle: dict[str, Any], *, source: str | os.PathLike = "COCO RLE", what: str = "RLE") -> np.ndarray:
+    """A COCO RLE (compressed string or uncompressed list of counts) as a boolean mask. Its declared
+    size is checked before anything is allocated; a refusal names ``source`` and ``what``."""
+    check_pixels(source, rle["size"], what)
     h, w = (int(v) for v in rle["size"])
-    check_pixels("COCO RLE", (h, w), "RLE")
     counts = rle["counts"]
     counts = _from_string(counts) if isinstance(counts, str) else [int(c) for c in counts]
     if sum(counts) != h * w:
@@ -264,8 +265,7 @@ def read_coco(path: str | os.PathLike | CocoFile, image: str | int | None = None
         seg = a.get("segmentation")
         try:
             if isinstance(seg, dict):
-                check_pixels(path, seg.get("size", ()), f"RLE of annotation {a.get('id', '?')!r}")
-                mask = rle_decode(seg)
+                mask = rle_decode(seg, source=path, what=f"RLE of annotation {a.get('id', '?')!r}")
             elif isinstance(seg, list):
                 mask = _fill_polygons(seg, h, w)
             else:

@@ -14,7 +14,7 @@ from .boundary import bf_score
 from .instance import THRESHOLDS, adapted_rand, detection_row, detection_summary, instance_metrics, panoptic_quality, split_voi
 from .semantic import confusion_matrix, semantic_metrics
 
-__all__ = ["INSTANCE_IDS", "KINDS", "Score", "jsonable", "object_ids", "score"]
+__all__ = ["INSTANCE_IDS", "KINDS", "Score", "auto_kind", "jsonable", "object_ids", "score"]
 
 Kind = Literal["semantic", "instance", "boundary", "all"]
 KINDS = ("semantic", "instance", "boundary", "all")
@@ -144,6 +144,16 @@ def object_ids(labels: Any, ignore_index: int | None = None) -> int:
     values = np.unique(np.asarray(labels))
     values = values[(values != 0) & (values != (ignore_index if ignore_index is not None else 0))]
     return int(values.size) if values.size > INSTANCE_IDS else 0
+
+
+def auto_kind(gt: Any, *, ignore_index: int | None = None, binary: bool = False,
+              class_names: Mapping[int, str] | None = None) -> tuple[str, str]:
+    """The kind of score a ground truth calls for, and why: ``instance`` when it holds many object
+    ids (:func:`object_ids`) and no class names, else ``semantic``."""
+    ids = 0 if (binary or class_names) else object_ids(gt, ignore_index)
+    if ids:
+        return "instance", f"the ground truth holds {ids} object ids and no class names"
+    return "semantic", "the ground truth holds class ids"
 
 
 def _prepare_semantic(pred, gt, ignore_index, binary):

@@ -335,15 +335,10 @@ def _write_each(args: argparse.Namespace, process, summary: str = "", *, paralle
 
 
 def _workers(option: str, n_files: int) -> int:
+    """The number of worker processes for ``--workers`` (already checked by ``_workers_option``)."""
     if str(option) == "auto":
         return max(1, min(os.cpu_count() or 1, n_files))
-    try:
-        n = int(option)
-    except ValueError:
-        raise ValueError(f"--workers must be a number or 'auto', got {option!r}") from None
-    if n < 1:
-        raise ValueError(f"--workers must be at least 1, got {n}")
-    return n
+    return int(option)
 
 
 def _with_progress_bar(total: int, line, run):

@@ -31,6 +31,8 @@ FORMAT = "napari-segsuite.project"
 class Project:
     """A folder of images and the labels painted on them (see the module docstring)."""
 
+    _state_mtime = float("-inf")  # when project.json was last read or written: masks newer than it are read
+
     def __init__(self, images_dir: str | os.PathLike, labels_dir: str | os.PathLike | None = None, *, fmt: str = "png"):
         self.images_dir = Path(images_dir)
         if not self.images_dir.is_dir():
@@ -43,7 +45,7 @@ class Project:
         if self.fmt not in ("png", "tif", "npy"):
             raise ValueError(f"mask format must be png, tif or npy, got {self.fmt!r}")
         self.keys = self._keys()
-        self.classes: dict[int, str] = {int(k): str(v) for k, v in state.get("classes", {"1": "object"}).items()}
+        self.classes: dict[int, str] = state.get("classes", {1: "object"})
         self.annotated: set[str] = self._annotated_on_disk(set(state.get("annotated", [])))
         current = state.get("current")
         self.index = self.keys.index(current) if current in self.keys else 0
@@ -67,14 +69,15 @@ class Project:
                 raise ValueError(f"{path}: '{key}' must be {kind.__name__}, got {type(data[key]).__name__}; {advice}")
         if not all(isinstance(a, str) for a in data.get("annotated") or []):
             raise ValueError(f"{path}: 'annotated' must list image names; {advice}")
-        try:
-            {int(k): str(v) for k, v in (data.get("classes") or {}).items()}
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: 'classes' must map integer ids to names; {advice}") from None
+        if data.get("classes") is None:
+            data.pop("classes", None)  # absent or null: the default class
+        else:
+            try:
+                data["classes"] = {int(k): str(v) for k, v in data["classes"].items()}
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: 'classes' must map integer ids to names; {advice}") from None
         self._state_mtime = path.stat().st_mtime
         return data
-
-    _state_mtime = float("-inf")
 
     def _format_on_disk(self) -> str | None:
         """The mask format of the masks already in the labels folder (a project without its

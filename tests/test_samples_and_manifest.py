@@ -18,6 +18,9 @@ def test_manifest_is_valid_and_lists_one_widget_per_family():
     manifest = PluginManifest.from_file(MANIFEST)  # validates the schema
     widget_names = {w.display_name for w in manifest.contributions.widgets}
     assert set(families()) <= widget_names, "every technique family needs a dock widget in napari.yaml"
+    from napari_segsuite._widgets.suite import TOOLS
+
+    assert set(families()) <= set(TOOLS), "every technique family needs a tool in the SegSuite picker"
     commands = {c.id: c.python_name for c in manifest.contributions.commands}
     for cmd in commands.values():
         module, _, attr = cmd.partition(":")

@@ -1,8 +1,8 @@
 """napari dock widgets (the only package that imports napari and Qt).
 
 One widget class per technique family, made by :func:`family_widget_class` and listed in
-``napari.yaml`` (npe2 needs importable names); a test checks that every family of the catalog
-has one.
+``napari.yaml`` (npe2 needs importable names) and in the SegSuite dock's picker (``suite.TOOLS``);
+a test checks that every family of the catalog has one.
 """
 
 from napari.viewer import Viewer
@@ -15,7 +15,7 @@ from .scoring_widget import ScoringWidget
 from .suite import SegSuiteWidget
 
 __all__ = [
-    "DOCKED", "FAMILY_WIDGETS", "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget", "ProjectWidget",
+    "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget", "ProjectWidget",
     "PostProcessingWidget", "RegionWidget", "SamWidget", "ScoringWidget", "SegSuiteWidget", "ThresholdingWidget", "family_widget_class",
 ]
 
@@ -36,17 +36,3 @@ GraphWidget = family_widget_class("GraphWidget", "Graph-based", "Felzenszwalb-Hu
 RegionWidget = family_widget_class("RegionWidget", "Region-based", "Split and merge, region growing, watershed and random walker (seeds from layers).")
 ContourWidget = family_widget_class("ContourWidget", "Active contours", "Chan-Vese and geodesic active contours (initial shapes from layers).")
 PostProcessingWidget = family_widget_class("PostProcessingWidget", "Post-processing", "Morphology, hole filling, small-object removal, splitting, connected components on a labels layer.")
-
-#: family -> (manifest widget display name, widget class)
-FAMILY_WIDGETS = {
-    "Thresholding": ("Thresholding", ThresholdingWidget),
-    "Edges": ("Edges", EdgesWidget),
-    "Clustering": ("Clustering", ClusteringWidget),
-    "Graph-based": ("Graph-based", GraphWidget),
-    "Region-based": ("Region-based", RegionWidget),
-    "Active contours": ("Active contours", ContourWidget),
-    "Post-processing": ("Post-processing", PostProcessingWidget),
-}
-
-#: manifest display names of the widgets the app docks at start, in order: the one SegSuite dock
-DOCKED = ["SegSuite"]

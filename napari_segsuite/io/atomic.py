@@ -100,8 +100,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return True  # someone else's process: assume it is alive
+    except OSError:  # someone else's process (PermissionError): assume it is alive
+        return True
     return True
 
 
@@ -109,8 +109,8 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> int:
     """Remove the temporary files that writers killed mid-write left in ``folder``.
 
     A file of ours goes when the process that created it is gone (or after an hour); a temporary
-    name of earlier versions (no process id in it) goes once it is a minute old. Returns how many were removed; errors are ignored
-    (a file another process removed meanwhile, a read-only folder).
+    name of earlier versions (no process id in it) goes once it is a minute old. Returns how many
+    were removed; errors are ignored (a file another process removed meanwhile, a read-only folder).
     """
     removed = 0
     now = time.time()

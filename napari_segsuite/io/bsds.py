@@ -27,7 +27,7 @@ class BsdsGroundTruth:
         return np.stack(getattr(self, what))
 
 
-_MI_COMPRESSED, _MI_MATRIX = 15, 14
+_MI_COMPRESSED = 15  # the MAT-file v5 data type of a zlib-compressed variable
 
 
 def check_mat(path: str | os.PathLike) -> None:

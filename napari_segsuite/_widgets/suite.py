@@ -98,10 +98,8 @@ class SegSuiteWidget(QWidget):
         """The tool called ``name`` (made now if it was never picked)."""
         if name not in self.tools:
             factory: Callable[[Any], QWidget] = getattr(importlib.import_module(__package__), TOOLS[name][1])
-            widget = factory(self.viewer)
+            widget = factory(self.viewer)  # a family tool previews once it is placed and shown
             fit_width(widget)
-            if hasattr(widget, "set_tab_visible"):
-                widget.set_tab_visible(False)  # it previews once shown
             self.tools[name] = widget
             self.stack.addWidget(widget)
             self._wire()

@@ -607,20 +607,22 @@ class SamWidget(QWidget):
 
     def _dock_visibility(self, visible: bool) -> None:
         self._tab_hidden = not visible
+        helpers = [layer for layer in (self.preview_layer, self.points_layer, self.box_layer)
+                   if layer is not None and layer in self.viewer.layers]
+        for layer in helpers:  # only the shown tool's preview and prompts are on the image
+            layer.visible = visible
+        if not visible and self.viewer.layers.selection.active in helpers and self.image.value is not None:
+            self.viewer.layers.selection.active = self.image.value  # clicks no longer go to SAM
         cur = self.displayed() if visible else None
         if cur is not None:
             self._ensure_prompt_layers(cur[0])
 
     def set_tab_visible(self, visible: bool) -> None:
-        """Whether the dock is the raised tab; a hidden one drops its prompt layers while they are
-        empty (the app calls this once it has docked every widget)."""
+        """Whether the dock is the raised tab; a hidden one hides its mask preview and prompt layers.
+        (Hidden, not removed: removing them as another tool was shown crashed napari's OpenGL
+        drawing under Xvfb, in vispy's glDrawArrays.)"""
         self._dock_visibility(visible)
-        if not visible:
-            for name in ("points_layer", "box_layer", "preview_layer"):
-                layer = getattr(self, name)
-                if layer is not None and layer in self.viewer.layers and not (layer.data.any() if name == "preview_layer" else len(layer.data)):
-                    self.viewer.layers.remove(layer)
-                    setattr(self, name, None)
+
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.viewer.layers.events.inserted.disconnect(self._reset_choices)

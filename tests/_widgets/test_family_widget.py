@@ -323,8 +323,13 @@ def test_only_the_shown_tool_previews_and_shows_its_preview(make_napari_viewer, 
     qtbot.waitUntil(lambda: visible() == [first.preview_layer], timeout=5_000)
     one = [tuple(np.round(t.preview_layer.colormap.map(np.array([1]))[0], 2)) for t in (first, other)]
     assert one[0] != one[1] and first.preview_layer.opacity == 0.5, "each tool's preview has its own colour"
-    suite.show_tool("Segment Anything")
+    sam = suite.show_tool("Segment Anything")
     qtbot.waitUntil(lambda: first.preview_layer not in visible(), timeout=5_000)
+    assert sam.preview_layer.visible and sam.points_layer.visible
+    suite.show_tool("Thresholding")  # SAM's helper layers are hidden, not removed (removing them crashed vispy)
+    qtbot.wait(300)
+    assert visible() == [first.preview_layer]
+    assert not sam.points_layer.visible and not sam.box_layer.visible and sam.points_layer in viewer.layers
 
 
 def test_a_slow_preview_says_so_with_its_time_and_can_be_stopped(cells_viewer, qtbot, monkeypatch):

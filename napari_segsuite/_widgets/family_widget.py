@@ -359,7 +359,8 @@ class FamilyWidget(QWidget):
             self.viewer, self.preview_layer, result.data, name=name, source=layer, output=result.output, factor=self._last_request[-1]
         )
         if self.preview_layer is not before and result.output == "labels":
-            self.preview_layer.colormap = preview_colormap(FAMILY_COLOURS.get(self.family, (1.0, 1.0, 0.0)))
+            if result.kind == "semantic":  # class 1 in the tool's colour; object ids keep napari's colours
+                self.preview_layer.colormap = preview_colormap(FAMILY_COLOURS.get(self.family, (1.0, 1.0, 0.0)))
             self.preview_layer.opacity = 0.5  # the image stays readable under the mask
         self.preview_layer.visible = True
         thresholds = result.info.get("thresholds", [])

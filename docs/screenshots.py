@@ -125,7 +125,7 @@ def learn_shots(viewer, learn_widget) -> None:
     w._reset_choices()
     w.image.value, w.labels.value = viewer.layers["cells"], viewer.layers["cells ground truth"]
     w.task.value, w.name.value = "instance", "cells_unet"
-    w.width.value, w.depth.value, w.patch.value, w.epochs.value, w.steps.value = 16, 3, 96, 15, 15
+    w.net_width.value, w.depth.value, w.patch.value, w.epochs.value, w.steps.value = 16, 3, 96, 15, 15
     _raise_dock(w)
     w.start_training()
     while w.worker is not None:

@@ -210,11 +210,8 @@ def _gui(images: Sequence[str], sample: str) -> int:
             raise FileNotFoundError(f"{path}: no such file")
     import napari
 
-    from .techniques.warmup import start_warm_up
-
     viewer = napari.Viewer(title="napari-segsuite")
-    build_viewer(viewer, images, sample)
-    start_warm_up()  # numba kernels compiled (or loaded) in the background, before a first preview needs them
+    build_viewer(viewer, images, sample)  # the SegSuite dock warms the numba kernels up in the background
     napari.run()
     return 0
 

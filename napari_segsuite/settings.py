@@ -3,21 +3,29 @@
 ``$NAPARI_SEGSUITE_CONFIG`` (a folder) overrides where it lives. A damaged file is set aside
 (``settings.json.damaged``) and the defaults are used: a settings file never stops the plugin.
 Only plain values are kept (text, numbers, booleans), under keys such as ``"sam.device"``.
+:func:`remember` returns at once: the file is written in a background thread (a write syncs to
+disk, which can take tens of milliseconds, too long for the UI thread), one write for a burst of
+changes; :func:`flush` waits for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_CONFIG", "get", "remember", "settings_path"]
+__all__ = ["ENV_CONFIG", "flush", "get", "remember", "settings_path"]
 
 ENV_CONFIG = "NAPARI_SEGSUITE_CONFIG"
 _cache: dict[str, Any] | None = None
 _cache_path: Path | None = None
+_lock = threading.Lock()
+_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsuite-settings")  # joined at exit: nothing is lost
+_pending: Future | None = None
 
 
 def settings_path() -> Path:
@@ -67,11 +75,28 @@ def remember(key: str, value: Any) -> None:
     data = _load()
     if data.get(key) == value:
         return
-    data[key] = value
-    text = json.dumps(data, indent=1, sort_keys=True).encode()
+    global _pending
+    with _lock:
+        data[key] = value
+        if _pending is None or _pending.done():
+            _pending = _writer.submit(_write, settings_path(), data)
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` (the values remembered for ``path``) as it is now; later changes queue the
+    next write."""
+    global _pending
+    with _lock:
+        text = json.dumps(data, indent=1, sort_keys=True).encode()
+        _pending = None
     try:
         from .io.atomic import atomic_write
 
-        atomic_write(settings_path(), lambda f: f.write(text), overwrite=True)
+        atomic_write(path, lambda f: f.write(text), overwrite=True)
     except OSError:
         pass
+
+
+def flush() -> None:
+    """Wait until every remembered value is on disk."""
+    _writer.submit(lambda: None).result()

@@ -24,6 +24,7 @@ from ..presets import load_preset, save_preset
 from .. import settings
 from ..techniques import MissingInput, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from ..techniques.chain import Chain
+from .fit import fit_width
 from .histogram import HistogramView
 from .inputs import InputsForm
 from .jobs import Job, start_worker
@@ -88,7 +89,7 @@ class FamilyWidget(QWidget):
         self.histogram = HistogramView()
         self.live = widgets.CheckBox(value=True, text="live preview", tooltip="Re-run on every parameter change")
         self.stop_button = widgets.PushButton(text="Stop preview", visible=False,
-                                              tooltip="Pause live preview and drop the result of the running one")
+                                              tooltip="Stop the running preview (at its next iteration) and pause live preview")
         self._requested_at = 0.0
         self._busy_timer = QTimer(self)
         self._busy_timer.setInterval(250)
@@ -141,6 +142,7 @@ class FamilyWidget(QWidget):
         self.apply_button.changed.connect(self.apply)
         self.apply_all_button.changed.connect(self.apply_all_slices)
         self.job = Job(self.apply_all_button, self.cancel_button)
+        self.apply_job = Job(self.apply_button, self.cancel_button)  # a full-resolution slice (see apply)
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
         self.histogram.threshold_picked.connect(self._on_histogram_pick)
@@ -150,6 +152,7 @@ class FamilyWidget(QWidget):
         self._on_input_changed()
         self.tuning = TuningPanel(self)  # after the technique selector exists
         self.tuning_section.addWidget(self.tuning)
+        fit_width(self)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -301,18 +304,20 @@ class FamilyWidget(QWidget):
                 f"the slice is {info_pixels(self._prepared[1])} pixels: the preview runs on a copy "
                 f"shrunk {factor}x per side; Apply runs at full resolution"
             )
-        request = (*self._request_key(chain, inputs), factor)
-        self.runner.request(lambda: (request, chain.run_prepared(data, info, inputs)))
+        request = self._request_key(chain, inputs, factor)
+        self.runner.request(lambda cancelled: (request, chain.run_prepared(data, info, inputs, cancel=cancelled)),
+                            cancellable=True)
         self._requested_at = time.perf_counter()
         self._busy_timer.start()
 
     def _slice_inputs(self, index: tuple[int, ...]) -> dict[str, Any]:
         return self.input_forms[self.technique.value].slice_values(spatial_shape(self.input.value), index)
 
-    def _request_key(self, chain: Chain, inputs: dict[str, Any]) -> tuple:
-        """What a result was computed from: slice, steps with parameters, and the seeds' content."""
+    def _request_key(self, chain: Chain, inputs: dict[str, Any], shrunk: int = 1) -> tuple:
+        """What a result was computed from: slice, steps with parameters, the seeds' content, and
+        how many times the slice was shrunk per side (1: full resolution, as Apply needs)."""
         seeds = tuple((k, None if v is None or v[0] is None else hash(v[0].tobytes())) for k, v in sorted(inputs.items()))
-        return (self._prepared[0], tuple((s.technique.name, tuple(sorted(s.params.items()))) for s in chain.steps), seeds, 1)
+        return (self._prepared[0], tuple((s.technique.name, tuple(sorted(s.params.items()))) for s in chain.steps), seeds, shrunk)
 
     def _show_busy(self) -> None:
         """While a preview takes long (Chan-Vese at 1000 iterations, a first mean shift), say so,
@@ -328,8 +333,10 @@ class FamilyWidget(QWidget):
             self.stop_button.visible = True
 
     def stop_preview(self, *_: Any) -> None:
-        """Stop waiting for a long preview: live preview pauses and the result, when it comes, is
-        dropped (the computation already started finishes in its thread)."""
+        """Stop a long preview: live preview pauses and the running computation stops at its next
+        iteration (the iterative techniques check between iterations; a single solver call, as the
+        random walker's, finishes first and its result is dropped)."""
+        self.runner.stop()
         self.live.value = False
         self._busy_timer.stop()
         self.stop_button.visible = False
@@ -426,17 +433,37 @@ class FamilyWidget(QWidget):
         return None if value == NEW_LAYER else value
 
     def apply(self, *_: Any) -> Labels | Image | None:
-        """Run on the displayed slice and write the result into the target layer (undoable)."""
+        """Write the displayed slice's result into the target layer (undoable).
+
+        The preview's result is written at once when it is what Apply would compute (same slice,
+        parameters and seeds, at full resolution); else the technique runs in a worker (Cancel
+        stops it) and the layer changes when it is done: the returned value is then None.
+        """
         layer = self.input.value
         try:
             index, data, info = self._prepare()
             tech, chain = self.current, self.chain()
             inputs = self._slice_inputs(index)
             request = self._request_key(chain, inputs)  # full resolution: a shrunk preview is not reused
-            if self.last_result is not None and self._last_request == request and not self.runner.busy:
-                result = self.last_result  # what the preview shows is what gets written
-            else:
-                result = chain.run_prepared(data, info, inputs)
+        except (ValueError, TypeError) as e:
+            self._report_error(e)
+            return None
+        if self.last_result is not None and self._last_request == request and not self.runner.busy:
+            return self._write(self.last_result, layer, index, tech)  # what the preview shows is what gets written
+        worker: Any = None
+
+        def run() -> Result:
+            return chain.run_prepared(data, info, inputs, cancel=lambda: worker.abort_requested)
+
+        worker = start_worker(run, what=f"{tech.name} on the displayed slice", on_error=self._report_error)
+        worker.returned.connect(lambda result: self._write(result, layer, index, tech))
+        self.status.setText(f"computing {tech.title} at full resolution …")
+        self.apply_job.start(worker, cancelled=f"{tech.name}: cancelled, no layer was changed")
+        return None
+
+    def _write(self, result: Result, layer: Any, index: tuple[int, ...], tech: Technique) -> Labels | Image | None:
+        """Put a slice's result into the target layer (labels) or a new image layer (maps)."""
+        try:
             if result.output != "labels":
                 return self._add_image(result.data, source=layer, index=index, name=f"{layer.name} {tech.name}")
             out, notes = commit_labels(
@@ -504,6 +531,7 @@ class FamilyWidget(QWidget):
 
     def cancel(self, *_: Any) -> None:
         self.job.cancel()
+        self.apply_job.cancel()
 
     # -- presets ----------------------------------------------------------------------------------
     def save_preset(self, path: str | Path) -> Path:

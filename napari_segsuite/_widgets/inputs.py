@@ -50,8 +50,8 @@ class InputsForm(widgets.Container):
         if any("points" in s.layers for s in technique.inputs):
             self.new_points.visible = True
             self.new_points.changed.connect(self._add_points_layer)
-        self.new_shapes = widgets.PushButton(text="New shapes layer for the initial shape", visible=False,
-                                             tooltip="Then drag a rectangle or draw a polygon around the object")
+        self.new_shapes = widgets.PushButton(text="New shapes layer", visible=False,
+                                             tooltip="A shapes layer for the initial shape: drag a rectangle or draw a polygon around the object")
         if any("shapes" in s.layers for s in technique.inputs):
             self.new_shapes.visible = True
             self.new_shapes.changed.connect(self._add_shapes_layer)

@@ -73,8 +73,13 @@ class Job:
         return self.worker is not None
 
     def start(self, worker: Any, *, cancelled: str) -> Any:
-        """Start ``worker``; ``cancelled`` is the message shown if the user cancels it."""
-        worker.aborted.connect(lambda: show_info(cancelled))
+        """Start ``worker``; ``cancelled`` is the message shown if the user cancels it (a generator
+        worker stops at a yield; a function worker when it raises ``Cancelled``)."""
+        from ..techniques import Cancelled
+
+        if hasattr(worker, "aborted"):
+            worker.aborted.connect(lambda: show_info(cancelled))
+        worker.errored.connect(lambda e: show_info(cancelled) if isinstance(e, Cancelled) else None)
         worker.finished.connect(self._finished)
         self.worker = worker
         self.start_button.enabled, self.cancel_button.enabled = False, True

@@ -198,7 +198,9 @@ def scrolling_content(widget: Any) -> Any:
     outer = QVBoxLayout(widget)
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
-    return QVBoxLayout(content)
+    layout = QVBoxLayout(content)
+    layout.setContentsMargins(2, 4, 2, 4)  # the dock has its own margin: the form gets the width
+    return layout
 
 
 PREVIEW_CYAN = (0.0, 0.898, 1.0)  # #00e5ff: the SAM mask preview

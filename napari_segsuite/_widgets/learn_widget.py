@@ -21,6 +21,7 @@ from superqt import QCollapsible
 
 from ..labels import ClassInfo, labels_metadata
 from ..sam.device import available_devices
+from .fit import fit_width
 from .layers import commit_labels, displayed_index, is_preview, read_slice, reset_keeping_value, scrolling_content, segsuite_metadata
 from .jobs import describe_error, start_worker
 
@@ -73,11 +74,11 @@ class LearnWidget(QWidget):
                                                "project: its images train the network instead of the layers")
         self.task = widgets.ComboBox(label="output", choices=["semantic", "instance"], value="semantic",
                                      tooltip="semantic: each label value is a class; instance: separate touching objects")
-        self.sparse = widgets.CheckBox(value=False, text="scribbles: 0 = not annotated",
+        self.sparse = widgets.CheckBox(value=False, text="scribbles",
                                        tooltip="Paint the background as a class of its own; unpainted pixels are ignored")
         # network
         self.architecture = widgets.ComboBox(label="network", choices=["unet", "segnet", "deeplab"], value="unet")
-        self.width = widgets.SpinBox(label="width", value=16, min=4, max=128, tooltip="channels of the first level")
+        self.net_width = widgets.SpinBox(label="width", value=16, min=4, max=128, tooltip="channels of the first level")
         self.depth = widgets.SpinBox(label="depth", value=3, min=1, max=6, tooltip="down-sampling steps (U-Net, SegNet)")
         self.backbone = widgets.ComboBox(label="backbone", choices=["small", "resnet50"], value="small",
                                          tooltip="DeepLab's backbone")
@@ -101,7 +102,7 @@ class LearnWidget(QWidget):
         self.name = widgets.LineEdit(label="model name", value="my_model")
         self.save_button = widgets.PushButton(text="Save model…", enabled=False)
         self.load_button = widgets.PushButton(text="Load model…")
-        self.keep = widgets.CheckBox(value=True, text="keep as technique learn.NAME",
+        self.keep = widgets.CheckBox(value=True, text="keep as a technique",
                                     tooltip="Also keep the model in the learned-models folder, as technique learn.NAME")
         self.min_size = widgets.SpinBox(label="min size (px)", tooltip="instance models: remove objects smaller than this", value=0, min=0, max=100000)
         self.predict_button = widgets.PushButton(text="Predict slice", enabled=False)
@@ -113,7 +114,7 @@ class LearnWidget(QWidget):
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.add_button, self.remove_button]).native)
         layout.addWidget(self.pair_list)
         layout.addWidget(widgets.Container(widgets=[self.folder]).native)
-        layout.addWidget(widgets.Container(widgets=[self.task, self.sparse, self.architecture, self.width, self.depth]).native)
+        layout.addWidget(widgets.Container(widgets=[self.task, self.sparse, self.architecture, self.net_width, self.depth]).native)
         more = QCollapsible("Training settings")
         more.addWidget(widgets.Container(widgets=[self.backbone, self.patch, self.batch, self.epochs, self.steps, self.patience,
                                                   self.val_fraction, self.minutes, self.lr, self.device]).native)
@@ -141,6 +142,7 @@ class LearnWidget(QWidget):
         for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
             event.connect(lambda *_: self._reset_choices())
         self._reset_choices()
+        fit_width(self)
 
     # -- layers ---------------------------------------------------------------------------------
     def _images(self, *_: Any) -> list[tuple[str, Image]]:
@@ -221,7 +223,7 @@ class LearnWidget(QWidget):
                 raise ValueError("the training images mix RGB and gray ones: a network takes one kind of input")
             channel_axis = -1 if rgb.pop() else None
             prepared = prepare_examples(pairs, task=self.task.value, sparse=self.sparse.value, channel_axis=channel_axis)
-            network = NetConfig(architecture=self.architecture.value, width=self.width.value, depth=self.depth.value,
+            network = NetConfig(architecture=self.architecture.value, width=self.net_width.value, depth=self.depth.value,
                                 backbone=self.backbone.value)
             config = TrainConfig(patch_size=self.patch.value, batch_size=self.batch.value, max_epochs=self.epochs.value,
                                  steps_per_epoch=self.steps.value, learning_rate=self.lr.value,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from qtpy.QtCore import QObject, QTimer, Signal
+
+from ..techniques.cancel import Cancelled
 
 __all__ = ["PreviewRunner"]
 
@@ -18,6 +21,11 @@ class PreviewRunner(QObject):
     worker. Requests made while a job runs are coalesced: only the newest one runs next. A result
     is delivered (``done`` on the UI thread, with the job's result or exception) only if no newer
     result has been delivered already, so stale runs never overwrite fresh ones.
+
+    A job requested with ``cancellable=True`` is called with a ``cancelled() -> bool`` callback:
+    a newer request or :meth:`stop` turns it True, and a job that then raises
+    :class:`~napari_segsuite.techniques.cancel.Cancelled` is dropped without a word, so a slow
+    preview (Chan-Vese at 1000 iterations) gives way at once to the one the user asked for next.
     """
 
     done = Signal(object, object)  # (result or None, exception or None)
@@ -31,26 +39,37 @@ class PreviewRunner(QObject):
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self._start)
         self._finished.connect(self._on_finished)
-        self._pending: tuple[int, Callable[[], Any]] | None = None
+        self._pending: tuple[int, Callable[..., Any], bool] | None = None
+        self._running_stop: threading.Event | None = None  # set to cancel the running job
         self._requested = 0
         self._delivered = 0
         self._busy = False
         self.dropped = 0  # results discarded because a newer one had been shown
+        self.cancelled = 0  # jobs that stopped early because a newer request or stop() came
 
     @property
     def busy(self) -> bool:
         return self._busy or self._pending is not None
 
-    def request(self, job: Callable[[], Any]) -> int:
-        """Schedule ``job``; returns its sequence number."""
+    def request(self, job: Callable[..., Any], *, cancellable: bool = False) -> int:
+        """Schedule ``job`` (called as ``job(cancelled)`` when ``cancellable``, see the class);
+        a cancellable job still running is asked to stop. Returns the sequence number."""
         self._requested += 1
-        self._pending = (self._requested, job)
+        self._pending = (self._requested, job, cancellable)
+        if self._running_stop is not None:
+            self._running_stop.set()
         self._timer.start()
         return self._requested
 
     def cancel_pending(self) -> None:
         self._pending = None
         self._timer.stop()
+
+    def stop(self) -> None:
+        """Drop the pending job and ask the running one to stop (if it was made cancellable)."""
+        self.cancel_pending()
+        if self._running_stop is not None:
+            self._running_stop.set()
 
     def shutdown(self) -> None:
         self.cancel_pending()
@@ -59,10 +78,15 @@ class PreviewRunner(QObject):
     def _start(self) -> None:
         if self._busy or self._pending is None:
             return
-        seq, job = self._pending
+        seq, job, cancellable = self._pending
         self._pending = None
         self._busy = True
-        fut = self._executor.submit(job)
+        if cancellable:
+            stop = self._running_stop = threading.Event()
+            fut = self._executor.submit(job, stop.is_set)
+        else:
+            self._running_stop = None
+            fut = self._executor.submit(job)
         fut.add_done_callback(lambda f, seq=seq: self._deliver(seq, f))
 
     def _deliver(self, seq: int, fut: Future) -> None:
@@ -74,7 +98,10 @@ class PreviewRunner(QObject):
 
     def _on_finished(self, seq: int, fut: Future) -> None:
         self._busy = False
-        if seq > self._delivered:
+        self._running_stop = None
+        if isinstance(fut.exception(), Cancelled):
+            self.cancelled += 1
+        elif seq > self._delivered:
             self._delivered = seq
             exc = fut.exception()
             self.done.emit(None if exc else fut.result(), exc)

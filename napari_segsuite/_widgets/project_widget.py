@@ -10,17 +10,19 @@ COCO…* write the whole project.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from magicgui import widgets
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
 
 from ..labels import labels_metadata, object_classes
 from ..project import Project
+from .fit import fit_width
 from .layers import scrolling_content
 from .jobs import start_worker
 
@@ -30,7 +32,14 @@ IMAGE, LABELS = "project image", "project labels"
 
 
 class ProjectWidget(QWidget):
-    """Open, walk through, autosave and export an annotation project."""
+    """Open, walk through, autosave and export an annotation project.
+
+    Every mask is written by one writer thread, in the order asked: the autosave runs there while
+    the person paints on (a large mask takes a second to compress), and Save now, Previous, Next,
+    Open and Export wait for it, so the newest labels are always the ones written last.
+    """
+
+    _autosaved = Signal(object, int)  # (the finished write, the edit count it saved)
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +47,10 @@ class ProjectWidget(QWidget):
         self.project: Project | None = None
         self.sam_widget: Any = None  # the Segment Anything dock, when docked (set by the app)
         self.dirty = False
+        self._edits = 0  # paint strokes and data changes so far: an autosave clears `dirty` only if none came since
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsuite-project-save")
+        self._autosaving = False
+        self._autosaved.connect(self._on_autosaved)
         self._loading = False
         self._precompute = None
         self.folder = widgets.FileEdit(label="images folder", mode="d", value="")
@@ -72,6 +85,7 @@ class ProjectWidget(QWidget):
         self.autosave.changed.connect(lambda *_: self._restart_timer())
         self.voc_button.changed.connect(lambda *_: self._export_dialog("voc"))
         self.coco_button.changed.connect(lambda *_: self._export_dialog("coco"))
+        fit_width(self)
 
     # -- project ------------------------------------------------------------------------------
     def open(self, folder: str | Path) -> None:
@@ -141,6 +155,7 @@ class ProjectWidget(QWidget):
     def _changed(self, *_: Any) -> None:
         if not self._loading:
             self.dirty = True
+            self._edits += 1
 
     def _show_status(self) -> None:
         p = self.project
@@ -153,19 +168,34 @@ class ProjectWidget(QWidget):
         self.prev_button.enabled = p.index > 0
         self.next_button.enabled = p.index < len(p) - 1
 
-    def save(self) -> Path | None:
-        """Save the labels layer into the project (atomic); nothing to do when nothing changed."""
+    def _write(self) -> tuple[Future, int] | None:
+        """Queue a copy of the labels layer for the writer thread; None without a project."""
         layer = self.labels_layer
         if self.project is None or layer is None:
             return None
-        try:
-            path = self.project.save(np.asarray(layer.data), object_classes=object_classes(layer.features))
-        except Exception as e:
-            show_error(f"the labels were NOT saved ({e}); they are still in the layer: fix the problem and save again")
+        labels = np.array(layer.data, copy=True)  # the person may paint on while it is written
+        return self._writer.submit(self.project.save, labels, object_classes=object_classes(layer.features)), self._edits
+
+    def _saved(self, write: Future, edits: int) -> Path | None:
+        """Report a finished write: the path, or None after one message saying the labels are safe."""
+        error = write.exception()
+        if error is not None:
+            show_error(f"the labels were NOT saved ({error}); they are still in the layer: fix the problem and save again")
             return None
-        self.dirty = False
+        if edits == self._edits:
+            self.dirty = False
         self._show_status()
-        return path
+        return write.result()
+
+    def save(self) -> Path | None:
+        """Save the labels layer into the project (atomic) and wait for it (after any autosave
+        still being written); None when there is nothing to save or the write failed."""
+        queued = self._write()
+        if queued is None:
+            return None
+        write, edits = queued
+        wait([write])
+        return self._saved(write, edits)
 
     def step(self, delta: int) -> None:
         """Save, then show the previous (-1) or next (+1) image."""
@@ -191,8 +221,20 @@ class ProjectWidget(QWidget):
             self.timer.start(int(self.autosave.value * 1000))
 
     def _autosave(self) -> None:
-        if self.dirty:
-            self.save()
+        """Write the labels in the background (one autosave at a time); the UI stays free."""
+        if not self.dirty or self._autosaving:
+            return
+        queued = self._write()
+        if queued is None:
+            return
+        self._autosaving = True
+        write, edits = queued
+        write.add_done_callback(lambda done: self._autosaved.emit(done, edits))
+
+    def _on_autosaved(self, write: Future, edits: int) -> None:
+        self._autosaving = False
+        if self.project is not None:
+            self._saved(write, edits)
 
     # -- SAM ------------------------------------------------------------------------------------
     def _precompute_next(self, index: int | None = None, waited: int = 0) -> None:

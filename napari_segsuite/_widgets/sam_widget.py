@@ -26,8 +26,10 @@ from .. import settings
 from ..labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices
 from ..sam import registry
+from .fit import fit_width
 from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
+from .sam_keys import KeysPanel
 from .sam_refine_panel import RefinePanel
 from .jobs import Job, describe_error, start_worker
 from .layers import (
@@ -41,8 +43,7 @@ __all__ = ["SamWidget"]
 CLASSICAL = "classical (no checkpoint)"
 POSITIVE, NEGATIVE = (0.1, 0.85, 0.2, 1.0), (0.95, 0.15, 0.15, 1.0)
 KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rectangle in 'SAM box' · "
-        "in 'SAM points': N next candidate mask · Enter commit · Escape clear prompts (the 'SAM box' "
-        "layer keeps napari's own keys)")
+        "in 'SAM points': {keys} (change them under Keys; the 'SAM box' layer keeps napari's own keys)")
 
 
 def _on_slice(coords: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
@@ -86,12 +87,12 @@ class SamWidget(QWidget):
         self.models_dir = widgets.FileEdit(label="models", mode="d", value=str(registry.models_dir()),
                                            tooltip="Where checkpoints are downloaded (also $NAPARI_SEGSUITE_MODELS)")
         self.load_button = widgets.PushButton(text="Load model")
-        self.download_button = widgets.PushButton(text="Download checkpoint")
+        self.download_button = widgets.PushButton(text="Download", tooltip="Download the official checkpoint of the chosen model")
         self.image = widgets.ComboBox(label="image", choices=self._image_choices, nullable=True)
         self.precompute_button = widgets.PushButton(text="Precompute all slices")
         self.cancel_precompute_button = widgets.PushButton(text="Cancel")
         self.precompute_job = Job(self.precompute_button, self.cancel_precompute_button)
-        self.negative = widgets.CheckBox(value=False, text="clicks are background points",
+        self.negative = widgets.CheckBox(value=False, text="background clicks",
                                         tooltip="Clicks add background points, as Shift-click or Alt-click do")
         self.target = widgets.ComboBox(label="write into", choices=self._labels_choices, nullable=True,
                                        tooltip="Labels layer to commit into; empty = a new 'SAM labels' layer")
@@ -104,8 +105,10 @@ class SamWidget(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.candidate_label = QLabel()
-        keys = QLabel(KEYS)
-        keys.setWordWrap(True)
+        self.keys_panel = KeysPanel()
+        self._bound_keys: dict[str, str] = {}
+        self.keys_help = QLabel(KEYS.format(keys=self.keys_panel.describe()))
+        self.keys_help.setWordWrap(True)
 
         layout = scrolling_content(self)
         layout.addWidget(widgets.Container(widgets=[self.backend, self.checkpoint, self.device, self.models_dir]).native)
@@ -118,7 +121,7 @@ class SamWidget(QWidget):
         layout.addWidget(self.candidate_label)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.next_button, self.commit_button, self.clear_button]).native)
         layout.addWidget(widgets.Container(widgets=[self.target, self.mode, self.class_id, self.overwrite]).native)
-        layout.addWidget(keys)
+        layout.addWidget(self.keys_help)
         self.auto = AutoMasksPanel(self)
         self.auto_section = QCollapsible("Automatic masks")
         self.auto_section.addWidget(self.auto)
@@ -131,10 +134,14 @@ class SamWidget(QWidget):
         self.refine_section = QCollapsible("Refine a labels layer")
         self.refine_section.addWidget(self.refine)
         layout.addWidget(self.refine_section)
+        self.keys_section = QCollapsible("Keys")
+        self.keys_section.addWidget(self.keys_panel)
+        layout.addWidget(self.keys_section)
         layout.addStretch(1)
 
         self._restore_settings()
         self.post.changed.connect(lambda: self.auto.refilter())
+        self.keys_panel.changed.connect(lambda: self.points_layer is not None and self._bind_keys(self.points_layer))
         self.models_dir.changed.connect(lambda v: registry.set_models_dir(v) if v and str(v) not in ("", ".") else None)
         self.load_button.changed.connect(lambda *_: self.load_model())
         self.download_button.changed.connect(lambda *_: self.download())
@@ -149,6 +156,7 @@ class SamWidget(QWidget):
         napari_viewer.dims.events.current_step.connect(self._slice_changed)
         self._reset_choices()
         self._show_status()
+        fit_width(self)
 
     # -- model ----------------------------------------------------------------------------------
 
@@ -284,9 +292,9 @@ class SamWidget(QWidget):
         return self.preview_layer
 
     def _bind_keys(self, layer: Any) -> None:
-        layer.bind_key("n", lambda _l: self.next_candidate(), overwrite=True)
-        layer.bind_key("Enter", lambda _l: self.commit(), overwrite=True)
-        layer.bind_key("Escape", lambda _l: self.clear(), overwrite=True)
+        handlers = {"next": self.next_candidate, "commit": self.commit, "clear": self.clear}
+        self._bound_keys = self.keys_panel.bind(layer, handlers, previous=self._bound_keys)
+        self.keys_help.setText(KEYS.format(keys=self.keys_panel.describe()))
 
     # -- embedding ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from .. import settings
 from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
 from ..metrics.score import auto_kind
+from .fit import fit_width
 from .layers import PREVIEW, is_preview, reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner
 
@@ -121,6 +122,7 @@ class ScoringWidget(QWidget):
         napari_viewer.layers.events.removed.connect(self._reset_choices)
         self._guess_ground_truth()
         self._on_layers_changed()
+        fit_width(self)
 
     # -- layers ---------------------------------------------------------------------------------
     def _labels_choices(self, _w: Any = None) -> list[tuple[str, Labels]]:

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from qtpy.QtCore import QSize
-from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QStackedWidget, QTableWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-__all__ = ["TOOLS", "SegSuiteWidget", "fit_width"]
+from .fit import fit_width
+
+__all__ = ["TOOLS", "SegSuiteWidget"]
 
 # picker label -> (what it does, how to make it); the order is the picker's
 TOOLS: dict[str, tuple[str, str]] = {
@@ -32,29 +34,16 @@ TOOLS: dict[str, tuple[str, str]] = {
     "Annotation project": ("a folder of images, autosaved, exported", "ProjectWidget"),
     "Scoring": ("scores against a ground-truth layer, live", "ScoringWidget"),
 }
-DOCK_WIDTH = 400  # px: the dock's preferred width; at 1280 px the canvas keeps well over half
+DOCK_WIDTH = 270  # px: the dock's preferred width; with napari's layer controls (337 px) the canvas keeps half of 1280
 
 
-def fit_width(root: QWidget, chars: int = 10) -> None:
-    """Keep ``root``'s combo boxes and status labels from widening it: a combo box is as wide as
-    ``chars`` characters whatever it lists (a 64-character layer name is cut, and shown whole in
-    its tooltip), and word-wrapped labels give way to the width they get."""
-    for combo in root.findChildren(QComboBox):
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        combo.setMinimumContentsLength(chars)
-        combo.setToolTip(combo.currentText() or combo.toolTip())
-        combo.currentTextChanged.connect(combo.setToolTip)
-    for label in root.findChildren(QLabel):
-        if label.wordWrap():
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    for table in root.findChildren(QTableWidget):  # a wide table scrolls inside itself, not the dock
-        table.setSizePolicy(QSizePolicy.Policy.Ignored, table.sizePolicy().verticalPolicy())
-    from superqt import QCollapsible
+def _first_shapes_layer() -> None:
+    """napari compiles its shape triangulation (numba) when the first Shapes layer is made: half a
+    second on the UI thread when the Segment Anything or contour tool makes its box layer. An empty
+    layer made here, outside any viewer, pays it in the background."""
+    from napari.layers import Shapes
 
-    for section in root.findChildren(QCollapsible):  # its content is indented by default: give the width back
-        for layout in (section.layout(), *(w.layout() for w in section.findChildren(QWidget) if w.layout() is not None)):
-            margins = layout.contentsMargins()
-            layout.setContentsMargins(0, margins.top(), 0, margins.bottom())
+    Shapes()
 
 
 class SegSuiteWidget(QWidget):
@@ -84,6 +73,9 @@ class SegSuiteWidget(QWidget):
         self.picker.currentTextChanged.connect(self.show_tool)
         self.picker.setCurrentText(tool)
         self.show_tool(tool)
+        from ..techniques.warmup import start_warm_up
+
+        start_warm_up(also=[_first_shapes_layer])  # first previews and the first prompt layer without a wait
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         hint = super().sizeHint()
@@ -98,8 +90,7 @@ class SegSuiteWidget(QWidget):
         """The tool called ``name`` (made now if it was never picked)."""
         if name not in self.tools:
             factory: Callable[[Any], QWidget] = getattr(importlib.import_module(__package__), TOOLS[name][1])
-            widget = factory(self.viewer)  # a family tool previews once it is placed and shown
-            fit_width(widget)
+            widget = factory(self.viewer)  # a family tool previews once it is placed and shown (it fits itself)
             self.tools[name] = widget
             self.stack.addWidget(widget)
             self._wire()

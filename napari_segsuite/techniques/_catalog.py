@@ -26,6 +26,7 @@ import numpy as np
 
 from ..labels import LabelKind
 from ._blas import one_blas_thread
+from .cancel import Cancelled, cancellable
 from ._image import ImageInfo, check_image, check_input, iter_slices, prepare_slice, slice_input
 
 __all__ = [
@@ -41,10 +42,6 @@ __all__ = [
 ]
 
 Output = Literal["labels", "image"]
-
-
-class Cancelled(RuntimeError):
-    """Raised inside a run when its ``cancel`` callback returns True."""
 
 
 class MissingInput(ValueError):
@@ -288,7 +285,8 @@ class Technique:
     def run(self, image: Any, *, channel_axis: int | None = None, **kwargs: Any) -> Result:
         """Like calling the technique, but return a :class:`Result` with info and notes.
 
-        Accepts ``progress(done, total)`` and ``cancel() -> bool`` callbacks for nD stacks.
+        Accepts ``progress(done, total)`` and ``cancel() -> bool`` callbacks (the latter is also
+        asked within each slice by the iterative techniques).
         """
         gen = self.iter_run(image, channel_axis=channel_axis, **kwargs)
         while True:
@@ -326,7 +324,7 @@ class Technique:
                 raise Cancelled(f"{self.name} cancelled after {i} of {total} slices")
             prepared, info = prepare_slice(image[index], has_channels=channel_axis is not None, mode=self.channels)
             sliced = {k: slice_input(v, index, spatial[-2:]) for k, v in layer_inputs.items()}
-            res = self.run_prepared(prepared, info, params, sliced)
+            res = self.run_prepared(prepared, info, params, sliced, cancel=cancel)
             data = res.data
             if kind == "instance" and offset:
                 data = np.where(data > 0, data + offset, 0).astype(data.dtype, copy=False)
@@ -347,13 +345,15 @@ class Technique:
         return Result(out, info, note_list, kind, time.perf_counter() - t0, output)
 
     def run_prepared(
-        self, image: np.ndarray, info: ImageInfo, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = None
+        self, image: np.ndarray, info: ImageInfo, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,
+        *, cancel: Callable[[], bool] | None = None,
     ) -> Result:
         """Run on one prepared slice (float32 2D gray, or HxWxC) with already validated params.
 
         This is the fast path of live previews: the widget prepares the displayed slice once and
         calls this on every parameter change. ``inputs`` holds the layer inputs already cut to this
-        slice (see :func:`slice_input`): ``(markers, notes)`` pairs or None.
+        slice (see :func:`slice_input`): ``(markers, notes)`` pairs or None. ``cancel() -> bool``
+        stops the iterative techniques within an iteration (:class:`Cancelled` is raised).
         """
         t0 = time.perf_counter()
         notes = list(info.notes)
@@ -375,7 +375,7 @@ class Technique:
             notes.append(f"the image is constant (value {info.vmin:g})")
         if self.wants_info:
             kwargs["info"] = info
-        with one_blas_thread():  # see _blas.py: the solvers are many times faster with one BLAS thread
+        with one_blas_thread(), cancellable(cancel):  # _blas.py: solvers are many times faster with one BLAS thread
             out = self.func(image, **kwargs)
         res_info: dict[str, Any] = {}
         if isinstance(out, tuple):

@@ -118,21 +118,23 @@ class Chain:
         )
         notes, first_info = list(result.notes), result.info
         for step in self.steps[1:]:
-            result = step.technique.run(result.data, **self._post_params(step, result.kind))
+            result = step.technique.run(result.data, cancel=cancel, **self._post_params(step, result.kind))
             notes.extend(result.notes)
         result.notes = notes
         result.info = {**first_info, **result.info}
         result.seconds = time.perf_counter() - t0
         return result
 
-    def run_prepared(self, image: np.ndarray, info: ImageInfo, inputs: Mapping[str, Any] | None = None) -> Result:
-        """One prepared slice through every step (the live-preview path)."""
+    def run_prepared(self, image: np.ndarray, info: ImageInfo, inputs: Mapping[str, Any] | None = None, *,
+                     cancel: Callable[[], bool] | None = None) -> Result:
+        """One prepared slice through every step (the live-preview path); ``cancel`` as in
+        :meth:`Technique.run_prepared`."""
         t0 = time.perf_counter()
-        result = self.first.technique.run_prepared(image, info, self.first.params, inputs)
+        result = self.first.technique.run_prepared(image, info, self.first.params, inputs, cancel=cancel)
         notes, first_info = list(result.notes), result.info
         for step in self.steps[1:]:
             labels, linfo = prepare_slice(result.data, has_channels=False, mode="labels")
-            result = step.technique.run_prepared(labels, linfo, self._post_params(step, result.kind))
+            result = step.technique.run_prepared(labels, linfo, self._post_params(step, result.kind), cancel=cancel)
             notes.extend(result.notes)
         result.notes = notes
         result.info = {**first_info, **result.info}  # e.g. the thresholds the histogram shows

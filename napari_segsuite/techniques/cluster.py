@@ -13,6 +13,7 @@ from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
 from ._rag import agglomerate, build_rag, flatten, merge_small_by_cost, touching_pairs, union_min
 from ._texture import histogram_boundaries
+from .cancel import checkpoint
 
 __all__ = ["contrast_scale", "fuzzy_cmeans", "fuzzy_cmeans_fit", "hierarchical", "kmeans", "lloyd", "meanshift", "meanshift_sweep"]
 
@@ -81,6 +82,7 @@ def lloyd(xt: np.ndarray, centres: np.ndarray, iterations: int, tol: float = 1e-
     k = len(centres)
     ids = np.arange(k, dtype=np.uint8)[:, None]
     for _ in range(iterations):
+        checkpoint()
         labels, _ = _assign(xt, centres)
         onehot = (labels[None, :] == ids).astype(np.float32)  # (k, N)
         counts = onehot.sum(1, dtype=np.float64)
@@ -137,6 +139,7 @@ def kmeans(
             k = distinct
     best = None
     for _ in range(n_init):
+        checkpoint()
         centres, _, inertia = lloyd(sample, _plus_plus(sample, k, rng), 100)
         if best is None or inertia < best[1]:
             best = (centres, inertia)
@@ -164,13 +167,13 @@ def _rank_by_brightness(centres: np.ndarray) -> np.ndarray:
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def _meanshift_filter(lab, hs, hr, step, max_iter):  # pragma: no cover - compiled
-    """Joint spatial-range mean shift filtering with flat kernels (Comaniciu & Meer 2002): every
-    pixel climbs to its mode in (y, x, colour); the window is sampled every ``step`` pixels."""
+def _meanshift_rows(lab, hs, hr, step, max_iter, top, bottom, out):  # pragma: no cover - compiled
+    """Joint spatial-range mean shift filtering with flat kernels (Comaniciu & Meer 2002) of rows
+    ``top:bottom`` into ``out``: every pixel climbs to its mode in (y, x, colour); the window is
+    sampled every ``step`` pixels."""
     h, w, c = lab.shape
-    out = np.empty_like(lab)
     hr2 = hr * hr
-    for y in prange(h):
+    for y in prange(top, bottom):
         col = np.empty(c, np.float32)
         acc = np.empty(c, np.float32)
         for x in range(w):
@@ -213,6 +216,17 @@ def _meanshift_filter(lab, hs, hr, step, max_iter):  # pragma: no cover - compil
                     break
             for q in range(c):
                 out[y, x, q] = col[q]
+
+
+def meanshift_filter(lab: np.ndarray, hs: int, hr: np.float32, step: int, max_iter: int) -> np.ndarray:
+    """The mean shift modes of every pixel of ``lab``, filtered in bands of rows so that a run
+    can be cancelled between two bands (see :mod:`.cancel`)."""
+    out = np.empty_like(lab)
+    h = lab.shape[0]
+    band = max(32, -(-h // 8))
+    for top in range(0, h, band):
+        checkpoint()
+        _meanshift_rows(lab, hs, hr, step, max_iter, top, min(top + band, h), out)
     return out
 
 
@@ -311,7 +325,7 @@ def meanshift_sweep(
     out = []
     for bandwidth in range_bandwidths:
         hr = np.float32(bandwidth * scale)
-        modes = _meanshift_filter(lab, spatial_bandwidth, hr, step, 20)
+        modes = meanshift_filter(lab, spatial_bandwidth, hr, step, 20)
         rag = build_rag(_fuse(modes, np.float32(hr / 2)), modes)
         if cue is None:
             out.append(agglomerate(rag, linkage="small", min_size=min_size))
@@ -428,6 +442,7 @@ def fuzzy_cmeans_fit(
     u = np.empty((len(x), len(centres)))
     it = 0
     for it in range(1, max_iter + 1):
+        checkpoint()
         new = _fcm_step(x, w, centres, m, u)
         moved = float(np.abs(new - centres).max())
         centres = new

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._catalog import Input, Range, technique
 from ._image import ImageInfo, to_unit
+from .cancel import checkpoint
 
 __all__ = ["chan_vese", "geodesic"]
 
@@ -70,7 +71,8 @@ def chan_vese(
     gray = _gray01(image, info)
     start = _pad(init > 0) if init is not None else "checkerboard"
     level = morphological_chan_vese(
-        gray, iterations, init_level_set=start, smoothing=smoothing, lambda1=lambda_inside, lambda2=lambda_outside
+        gray, iterations, init_level_set=start, smoothing=smoothing, lambda1=lambda_inside, lambda2=lambda_outside,
+        iter_callback=checkpoint,
     ).astype(bool)
     if init is None and level.any() and not level.all():
         inside_brighter = gray[level].mean() >= gray[~level].mean()
@@ -128,7 +130,8 @@ def geodesic(
         margin = 2 if min(gray.shape) > 6 else 0
         start[margin : gray.shape[0] - margin, margin : gray.shape[1] - margin] = True
     level = morphological_geodesic_active_contour(
-        edges, iterations, init_level_set=start, smoothing=smoothing, threshold=edge_threshold, balloon=balloon
+        edges, iterations, init_level_set=start, smoothing=smoothing, threshold=edge_threshold, balloon=balloon,
+        iter_callback=checkpoint,
     )[: image.shape[0], : image.shape[1]].astype(np.uint8)
     notes = []
     if not level.any() and start.any():

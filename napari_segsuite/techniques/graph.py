@@ -16,6 +16,7 @@ from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
 from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, flatten, touching_pairs, union_min
 from ._texture import histogram_boundaries
+from .cancel import checkpoint
 
 __all__ = ["felzenszwalb", "normalized_cut", "normalized_cuts", "rag_merge", "slic", "slic_labels"]
 
@@ -278,6 +279,7 @@ def ncut_partitions(
     parts = [np.arange(n)]
     todo = [0]
     while todo:
+        checkpoint()
         k = todo.pop()
         idx = parts[k]
         value, pieces = _best_cut(w_all[np.ix_(idx, idx)], num_cuts)

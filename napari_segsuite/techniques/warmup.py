@@ -2,16 +2,17 @@
 
 The kernels are compiled once per machine and kept in numba's on-disk cache (``cache=True``), but
 that first compilation takes tens of seconds (mean shift, fuzzy c-means, the region adjacency
-graph), and a user meeting it on a first preview waits for nothing visible. The app calls
-:func:`warm_up` in a background thread at start: every technique runs once on a tiny image, so the
-kernels are compiled (or loaded from the cache, in well under a second) before they are needed.
+graph), and a user meeting it on a first preview waits for nothing visible. The SegSuite dock
+calls :func:`start_warm_up` when it is made (once per process): every technique runs once on a
+tiny image in a background thread, so the kernels are compiled (or loaded from the cache, in well
+under a second) before they are needed.
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -47,8 +48,22 @@ def warm_up(names: Iterable[str] | None = None, *, size: int = 40) -> list[str]:
     return ran
 
 
-def start_warm_up() -> threading.Thread:
-    """:func:`warm_up` in a daemon thread (the app's start); returns the thread."""
-    thread = threading.Thread(target=warm_up, name="segsuite-numba-warm-up", daemon=True)
-    thread.start()
-    return thread
+_started: threading.Thread | None = None
+
+
+def start_warm_up(also: Iterable[Callable[[], object]] = ()) -> threading.Thread:
+    """:func:`warm_up`, then each of ``also`` (other first-use costs, failures ignored), in a
+    daemon thread; started once per process (later calls return the same thread)."""
+    global _started
+    if _started is None:
+        def run() -> None:
+            warm_up()
+            for extra in also:
+                try:
+                    extra()
+                except Exception:  # noqa: BLE001 - a warm-up that fails leaves the cost where it was
+                    pass
+
+        _started = threading.Thread(target=run, name="segsuite-numba-warm-up", daemon=True)
+        _started.start()
+    return _started

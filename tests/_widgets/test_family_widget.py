@@ -347,3 +347,62 @@ def test_a_slow_preview_says_so_with_its_time_and_can_be_stopped(cells_viewer, q
     assert not w.live.value and "stopped" in w.status.text()
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=10_000)
     assert "stopped" in w.status.text(), "the late result was dropped"
+
+
+def test_stop_ends_a_running_chan_vese_and_a_newer_request_replaces_it(cells_viewer, qtbot, notes):
+    """Chan-Vese at 1000 iterations takes seconds: Stop ends the computation itself (the worker is
+    free within a fraction of that), and changing a parameter while it runs cancels it for the
+    new request instead of waiting for it."""
+    import time
+
+    from napari_segsuite._widgets import ContourWidget
+
+    w = ContourWidget(cells_viewer)
+    cells_viewer.window.add_dock_widget(w)
+    w.technique.value = "contour.chan_vese"
+    wait_idle(qtbot, w)
+    t0 = time.perf_counter()
+    w.form["iterations"].value = 1000
+    qtbot.waitUntil(lambda: not w.stop_button.native.isHidden(), timeout=TIMEOUT)
+    w.stop_button.changed.emit(True)
+    stopped = time.perf_counter()
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=TIMEOUT)
+    assert time.perf_counter() - stopped < 1.0, "the worker stopped at its next iteration"
+    assert w.runner.cancelled == 1 and "stopped" in w.status.text()
+    w.live.value = True  # runs 1000 iterations again; then a newer request cancels it
+    qtbot.waitUntil(lambda: w.runner.busy, timeout=TIMEOUT)
+    qtbot.wait(300)
+    w.form["iterations"].value = 20
+    wait_idle(qtbot, w)
+    assert w.runner.cancelled == 2
+    assert w.last_result.seconds < 2, "the 20-iteration preview is the one shown"
+    assert not [n for n in notes if "failed" in n or "ancelled" in n], notes
+    assert time.perf_counter() - t0 < 20
+
+
+def test_apply_without_a_matching_preview_runs_in_a_worker_and_cancel_stops_it(cells_viewer, qtbot, notes):
+    """With live preview off there is no result to reuse: Apply computes in a worker (the UI
+    stays free), and Cancel stops the computation and changes no layer."""
+    import time
+
+    from napari_segsuite._widgets import ContourWidget
+
+    w = ContourWidget(cells_viewer)
+    cells_viewer.window.add_dock_widget(w)
+    w.technique.value = "contour.chan_vese"
+    wait_idle(qtbot, w)
+    w.live.value = False
+    w.form["iterations"].value = 1000
+    layers = len(cells_viewer.layers)
+    t0 = time.perf_counter()
+    assert w.apply() is None and time.perf_counter() - t0 < 0.5
+    assert not w.apply_button.enabled and "full resolution" in w.status.text()
+    qtbot.wait(300)
+    w.cancel_button.changed.emit(True)
+    qtbot.waitUntil(lambda: w.apply_button.enabled, timeout=3_000)
+    qtbot.wait(100)
+    assert len(cells_viewer.layers) == layers
+    assert [n for n in notes if "cancelled, no layer was changed" in n], notes
+    w.form["iterations"].value = 5  # and a quick one is written when it is done
+    w.apply()
+    qtbot.waitUntil(lambda: len(cells_viewer.layers) == layers + 1, timeout=10_000)

@@ -22,7 +22,7 @@ def dock(make_napari_viewer):
     w = LearnWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.image.value, w.labels.value = image, labels
-    w.width.value, w.depth.value, w.patch.value, w.batch.value = 8, 2, 64, 4
+    w.net_width.value, w.depth.value, w.patch.value, w.batch.value = 8, 2, 64, 4
     w.epochs.value, w.steps.value = 5, 8
     return viewer, w
 

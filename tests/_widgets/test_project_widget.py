@@ -53,8 +53,8 @@ def test_autosave_every_n_seconds(make_napari_viewer, folder, qtbot):
     w.autosave.value = 1
     w.open(folder)
     w.labels_layer.paint((3, 3), 2)
-    qtbot.waitUntil(lambda: (folder.parent / "imgs_labels" / "im0.png").is_file(), timeout=5000)
-    assert read_image(folder.parent / "imgs_labels" / "im0.png")[3, 3] == 2 and not w.dirty
+    qtbot.waitUntil(lambda: (folder.parent / "imgs_labels" / "im0.png").is_file() and not w.dirty, timeout=5000)
+    assert read_image(folder.parent / "imgs_labels" / "im0.png")[3, 3] == 2
 
 
 def test_export_the_project(make_napari_viewer, folder, tmp_path):
@@ -95,3 +95,34 @@ def test_the_next_image_is_embedded_for_sam_in_the_background(make_napari_viewer
     w.step(+1)
     assert session.has_embedding(read_image(folder / "im1.png")), "opening it needs no encoder run"
     qtbot.waitUntil(lambda: session.has_embedding(read_image(folder / "im2.png")), timeout=30_000)
+
+
+def test_autosave_writes_in_the_background_and_the_newest_labels_win(make_napari_viewer, folder, qtbot, monkeypatch):
+    """A slow write (a large mask takes a second to compress) leaves the UI free; painting goes on
+    meanwhile, and Save now, asked while the autosave is still writing, writes the newer labels
+    after it, never before."""
+    import time
+
+    from napari_segsuite.project import Project
+
+    viewer, w = _dock(make_napari_viewer)
+    w.autosave.value = 0
+    w.open(folder)
+    slow_save = Project.save
+    order = []
+
+    def slow(self, labels, *a, **k):
+        time.sleep(0.6)
+        order.append(int(labels[3, 3]))
+        return slow_save(self, labels, *a, **k)
+
+    monkeypatch.setattr(Project, "save", slow)
+    w.labels_layer.paint((3, 3), 2)
+    t0 = time.perf_counter()
+    w._autosave()
+    assert time.perf_counter() - t0 < 0.1 and w.dirty
+    w.labels_layer.paint((3, 3), 5)  # painting on while it writes
+    assert w.save() is not None and order == [2, 5]
+    assert read_image(folder.parent / "imgs_labels" / "im0.png")[3, 3] == 5
+    qtbot.waitUntil(lambda: not w._autosaving, timeout=5000)
+    assert not w.dirty, "the late autosave report does not mark the newer labels unsaved"

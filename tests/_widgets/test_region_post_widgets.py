@@ -152,6 +152,9 @@ def test_huge_slices_preview_a_shrunk_copy_and_apply_at_full_size(make_napari_vi
     wait(qtbot, w)
     assert w.preview_layer.data.shape == (image.shape[0] // 4, image.shape[1] // 4)
     np.testing.assert_allclose(w.preview_layer.scale, [4, 4])
-    out = w.apply()
-    assert out.data.shape == image.shape
+    assert w.apply() is None, "a shrunk preview is not written: Apply computes the full slice in a worker"
+    assert not w.apply_button.enabled and w.cancel_button.enabled
+    qtbot.waitUntil(lambda: "cells threshold.global" in viewer.layers, timeout=10_000)
+    out = viewer.layers["cells threshold.global"]
+    assert out.data.shape == image.shape and w.apply_button.enabled
     np.testing.assert_array_equal(out.data, CATALOG["threshold.global"](image))

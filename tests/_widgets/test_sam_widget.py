@@ -135,6 +135,35 @@ def test_negative_toggle_and_key_bindings(sam_dock):
     assert "Tab" not in {str(k) for k in w.points_layer.keymap}, "Tab stays Qt's focus key"
 
 
+def test_the_keys_are_shown_and_can_be_rebound(sam_dock, make_napari_viewer):
+    """Keys → 'next candidate mask' = M: M works in 'SAM points', N no longer does, the help line
+    says M, and the next session keeps it. Tab and a key another action has are refused."""
+    from qtpy.QtGui import QKeySequence
+
+    from napari_segsuite import settings
+
+    viewer, w = sam_dock
+    assert "N next candidate mask" in w.keys_help.text()
+    calls = []
+    w.next_candidate = lambda: calls.append("next")
+    edit = w.keys_panel.edits["next"]
+    edit.setKeySequence(QKeySequence("M"))
+    edit.editingFinished.emit()
+    bound = {str(k).lower(): f for k, f in w.points_layer.keymap.items()}
+    assert "m" in bound and "n" not in bound and "M next candidate mask" in w.keys_help.text()
+    bound["m"](w.points_layer)
+    assert calls == ["next"]
+    settings.flush()
+    assert settings.get("sam.key.next") == "M"
+    for refused, why in (("Tab", "focus"), ("Return", "already does 'commit the mask'")):
+        edit.setKeySequence(QKeySequence(refused))
+        edit.editingFinished.emit()
+        assert why in w.keys_panel.message.text() and settings.get("sam.key.next") == "M"
+        assert edit.keySequence().toString() == "M", "the key in force stays in the field"
+    again = SamWidget(make_napari_viewer())
+    assert again.keys_panel.key("next") == "M"
+
+
 def test_prompts_before_the_embedding_are_queued(make_napari_viewer, tiny_sam, qtbot):
     viewer, w = _docked(make_napari_viewer, _scene(), "scene", rgb=True)
     session = SamSession(tiny_sam, device="cpu", cache_dir=False)

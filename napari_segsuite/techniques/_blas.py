@@ -4,9 +4,10 @@ The solvers the techniques call (scikit-image's conjugate-gradient random walker
 normalized cuts) run many BLAS operations on vectors of a few hundred thousand entries. With
 OpenBLAS's default of one thread per core, each of those operations wakes and synchronises every
 thread, which costs more than it saves, and far more on a loaded machine or beside the viewer's and
-numba's own threads: a random walker on a 481 x 321 photo took 5.6 s (8.6 s of CPU) with the
-default threads and 1.2 s with one; a normalized cut 3.9 s against 0.2 s. The limit holds only
-while a technique runs (threadpoolctl), so other code in the process keeps its settings.
+numba's own threads: a random walker on a 481 x 321 photo took 5.2 s with the default threads and
+3.1 s with one on a quiet 2-core machine, 21 s against 6.9 s beside two busy processes
+(``benchmarks/first_use.py``). The limit holds only while a technique runs (threadpoolctl), so other
+code in the process keeps its settings.
 """
 
 from __future__ import annotations

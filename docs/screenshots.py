@@ -158,10 +158,17 @@ def project_shots(viewer, project_widget) -> None:
     w = project_widget
     w.autosave.value = 0
     _raise_dock(w)
+    def switched() -> None:  # Open / Next / Previous save and read in a worker
+        while w.switching:
+            QApplication.processEvents()
+
     w.open(folder)
+    switched()
     w.labels_layer.data = truth.astype(np.int32)
     w.step(+1)
+    switched()
     w.step(-1)
+    switched()
     settle(w, 800)
     viewer.screenshot(str(OUT / "project.png"), canvas_only=False)
 

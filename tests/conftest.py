@@ -100,3 +100,15 @@ def trained_semantic(blobs):
     pairs = [(img, (lab > 0).astype(np.uint8)) for img, lab in blobs]
     return train.train(pairs, network=models.NetConfig(width=8, depth=2), name="blobs",
                        config=train.TrainConfig(patch_size=64, batch_size=4, max_epochs=6, steps_per_epoch=10))
+
+
+@pytest.fixture
+def settled(qtbot):
+    """``settled(dock)``: wait until a project dock's Open / Previous / Next (save, then read in a
+    worker) has finished."""
+
+    def wait(dock) -> None:
+        qtbot.waitUntil(lambda: not dock.switching, timeout=20_000)
+        qtbot.wait(1)
+
+    return wait

@@ -35,6 +35,7 @@ from .layers import (
 from .params import ParamsForm
 from .post_steps import PostStepsPanel
 from .preview import PreviewRunner
+from .suite import own_dock
 from .tuning_panel import TuningPanel
 
 __all__ = ["FamilyWidget"]
@@ -279,11 +280,14 @@ class FamilyWidget(QWidget):
             return
         if not self.live.value:
             return
-        if self.parentWidget() is None and not self._waited_for_dock:
+        if self.parentWidget() is None:
             # just made, not yet docked (the app or napari is about to put it in a dock, maybe as a
-            # tab behind another): decide once it is placed, so hidden tabs compute nothing
-            self._waited_for_dock = True
-            QTimer.singleShot(0, self.request_preview)
+            # tab behind another): decide once it is placed (or shown), so hidden tabs compute nothing
+            self._preview_when_shown = True
+            if not self._waited_for_dock:
+                self._waited_for_dock = True
+                self.runner.hold()
+                QTimer.singleShot(0, self._placed)
             return
         if self._behind_another_tab():
             self._preview_when_shown = True  # a tab behind another: preview when it is raised
@@ -309,6 +313,11 @@ class FamilyWidget(QWidget):
                             cancellable=True)
         self._requested_at = time.perf_counter()
         self._busy_timer.start()
+
+    def _placed(self) -> None:
+        """A turn after being made: preview now, unless this tool is hidden or still not placed."""
+        self.runner.release()
+        self.request_preview()
 
     def _slice_inputs(self, index: tuple[int, ...]) -> dict[str, Any]:
         return self.input_forms[self.technique.value].slice_values(spatial_shape(self.input.value), index)
@@ -626,11 +635,9 @@ class FamilyWidget(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        parent = self.parentWidget()
-        while parent is not None and not isinstance(parent, QDockWidget):
-            parent = parent.parentWidget()
-        if parent is not None:
-            self.follow_dock(parent)
+        dock = own_dock(self)
+        if dock is not None:
+            self.follow_dock(dock)
         if self._preview_when_shown and not self._behind_another_tab():
             self.request_preview()
 

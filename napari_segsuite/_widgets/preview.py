@@ -44,12 +44,22 @@ class PreviewRunner(QObject):
         self._requested = 0
         self._delivered = 0
         self._busy = False
+        self._held = False
         self.dropped = 0  # results discarded because a newer one had been shown
         self.cancelled = 0  # jobs that stopped early because a newer request or stop() came
 
     @property
     def busy(self) -> bool:
-        return self._busy or self._pending is not None
+        """A job runs, waits, or is about to be decided on (see :meth:`hold`)."""
+        return self._busy or self._pending is not None or self._held
+
+    def hold(self) -> None:
+        """Count as busy until :meth:`release`: the owner will request a job, or decide not to,
+        in a moment (a widget waiting to be placed before it previews)."""
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
 
     def request(self, job: Callable[..., Any], *, cancellable: bool = False) -> int:
         """Schedule ``job`` (called as ``job(cancelled)`` when ``cancellable``, see the class);

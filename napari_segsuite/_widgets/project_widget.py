@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,18 @@ from .layers import scrolling_content
 from .jobs import start_worker
 
 __all__ = ["ProjectWidget"]
+
+
+class _NotSaved(OSError):
+    """The labels shown could not be saved, so the dock stays where it is."""
+
+
+def _read_labels(project: Project, i: int | None = None) -> tuple[np.ndarray | None, str | None]:
+    """The saved labels of image ``i`` (None when there are none) and a note when they are damaged."""
+    try:
+        return project.labels(i), None
+    except ValueError as e:  # a damaged mask: start from empty labels, keep the file, and say so
+        return None, f"{e}; the file is left as it is, and this image starts with empty labels"
 
 IMAGE, LABELS = "project image", "project labels"
 
@@ -51,6 +64,7 @@ class ProjectWidget(QWidget):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsuite-project-save")
         self._autosaving = False
         self._autosaved.connect(self._on_autosaved)
+        self._switch_worker: Any = None
         self._loading = False
         self._precompute = None
         self.folder = widgets.FileEdit(label="images folder", mode="d", value="")
@@ -88,45 +102,118 @@ class ProjectWidget(QWidget):
         fit_width(self)
 
     # -- project ------------------------------------------------------------------------------
-    def open(self, folder: str | Path) -> None:
-        """Open (or resume) the project of ``folder``. Labels not yet saved are saved first; when that
-        fails the current project stays open, its labels untouched, and nothing else is opened."""
-        if self.project is not None and self.labels_layer is not None and self.save() is None:
-            self.status.setText("The labels of the open image could not be saved, so no other project was opened "
-                                "(they are still in the layer): fix the problem, press Save now, then Open.")
-            return
-        try:
-            project = Project(folder, fmt=self.fmt.value)
+    def open(self, folder: str | Path) -> Any:
+        """Open (or resume) the project of ``folder``, in a worker; returns it (None when a switch
+        is already running). Labels not yet saved are saved first; when that fails the current
+        project stays open, its labels untouched, and nothing else is opened."""
+        fmt = self.fmt.value
+
+        def read() -> tuple:
+            project = Project(folder, fmt=fmt)
             image = project.image()  # a damaged first image is said now, before any layer changes
-        except Exception as e:  # every error the project raises is a message, and the dock stays usable
-            message = str(e) or type(e).__name__
+            return (project, image, *_read_labels(project))
+
+        def failed(message: str) -> None:
             show_error(message)
             self.status.setText(message)
-            return
+
+        return self._switch(read, lambda result: self._opened(folder, *result), failed,
+                            unsaved="The labels of the open image could not be saved, so no other project was opened "
+                                    "(they are still in the layer): fix the problem, press Save now, then Open.")
+
+    def _opened(self, folder: str | Path, project: Project, image: np.ndarray, labels: Any, note: str | None) -> None:
         self.project = project
         self.fmt.value = self.project.fmt
         self.folder.value = str(folder)
         for button in (self.prev_button, self.next_button, self.save_button, self.voc_button, self.coco_button):
             button.enabled = True
-        self._load(image)
+        self._load(image, labels, note)
         self._restart_timer()
+
+    def step(self, delta: int) -> Any:
+        """Save, then show the previous (-1) or next (+1) image, read in a worker; returns it."""
+        if self.project is None:
+            return None
+        project = self.project
+        target = int(np.clip(project.index + delta, 0, len(project) - 1))
+
+        def read() -> tuple:
+            image = project.image(target)
+            return (image, *_read_labels(project, target))
+
+        def shown(result: tuple) -> None:
+            try:
+                project.go(target)
+            except OSError as e:
+                show_error(f"could not record the current image in the project ({e}); the labels are saved")
+            self._load(*result)
+
+        return self._switch(read, shown, show_error)
+
+    @property
+    def switching(self) -> bool:
+        """Whether an Open, Previous or Next is saving and reading in its worker."""
+        return self._switch_worker is not None
+
+    def _switch(self, read: Callable[[], tuple], show: Callable[[tuple], None], failed: Callable[[str], None], *,
+                unsaved: str | None = None) -> Any:
+        """Save the labels (in the writer thread), then ``read()`` the next image in a worker and
+        ``show`` it; a failed save or read calls ``failed(message)`` and nothing switches. The
+        labels layer is locked meanwhile, so no stroke can land on an image being left."""
+        if self._switch_worker is not None:
+            return None
+        queued = self._write()
+        layer = self.labels_layer
+
+        def job() -> tuple:
+            if queued is not None:
+                wait([queued[0]])
+                if queued[0].exception() is not None:
+                    raise _NotSaved(queued[0].exception())
+            return read()
+
+        def errored(error: BaseException) -> None:
+            if isinstance(error, _NotSaved):
+                show_error(f"the labels were NOT saved ({error}); they are still in the layer: fix the problem and save again")
+                if unsaved:
+                    self.status.setText(unsaved)
+            else:
+                failed(str(error) or type(error).__name__)
+
+        def returned(result: tuple) -> None:
+            if queued is not None:
+                self._saved(queued[0], queued[1])
+            show(result)
+
+        def finished() -> None:
+            self._switch_worker = None
+            if layer is not None and layer in self.viewer.layers:
+                layer.editable = True
+            self._update_buttons()
+
+        worker = start_worker(job, what="switching image", on_error=errored)
+        worker.returned.connect(returned)
+        worker.finished.connect(finished)
+        self._switch_worker = worker
+        if layer is not None:
+            layer.editable = False
+        for button in (self.open_button, self.prev_button, self.next_button, self.save_button):
+            button.enabled = False
+        worker.start()
+        return worker
 
     @property
     def labels_layer(self) -> Any:
         return self.viewer.layers[LABELS] if LABELS in self.viewer.layers else None
 
-    def _load(self, image: np.ndarray | None = None) -> None:
-        """Show the project's current image (``image``, when already read) and its saved labels (or
-        empty ones)."""
+    def _load(self, image: np.ndarray, labels: np.ndarray | None, note: str | None = None) -> None:
+        """Show the project's current ``image`` and its saved ``labels`` (read in a worker; None:
+        empty ones). ``note`` says why saved labels could not be used."""
         p = self.project
-        image = p.image() if image is None else image
+        if note:
+            show_error(note)
         rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
         shape = image.shape[:-1] if rgb else image.shape
-        try:
-            labels = p.labels()
-        except ValueError as e:  # a damaged mask: start from empty labels, keep the file, and say so
-            show_error(f"{e}; the file is left as it is, and this image starts with empty labels")
-            labels = None
         if labels is None or labels.shape != shape:
             labels = np.zeros(shape, np.int32)
         self._loading = True
@@ -165,8 +252,14 @@ class ProjectWidget(QWidget):
         mark = " (annotated)" if p.is_annotated() else ""
         self.status.setText(f"image {p.index + 1} of {total}: {p.images[p.index].name}{mark}; {done} of {total} annotated; "
                             f"labels saved in {p.labels_dir}")
-        self.prev_button.enabled = p.index > 0
-        self.next_button.enabled = p.index < len(p) - 1
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        p, idle = self.project, self._switch_worker is None
+        self.open_button.enabled = idle
+        self.save_button.enabled = idle and p is not None
+        self.prev_button.enabled = idle and p is not None and p.index > 0
+        self.next_button.enabled = idle and p is not None and p.index < len(p) - 1
 
     def _write(self) -> tuple[Future, int] | None:
         """Queue a copy of the labels layer for the writer thread; None without a project."""
@@ -196,24 +289,6 @@ class ProjectWidget(QWidget):
         write, edits = queued
         wait([write])
         return self._saved(write, edits)
-
-    def step(self, delta: int) -> None:
-        """Save, then show the previous (-1) or next (+1) image."""
-        if self.project is None:
-            return
-        if self.save() is None and self.labels_layer is not None:
-            return  # a failed save keeps the person on this image, labels intact
-        target = int(np.clip(self.project.index + delta, 0, len(self.project) - 1))
-        try:
-            image = self.project.image(target)
-        except Exception as e:  # a damaged image: say so and stay on this one
-            show_error(str(e) or type(e).__name__)
-            return
-        try:
-            self.project.go(target)
-        except OSError as e:
-            show_error(f"could not record the current image in the project ({e}); the labels are saved")
-        self._load(image)
 
     def _restart_timer(self) -> None:
         self.timer.stop()

@@ -19,6 +19,7 @@ import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels, Points, Shapes
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
 
@@ -31,6 +32,7 @@ from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
 from .sam_keys import KeysPanel
 from .sam_refine_panel import RefinePanel
+from .suite import own_dock
 from .jobs import Job, describe_error, start_worker
 from .layers import (
     PREVIEW, PREVIEW_CYAN, commit_labels, displayed_index, is_preview, preview_colormap, read_slice, reset_keeping_value,
@@ -314,8 +316,8 @@ class SamWidget(QWidget):
         if cur is None:
             self._show_status()
             return
-        if not self._tab_hidden:  # prompt layers appear when the dock is raised, not behind another tab
-            self._ensure_prompt_layers(cur[0])
+        if not self._tab_hidden and self.parentWidget() is not None:  # prompt layers appear when the dock is
+            self._ensure_prompt_layers(cur[0])  # placed and raised, not while it is made or behind another tab
         self._embed(*cur)
 
     def _slice_changed(self, *_: Any) -> None:
@@ -630,6 +632,23 @@ class SamWidget(QWidget):
         (Hidden, not removed: removing them as another tool was shown crashed napari's OpenGL
         drawing under Xvfb, in vispy's glDrawArrays.)"""
         self._dock_visibility(visible)
+
+    def event(self, event: Any) -> bool:
+        """Placed in a dock (and not hidden behind another tool): the prompt layers appear."""
+        if event.type() == QEvent.Type.ParentChange and self.parentWidget() is not None and not self._tab_hidden:
+            cur = self.displayed()
+            if cur is not None:
+                self._ensure_prompt_layers(cur[0])
+        return super().event(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Opened alone, follow the dock's tab; the prompt layers appear once the dock is shown."""
+        super().showEvent(event)
+        dock = own_dock(self)
+        if dock is not None:
+            self.follow_dock(dock)
+        if not self._tab_hidden:
+            self._dock_visibility(True)
 
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from qtpy.QtCore import QSize
-from qtpy.QtWidgets import QComboBox, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QDockWidget, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from .fit import fit_width
 
-__all__ = ["TOOLS", "SegSuiteWidget"]
+__all__ = ["TOOLS", "SegSuiteWidget", "own_dock"]
 
 # picker label -> (what it does, how to make it); the order is the picker's
 TOOLS: dict[str, tuple[str, str]] = {
@@ -35,6 +35,17 @@ TOOLS: dict[str, tuple[str, str]] = {
     "Scoring": ("scores against a ground-truth layer, live", "ScoringWidget"),
 }
 DOCK_WIDTH = 270  # px: the dock's preferred width; with napari's layer controls (337 px) the canvas keeps half of 1280
+
+
+def own_dock(widget: QWidget) -> QDockWidget | None:
+    """The dock ``widget`` sits in by itself (opened alone from the Plugins menu), or None inside the
+    SegSuite panel, which tells its tools when they are shown (:meth:`SegSuiteWidget.show_tool`)."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QDockWidget):
+        if isinstance(parent, SegSuiteWidget):
+            return None
+        parent = parent.parentWidget()
+    return parent
 
 
 def _first_shapes_layer() -> None:
@@ -86,12 +97,15 @@ class SegSuiteWidget(QWidget):
         """The tool shown now."""
         return self.tools.get(self.picker.currentText())
 
-    def tool(self, name: str) -> QWidget:
-        """The tool called ``name`` (made now if it was never picked)."""
+    def tool(self, name: str, *, shown: bool = False) -> QWidget:
+        """The tool called ``name`` (made now if it was never picked; unless it is being ``shown``,
+        a tool made here stays hidden: it computes nothing and adds no layer until picked)."""
         if name not in self.tools:
             factory: Callable[[Any], QWidget] = getattr(importlib.import_module(__package__), TOOLS[name][1])
             widget = factory(self.viewer)  # a family tool previews once it is placed and shown (it fits itself)
             self.tools[name] = widget
+            if not shown and hasattr(widget, "set_tab_visible"):
+                widget.set_tab_visible(False)  # before it is placed: it adds no layer on the way
             self.stack.addWidget(widget)
             self._wire()
         return self.tools[name]
@@ -100,7 +114,7 @@ class SegSuiteWidget(QWidget):
         """Show tool ``name``; the tool shown before hides its preview."""
         if name not in TOOLS:
             raise KeyError(f"no tool {name!r}; tools: {', '.join(TOOLS)}")
-        widget = self.tool(name)
+        widget = self.tool(name, shown=True)
         if self.picker.currentText() != name:
             self.picker.setCurrentText(name)  # re-enters here once, through the signal
             return widget

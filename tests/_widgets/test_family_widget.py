@@ -332,6 +332,29 @@ def test_only_the_shown_tool_previews_and_shows_its_preview(make_napari_viewer, 
     assert not sam.points_layer.visible and not sam.box_layer.visible and sam.points_layer in viewer.layers
 
 
+def test_tools_made_but_not_picked_add_no_layer(make_napari_viewer, qtbot):
+    """``suite.tool(name)`` makes a tool without showing it (a script, the annotation project's
+    link to the SAM tool): it computes no preview and adds no layer, even when a new image comes,
+    until it is picked."""
+    import numpy as np
+
+    from napari_segsuite._widgets.layers import is_preview
+    from napari_segsuite._widgets.suite import TOOLS
+    from napari_segsuite.cli import build_viewer
+
+    viewer = make_napari_viewer(show=True)
+    suite = build_viewer(viewer, sample="cells")
+    tools = {name: suite.tool(name) for name in TOOLS}
+    qtbot.wait(1500)
+    viewer.add_image(np.random.default_rng(0).random((64, 64)), name="new")
+    qtbot.wait(1500)
+    helpers = [layer.name for layer in viewer.layers if is_preview(layer) and layer.name != "Thresholding preview"]
+    assert helpers == [], f"tools not shown added layers: {helpers}"  # (the widgets hold napari's proxies of layers)
+    assert all(not t.runner.busy for t in tools.values() if hasattr(t, "runner"))
+    edges = suite.show_tool("Edges")
+    qtbot.waitUntil(lambda: edges.preview_layer is not None and edges.preview_layer.visible, timeout=20_000)
+
+
 def test_a_slow_preview_says_so_with_its_time_and_can_be_stopped(cells_viewer, qtbot, monkeypatch):
     import dataclasses
     import time

@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--depth", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the recipe's (learn.train.TrainConfig), as the CLI")
     ap.add_argument("--gpu-compare-epochs", type=int, default=0,
                     help="also time N epochs of the same training on the CPU and (when there is one) on CUDA")
     ap.add_argument("--only-compare", action="store_true", help="stop after the device comparison")
@@ -66,11 +66,12 @@ def main() -> None:
         if args.only_compare:
             return
 
-    config = TrainConfig(max_epochs=args.epochs, max_minutes=args.minutes, patience=12, device=args.device)
+    config = TrainConfig(**({"max_epochs": args.epochs} if args.epochs else {}), max_minutes=args.minutes,
+                         device=args.device)  # the recipe of `napari-segsuite train` and the dock
     t = time.perf_counter()
     model = train(pairs, network=network, config=config, task="instance", channel_axis=-1, name="dsb_unet",
                   on_epoch=lambda r: print(f"  epoch {r['epoch']:3d} loss {r['loss']:.3f} val Dice {r['val_dice']:.3f} "
-                                           f"({r['seconds']:.1f} s)", flush=True))
+                                           f"F1@0.5 {r['val_f1']:.3f} ({r['seconds']:.1f} s with validation)", flush=True))
     t_train = time.perf_counter() - t
     print(f"\ntrained in {t_train / 60:.1f} min on {model.info['device']} (best epoch {model.info['best_epoch']}, "
           f"stopped: {model.info['stopped']})\n")

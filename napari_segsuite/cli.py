@@ -120,13 +120,15 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--width", type=int, default=16, help="channels of the first level")
     tr.add_argument("--depth", type=int, default=3, help="down-sampling steps (U-Net, SegNet)")
     tr.add_argument("--backbone", choices=["small", "resnet50"], default="small", help="DeepLab backbone")
-    tr.add_argument("--patch-size", type=int, default=128)
-    tr.add_argument("--batch-size", type=int, default=8)
-    tr.add_argument("--epochs", type=int, default=40, help="at most this many epochs")
-    tr.add_argument("--steps-per-epoch", type=int, default=25)
-    tr.add_argument("--lr", type=float, default=2e-3, help="learning rate")
-    tr.add_argument("--val-fraction", type=float, default=0.2)
-    tr.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation Dice")
+    recipe = "default: the recipe the dock and benchmarks/learn.py share (learn.train.TrainConfig)"
+    tr.add_argument("--patch-size", type=int, default=None, help=recipe)
+    tr.add_argument("--batch-size", type=int, default=None, help=recipe)
+    tr.add_argument("--epochs", type=int, default=None, help=f"at most this many epochs; {recipe}")
+    tr.add_argument("--steps-per-epoch", type=int, default=None, help=recipe)
+    tr.add_argument("--lr", type=float, default=None, help=f"learning rate; {recipe}")
+    tr.add_argument("--val-fraction", type=float, default=None, help=f"images held out for validation; {recipe}")
+    tr.add_argument("--patience", type=int, default=None,
+                    help=f"stop after this many epochs without a better validation score; {recipe}")
     tr.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
     tr.add_argument("--limit", type=int, default=None, help="only the first N images")
     tr.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -514,20 +516,25 @@ def _train(args: argparse.Namespace) -> int:
     if args.task == "semantic" and not args.foreground and len(np.unique(np.concatenate([np.unique(lab) for _, lab in pairs]))) > 64:
         raise ValueError("these labels hold more than 64 values (instance masks?): use --task instance, or --foreground")
     network = models.NetConfig(architecture=args.architecture, width=args.width, depth=args.depth, backbone=args.backbone)
-    config = train.TrainConfig(patch_size=args.patch_size, batch_size=args.batch_size, max_epochs=args.epochs,
-                               steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr, val_fraction=args.val_fraction,
-                               patience=args.patience, max_minutes=args.minutes, device=args.device)
+    given = {"patch_size": args.patch_size, "batch_size": args.batch_size, "max_epochs": args.epochs,
+             "steps_per_epoch": args.steps_per_epoch, "learning_rate": args.lr, "val_fraction": args.val_fraction,
+             "patience": args.patience}
+    config = train.TrainConfig(**{k: v for k, v in given.items() if v is not None}, max_minutes=args.minutes,
+                               device=args.device)
     print(f"training a {args.architecture} ({args.task}) on {len(pairs)} images from {args.dataset}")
 
     def on_epoch(r: dict) -> None:
-        print(f"epoch {r['epoch']:3d}  loss {r['loss']:.4f}  validation Dice {r['val_dice']:.4f}  ({r['seconds']:.1f} s)", flush=True)
+        f1 = f"  F1@0.5 {r['val_f1']:.4f}" if np.isfinite(r.get("val_f1", np.nan)) else ""
+        print(f"epoch {r['epoch']:3d}  loss {r['loss']:.4f}  validation Dice {r['val_dice']:.4f}{f1}  "
+              f"({r['seconds']:.1f} s with validation)", flush=True)
 
     model = train.train(pairs, network=network, config=config, task=args.task, channel_axis=axes.pop(),
                         name=out.stem, on_epoch=on_epoch)
     store.save_model(model, out, overwrite=args.overwrite)
     info = model.info
-    print(f"saved {out} (+ {out.with_suffix('.pt').name}): best epoch {info['best_epoch']}, validation Dice "
-          f"{info['val_dice'] if info['val_dice'] is None else round(info['val_dice'], 4)}, stopped: {info['stopped']}, "
+    f1 = "" if info.get("val_f1") is None else f", F1@0.5 {info['val_f1']:.4f}"
+    print(f"saved {out} (+ {out.with_suffix('.pt').name}): best epoch {info['best_epoch']} (by {info['selected_by']}), "
+          f"validation Dice {info['val_dice'] if info['val_dice'] is None else round(info['val_dice'], 4)}{f1}, stopped: {info['stopped']}, "
           f"{info['seconds']:.0f} s on {info['device']}")
     warning = train.convergence_warning(info)
     if warning:

@@ -82,16 +82,19 @@ class LearnWidget(QWidget):
         self.depth = widgets.SpinBox(label="depth", value=3, min=1, max=6, tooltip="down-sampling steps (U-Net, SegNet)")
         self.backbone = widgets.ComboBox(label="backbone", choices=["small", "resnet50"], value="small",
                                          tooltip="DeepLab's backbone")
-        # training
-        self.patch = widgets.SpinBox(label="patch size", value=128, min=32, max=1024, step=16)
-        self.batch = widgets.SpinBox(label="batch size", value=8, min=1, max=256)
-        self.epochs = widgets.SpinBox(label="max epochs", value=40, min=1, max=10000)
-        self.steps = widgets.SpinBox(label="steps/epoch", tooltip="batches per epoch", value=25, min=1, max=10000)
-        self.patience = widgets.SpinBox(label="patience", tooltip="stop after this many epochs without a better validation score", value=8, min=1, max=1000)
-        self.val_fraction = widgets.FloatSpinBox(label="validation", tooltip="fraction of the annotations held out for validation", value=0.2, min=0.0, max=0.9, step=0.05)
+        # training: the one recipe the CLI and benchmarks/learn.py use too (learn.train.TrainConfig)
+        from ..learn.train import TrainConfig
+
+        recipe = TrainConfig()
+        self.patch = widgets.SpinBox(label="patch size", value=recipe.patch_size, min=32, max=1024, step=16)
+        self.batch = widgets.SpinBox(label="batch size", value=recipe.batch_size, min=1, max=256)
+        self.epochs = widgets.SpinBox(label="max epochs", value=recipe.max_epochs, min=1, max=10000)
+        self.steps = widgets.SpinBox(label="steps/epoch", tooltip="batches per epoch", value=recipe.steps_per_epoch, min=1, max=10000)
+        self.patience = widgets.SpinBox(label="patience", tooltip="stop after this many epochs without a better validation score", value=recipe.patience, min=1, max=1000)
+        self.val_fraction = widgets.FloatSpinBox(label="validation", tooltip="fraction of the annotations held out for validation", value=recipe.val_fraction, min=0.0, max=0.9, step=0.05)
         self.minutes = widgets.FloatSpinBox(label="minutes", value=0.0, min=0.0, max=10000, step=1,
                                             tooltip="0 = none")
-        self.lr = widgets.FloatSpinBox(label="learning rate", value=0.002, min=1e-5, max=0.5, step=0.0005)
+        self.lr = widgets.FloatSpinBox(label="learning rate", value=recipe.learning_rate, min=1e-5, max=0.5, step=0.0005)
         self.device = widgets.ComboBox(label="device", choices=available_devices(), value="auto")
         self.train_button = widgets.PushButton(text="Train")
         self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
@@ -261,13 +264,15 @@ class LearnWidget(QWidget):
             r = event["epoch"]
             self.history.append(r)
             dice = "" if np.isnan(r["val_dice"]) else f", validation Dice {r['val_dice']:.3f}"
-            self.status.setText(f"epoch {r['epoch']}: loss {r['loss']:.3f}{dice} ({r['seconds']:.1f} s)")
+            dice += "" if np.isnan(r.get("val_f1", np.nan)) else f", F1@0.5 {r['val_f1']:.3f}"
+            self.status.setText(f"epoch {r['epoch']}: loss {r['loss']:.3f}{dice} ({r['seconds']:.1f} s with validation)")
             self._draw()
 
     def _trained(self, model: Any) -> None:
         self.use_model(model)
         info = model.info
         dice = "" if info.get("val_dice") is None else f", validation Dice {info['val_dice']:.3f}"
+        dice += "" if info.get("val_f1") is None else f", F1@0.5 {info['val_f1']:.3f}"
         reason = {"early_stopping": "no better validation for a while", "time_limit": "time limit",
                   "max_epochs": "last epoch", "cancelled": "cancelled: kept the best epoch so far"}
         self.status.setText(f"trained: best epoch {info['best_epoch']}{dice}; stopped: "

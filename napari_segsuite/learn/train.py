@@ -2,10 +2,11 @@
 
 ``train(pairs, network=NetConfig(...), config=TrainConfig(...))`` takes (image, labels) pairs (full
 masks, or sparse scribbles with ``sparse=True``), holds out a validation part, and trains on random
-augmented patches with Dice + cross-entropy. After every epoch it scores the validation part (mean
-Dice over classes; for instance models background, interior and boundary) and keeps the best weights; it stops early
-when that has not improved for ``patience`` epochs, at ``max_minutes``, or when ``cancel()`` says so
-(then the best weights so far are the model, never a half-updated one).
+augmented patches with Dice + cross-entropy. After every epoch it refreshes the batch-norm
+statistics and scores the held-out images as a user would (per-image means of foreground Dice and,
+for instance models, instance F1 at IoU 0.5: see :mod:`.validation`), and keeps the best weights; it
+stops early when that score has not improved for ``patience`` epochs, at ``max_minutes``, or when
+``cancel()`` says so (then the best weights so far are the model, never a half-updated one).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from ..sam.device import resolve_device
 from .data import Example, PatchSampler, image_channels, normalize, split_validation
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple
-from .predict import predict_probabilities
 from .targets import IGNORE, class_ids_of, instance_target, semantic_target
+from .validation import refresh_batch_norm, score_images
 
-__all__ = ["MIN_LABELLED", "TrainConfig", "iter_train", "prepare_examples", "train", "validation_dice"]
+__all__ = ["MIN_LABELLED", "TrainConfig", "iter_train", "prepare_examples", "train"]
 
 MIN_LABELLED = 200  # pixels, over all images
 Pair = tuple[np.ndarray, np.ndarray]
@@ -104,7 +105,7 @@ def prepare_examples(
         if np.issubdtype(raw.dtype, np.floating):  # no loss where the image has no value
             finite = np.isfinite(raw)
             y[~(finite if channel_axis is None else finite.all(axis=channel_axis))] = IGNORE
-        examples.append(Example(x, y))
+        examples.append(Example(x, y, lab if task == "instance" else None))
     n = sum(e.labelled for e in examples)
     if n < MIN_LABELLED:
         raise ValueError(f"only {n} pixels are labelled; training needs at least {MIN_LABELLED}: paint more "
@@ -131,22 +132,6 @@ def _loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ce + (1.0 - dice.mean())
 
 
-def validation_dice(prob: np.ndarray, target: np.ndarray) -> float:
-    """Mean Dice over the classes present in the prediction or the target, labelled pixels only
-    (for instance models the classes are background, interior and boundary, so separating
-    touching objects counts, not only finding the foreground)."""
-    valid = target != IGNORE
-    pred = np.argmax(prob, axis=0)[valid]
-    t = target[valid]
-    scores = []
-    for k in range(prob.shape[0]):
-        p, g = pred == k, t == k
-        denom = p.sum() + g.sum()
-        if denom:
-            scores.append(2 * (p & g).sum() / denom)
-    return float(np.mean(scores)) if scores else 1.0
-
-
 def train(
     pairs: Sequence[Pair],
     *,
@@ -157,7 +142,8 @@ def train(
     """Train a network on ``pairs`` of (image, labels) and return the best :class:`LearnedModel`.
 
     Takes the keywords of :func:`iter_train`; ``on_step(step, total)`` follows progress and
-    ``on_epoch(record)`` receives ``{"epoch", "loss", "val_dice", "seconds"}`` after each epoch.
+    ``on_epoch(record)`` receives ``{"epoch", "loss", "val_dice", "seconds"}`` after each epoch, and
+    ``"val_f1"`` (instance F1 at IoU 0.5) for instance models; ``seconds`` includes the validation.
     """
     gen = iter_train(pairs, **kwargs)
     while True:
@@ -214,6 +200,7 @@ def iter_train(
     autocast = device.type == "cuda"
     history: list[dict[str, float]] = []
     best_score, best_state, best_epoch, stop = -np.inf, None, 0, "max_epochs"
+    best_record: dict[str, float] = {}
     total = config.max_epochs * config.steps_per_epoch
     t_start = time.perf_counter()
     for epoch in range(1, config.max_epochs + 1):
@@ -236,8 +223,10 @@ def iter_train(
             yield {"step": (epoch - 1) * config.steps_per_epoch + step + 1, "total": total}
         if stop == "cancelled":
             break
-        score = _validate(net, val_set, net_config, device) if val_set else -float(np.mean(losses))
-        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": score if val_set else float("nan"),
+        scores = _validate(net, val_set, net_config, device, sampler, config.batch_size) if val_set else {}
+        score = scores.get("score", -float(np.mean(losses)))
+        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": scores.get("dice", float("nan")),
+                  **({"val_f1": scores.get("f1", float("nan"))} if task == "instance" else {}),
                   "seconds": time.perf_counter() - t_epoch}
         history.append(record)
         yield {"epoch": record}
@@ -245,7 +234,7 @@ def iter_train(
             stop = "the loss became NaN (try a lower learning rate)"
             break
         if score > best_score:
-            best_score, best_epoch = score, epoch
+            best_score, best_epoch, best_record = score, epoch, record
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in net.state_dict().items()})
         elif epoch - best_epoch >= config.patience:
             stop = "early_stopping"
@@ -260,7 +249,10 @@ def iter_train(
     info = {
         "stopped": stop,
         "best_epoch": best_epoch,
-        "val_dice": best_score if val_set else None,
+        "val_dice": best_record.get("val_dice") if val_set else None,
+        "val_f1": best_record.get("val_f1") if val_set and task == "instance" else None,
+        "selected_by": ("instance F1@0.5" if task == "instance" and np.isfinite(best_record.get("val_f1", np.nan))
+                        else "validation Dice") if val_set else "training loss",
         "labelled_pixels": sum(e.labelled for e in examples),
         "images": len(examples),
         "validation_images": len(val_set),
@@ -293,11 +285,7 @@ def convergence_warning(info: dict) -> str | None:
             + "; train longer (more epochs or minutes) or annotate more images")
 
 
-def _validate(net: torch.nn.Module, val_set: list[Example], config: NetConfig, device: torch.device) -> float:
-    net.eval()
-    scores, weights = [], []
-    for e in val_set:
-        prob = predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512)
-        scores.append(validation_dice(prob, e.target))
-        weights.append(e.labelled)
-    return float(np.average(scores, weights=weights))
+def _validate(net: torch.nn.Module, val_set: list[Example], config: NetConfig, device: torch.device,
+              sampler: PatchSampler, batch_size: int) -> dict[str, float]:
+    refresh_batch_norm(net, sampler, batch_size, device)
+    return score_images(net, val_set, config, device)

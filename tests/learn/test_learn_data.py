@@ -44,3 +44,35 @@ def test_patches_centre_on_labelled_pixels_and_pad_small_images():
     assert all((y == 1).sum() == 1 for y in ys), "every patch holds the one labelled pixel"
     with pytest.raises(ValueError, match="no labelled pixel"):
         PatchSampler([Example(image, np.full((20, 30), IGNORE, np.int64))], 16, np.random.default_rng(0))
+
+
+def test_every_image_is_drawn_alike_whatever_its_size():
+    """A 512² image and three 64² ones: each gets about a quarter of the patches (drawn by pixels,
+    the large one took 95 % of them and the network learnt mostly what large images show)."""
+    rng = np.random.default_rng(0)
+    big = Example(np.zeros((1, 512, 512), np.float32), np.ones((512, 512), np.int64))
+    small = [Example(np.full((1, 64, 64), float(k + 1), np.float32), np.ones((64, 64), np.int64)) for k in range(3)]
+    sampler = PatchSampler([big, *small], 32, rng, augment=False)
+    x, _ = sampler.batch(2000)
+    share_big = float((x[:, 0].max(axis=(1, 2)) == 0).mean())
+    assert 0.2 < share_big < 0.3, share_big
+
+
+def test_batch_norm_statistics_are_recomputed_over_every_kind_of_image():
+    """After a run of one kind of patch the running statistics fit only that kind; the refresh
+    averages fresh patches of every image alike."""
+    import torch
+
+    from napari_segsuite.learn.validation import refresh_batch_norm
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 1, bias=False), torch.nn.BatchNorm2d(1))
+    torch.nn.init.ones_(net[0].weight)
+    with torch.no_grad():
+        net.train()
+        for _ in range(50):
+            net(torch.full((4, 1, 8, 8), 10.0))  # the last batches were all bright
+    bright = [Example(np.full((1, 16, 16), 10.0, np.float32), np.ones((16, 16), np.int64))]
+    dark = [Example(np.zeros((1, 16, 16), np.float32), np.ones((16, 16), np.int64)) for _ in range(1)]
+    sampler = PatchSampler(bright + dark, 16, np.random.default_rng(0), augment=False)
+    refresh_batch_norm(net, sampler, 8, torch.device("cpu"), batches=40)
+    assert 4.0 < float(net[1].running_mean) < 6.0 and not net.training

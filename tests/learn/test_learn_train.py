@@ -104,7 +104,7 @@ def test_cancel_mid_epoch_keeps_the_last_good_epoch(blobs):
 
 
 def test_early_stopping_after_patience_epochs_without_improvement(blobs, monkeypatch):
-    monkeypatch.setattr(train, "_validate", lambda *a, **k: 0.5)  # validation never improves after epoch 1
+    monkeypatch.setattr(train, "_validate", lambda *a, **k: {"dice": 0.5, "f1": float("nan"), "score": 0.5})  # never improves
     pairs = [(img, (lab > 0).astype(np.uint8)) for img, lab in blobs]
     model = train.train(pairs, network=models.NetConfig(width=8, depth=1),
                         config=TrainConfig(**{**FAST, "max_epochs": 20, "steps_per_epoch": 2, "patience": 3}))
@@ -126,3 +126,62 @@ def test_a_model_far_from_converged_is_flagged_with_what_to_do():
     still = convergence_warning({"val_dice": 0.9, "stopped": "max_epochs", "best_epoch": 40, "epochs_run": 40})
     assert "still improving" in still and "train longer" in still
     assert convergence_warning({"val_dice": 0.9, "stopped": "early_stopping", "best_epoch": 12, "epochs_run": 20}) is None
+
+
+def test_cli_training_selects_by_what_users_score_and_validation_follows_training(tmp_path, capsys):
+    """Issue 23: a tiny instance U-Net trained through `napari-segsuite train` on synthetic nuclei.
+    Validation (held-out images, per-image foreground Dice and instance F1) moves in the same
+    direction as the training loss, and the epoch kept is the one with the best instance F1."""
+    import json
+
+    from synthetic_blobs import make_blobs
+
+    from napari_segsuite.cli import main
+    from napari_segsuite.io import write_labels
+
+    for seed in range(10):
+        img, lab = make_blobs(seed, size=96, n=6, touching=seed % 2 == 0)
+        write_labels(tmp_path / "data" / "images" / f"im{seed}.png", (img.clip(0, 1) * 255).astype(np.uint8))
+        write_labels(tmp_path / "data" / "labels" / f"im{seed}.png", lab)
+    out = tmp_path / "nuclei.json"
+    code = main(["train", str(tmp_path / "data"), "-o", str(out), "--task", "instance", "--width", "8", "--depth", "2",
+                 "--epochs", "8", "--steps-per-epoch", "8", "--patch-size", "64", "--patience", "8"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "F1@0.5" in printed and "with validation" in printed and "by instance F1@0.5" in printed
+    meta = json.loads(out.read_text())
+    history = meta["history"]
+    first, best = history[0], max(history, key=lambda r: r["val_f1"])
+    assert history[-1]["loss"] < first["loss"], "training improved"
+    assert best["val_f1"] > first["val_f1"] and best["val_dice"] >= first["val_dice"], "validation followed it"
+    assert meta["info"]["best_epoch"] == best["epoch"] and meta["info"]["val_f1"] == best["val_f1"]
+
+
+def test_the_dock_and_the_cli_train_with_one_recipe(tmp_path, monkeypatch, make_napari_viewer):
+    """No option given, `napari-segsuite train` and the Train dock use TrainConfig's defaults, the
+    same object benchmarks/learn.py builds (issue 23: the README's figure came from another recipe)."""
+    from synthetic_blobs import make_blobs
+
+    from napari_segsuite._widgets import LearnWidget
+    from napari_segsuite.cli import main
+    from napari_segsuite.io import write_labels
+
+    for seed in range(2):
+        img, lab = make_blobs(seed)
+        write_labels(tmp_path / "d" / "images" / f"{seed}.png", (img.clip(0, 1) * 255).astype(np.uint8))
+        write_labels(tmp_path / "d" / "labels" / f"{seed}.png", lab)
+    seen = {}
+
+    def capture(pairs, *, config, **kwargs):
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train, "train", capture)
+    with pytest.raises(SystemExit):
+        main(["train", str(tmp_path / "d"), "-o", str(tmp_path / "m.json"), "--task", "instance"])
+    assert seen["config"] == TrainConfig()
+    dock = LearnWidget(make_napari_viewer())
+    recipe = TrainConfig()
+    assert (dock.patch.value, dock.batch.value, dock.epochs.value, dock.steps.value, dock.patience.value) == \
+        (recipe.patch_size, recipe.batch_size, recipe.max_epochs, recipe.steps_per_epoch, recipe.patience)
+    assert (dock.val_fraction.value, dock.lr.value) == pytest.approx((recipe.val_fraction, recipe.learning_rate))

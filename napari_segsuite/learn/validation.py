@@ -1,6 +1,6 @@
 """Model selection on held-out images, scored the way users score a result.
 
-Three causes made the validation score of an instance U-Net on DSB2018 swing between 0.41 and 0.77
+Three causes made the validation score of an instance U-Net on DSB2018 swing between 0.33 and 0.75
 from one epoch to the next and pick the epoch-2 weights (issue 23):
 
 * the score was the Dice of background, interior and a one-pixel boundary class, averaged over the

@@ -311,6 +311,12 @@ class ProjectWidget(QWidget):
         if self.project is not None:
             self._saved(write, edits)
 
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        """The dock closes: stop autosaving and let a write under way finish (its thread ends)."""
+        self.timer.stop()
+        self._writer.shutdown(wait=True)
+        super().closeEvent(event)
+
     # -- SAM ------------------------------------------------------------------------------------
     def _precompute_next(self, index: int | None = None, waited: int = 0) -> None:
         """Embed the next image in the background when the SAM dock has a SAM model, once the dock's

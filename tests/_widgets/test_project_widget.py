@@ -166,3 +166,22 @@ def test_next_saves_and_reads_in_a_worker_with_the_labels_locked(make_napari_vie
     settled(w)
     assert "image 2 of 3" in w.status.text() and w.labels_layer.editable and w.next_button.enabled
     assert read_image(folder.parent / "imgs_labels" / "im0.png")[2, 2] == 4
+
+
+def test_closing_the_dock_finishes_the_write_under_way(make_napari_viewer, folder, monkeypatch, settled):
+    """An autosave still writing when the dock closes is finished, not lost, and its thread ends."""
+    import time
+
+    from napari_segsuite.project import Project
+
+    viewer, w = _dock(make_napari_viewer)
+    w.autosave.value = 0
+    w.open(folder)
+    settled(w)
+    slow_save = Project.save
+    monkeypatch.setattr(Project, "save", lambda self, *a, **k: (time.sleep(0.4), slow_save(self, *a, **k))[1])
+    w.labels_layer.paint((6, 6), 9)
+    w._autosave()
+    w.close()
+    assert read_image(folder.parent / "imgs_labels" / "im0.png")[6, 6] == 9
+    assert w._writer._shutdown

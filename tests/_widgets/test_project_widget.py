@@ -24,6 +24,15 @@ def _dock(make_napari_viewer):
     return viewer, w
 
 
+def _opened(make_napari_viewer, folder, settled):
+    """A docked project dock with ``folder`` open and autosave off."""
+    viewer, w = _dock(make_napari_viewer)
+    w.autosave.value = 0
+    w.open(folder)
+    settled(w)
+    return viewer, w
+
+
 def test_annotate_next_restart_resume(make_napari_viewer, folder, settled):
     viewer, w = _dock(make_napari_viewer)
     w.autosave.value = 0
@@ -64,10 +73,7 @@ def test_autosave_every_n_seconds(make_napari_viewer, folder, qtbot, settled):
 
 
 def test_export_the_project(make_napari_viewer, folder, tmp_path, settled):
-    viewer, w = _dock(make_napari_viewer)
-    w.autosave.value = 0
-    w.open(folder)
-    settled(w)
+    viewer, w = _opened(make_napari_viewer, folder, settled)
     lab = np.zeros((24, 32), np.int32)
     lab[2:9, 2:9], lab[12:20, 15:30] = 1, 2
     w.labels_layer.data = lab
@@ -115,10 +121,7 @@ def test_autosave_writes_in_the_background_and_the_newest_labels_win(make_napari
 
     from napari_segsuite.project import Project
 
-    viewer, w = _dock(make_napari_viewer)
-    w.autosave.value = 0
-    w.open(folder)
-    settled(w)
+    viewer, w = _opened(make_napari_viewer, folder, settled)
     slow_save = Project.save
     order = []
 
@@ -146,10 +149,7 @@ def test_next_saves_and_reads_in_a_worker_with_the_labels_locked(make_napari_vie
 
     from napari_segsuite.project import Project
 
-    viewer, w = _dock(make_napari_viewer)
-    w.autosave.value = 0
-    w.open(folder)
-    settled(w)
+    viewer, w = _opened(make_napari_viewer, folder, settled)
     slow_image = Project.image
 
     def slow(self, *a, **k):
@@ -174,10 +174,7 @@ def test_closing_the_dock_finishes_the_write_under_way(make_napari_viewer, folde
 
     from napari_segsuite.project import Project
 
-    viewer, w = _dock(make_napari_viewer)
-    w.autosave.value = 0
-    w.open(folder)
-    settled(w)
+    viewer, w = _opened(make_napari_viewer, folder, settled)
     slow_save = Project.save
     monkeypatch.setattr(Project, "save", lambda self, *a, **k: (time.sleep(0.4), slow_save(self, *a, **k))[1])
     w.labels_layer.paint((6, 6), 9)

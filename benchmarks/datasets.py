@@ -46,11 +46,17 @@ HORSES = {
 }
 
 
-def _dice_iou(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+def dice_iou(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
     inter = np.logical_and(pred, gt).sum()
     total = pred.sum() + gt.sum()
     union = np.logical_or(pred, gt).sum()
     return (2 * inter / total if total else 1.0), (inter / union if union else 1.0)
+
+
+def best_phase(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+    """Dice and IoU of the phase of ``pred`` (a label value, or background) that best matches ``gt``."""
+    best = max((dice_iou(pred == v, gt) for v in np.unique(pred) if v > 0), default=(0.0, 0.0))
+    return max(best, dice_iou(pred == 0, gt))  # the horse may be the background phase
 
 
 def dsb(limit: int | None) -> None:
@@ -65,7 +71,7 @@ def dsb(limit: int | None) -> None:
             pred = chain.run(img, channel_axis=-1).data
             if name.startswith("kmeans"):  # class 2 = the brighter cluster = nuclei
                 pred = CATALOG["post.connected_components"]((pred == 2).astype(np.uint8))
-            d, i = _dice_iou(pred > 0, gt > 0)
+            d, i = dice_iou(pred > 0, gt > 0)
             dice.append(d)
             iou.append(i)
             f1.append(score(pred, gt, kind="instance").summary.get("f1@0.5", np.nan))
@@ -84,9 +90,7 @@ def horses(limit: int | None) -> None:
         chain = Chain(steps)
         dice, iou, t0 = [], [], time.perf_counter()
         for img, gt in samples:
-            pred = chain.run(img).data
-            best = max((_dice_iou(pred == v, gt) for v in np.unique(pred) if v > 0), default=(0.0, 0.0))
-            best = max(best, _dice_iou(pred == 0, gt))  # the horse may be the background phase
+            best = best_phase(chain.run(img).data, gt)
             dice.append(best[0])
             iou.append(best[1])
         print(f"{name:32s} {np.mean(dice):6.3f} {np.mean(iou):6.3f} {(time.perf_counter() - t0) / len(masks):6.2f}", flush=True)

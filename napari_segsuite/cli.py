@@ -140,7 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", required=True, help="output folder for the label masks")
     pr.add_argument("--format", choices=["png", "tif", "npy"], default="png")
     pr.add_argument("--channel-axis", default="auto", help="'auto', 'none', or an axis number")
-    pr.add_argument("--min-size", type=_at_least(0), default=0, help="instance models: remove objects smaller than this (pixels)")
+    pr.add_argument("--min-size", type=_at_least(0), default=None,
+                    help="instance models: remove objects smaller than this (pixels; default: the model's, learnt "
+                         "from its training objects)")
     pr.add_argument("--tile", type=_at_least(64), default=1024, help="tile side in pixels for large images (at least 64)")
     pr.add_argument("--device", default="auto", help=DEVICE_HELP)
     pr.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
@@ -556,7 +558,8 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     model.device = args.device
     tech = register_model(model)
-    params = {"tile": args.tile} | ({"min_size": args.min_size} if model.config.task == "instance" else {})
+    params = {"tile": args.tile} | ({"min_size": args.min_size}
+                                    if model.config.task == "instance" and args.min_size is not None else {})
     params = tech.validate_params(params)
 
     def process(image, channel_axis):

@@ -325,6 +325,8 @@ class LearnWidget(QWidget):
         for button in (self.save_button, self.predict_button, self.predict_all_button):
             button.enabled = True
         self.min_size.enabled = model.config.task == "instance"
+        if model.config.task == "instance":
+            self.min_size.value = model.min_object_size
         show_info(f"model {model.name!r} ready (also as technique {tech.name})")
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -69,10 +69,19 @@ class LearnedModel:
         return predict_probabilities(net, x, self.config.n_outputs, size_multiple(self.config), device=dev,
                                      tile=tile, overlap=overlap, progress=progress, cancel=cancel)
 
-    def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int = 0, **kwargs: Any) -> np.ndarray:
-        """Label image of one 2D image: class ids (semantic) or instance ids (instance)."""
+    @property
+    def min_object_size(self) -> int:
+        """Instance models: predicted objects below this many pixels are dropped unless a call says
+        otherwise (the 1st percentile of the training objects' areas; 0 for older models)."""
+        return int(self.info.get("min_object_size") or 0)
+
+    def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int | None = None,
+                **kwargs: Any) -> np.ndarray:
+        """Label image of one 2D image: class ids (semantic) or instance ids (instance); instance
+        objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped."""
         prob = self.probabilities(image, channel_axis, **kwargs)
-        return to_labels(prob, self.config.task, self.config.class_ids, min_size=min_size)
+        size = self.min_object_size if min_size is None else min_size
+        return to_labels(prob, self.config.task, self.config.class_ids, min_size=size)
 
     def forget_inference(self) -> None:
         """Drop the cached inference copy (after the weights change)."""

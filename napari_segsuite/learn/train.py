@@ -24,7 +24,7 @@ from ..sam.device import resolve_device
 from .data import Example, PatchSampler, image_channels, normalize, split_validation
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple
-from .targets import IGNORE, class_ids_of, instance_target, semantic_target
+from .targets import IGNORE, class_ids_of, instance_target, min_object_size, semantic_target
 from .validation import refresh_batch_norm, score_images
 
 __all__ = ["MIN_LABELLED", "TrainConfig", "iter_train", "prepare_examples", "train"]
@@ -254,6 +254,8 @@ def iter_train(
         "selected_by": ("instance F1@0.5" if task == "instance" and np.isfinite(best_record.get("val_f1", np.nan))
                         else "validation Dice") if val_set else "training loss",
         "labelled_pixels": sum(e.labelled for e in examples),
+        **({"min_object_size": min_object_size([e.objects for e in examples if e.objects is not None])}
+           if task == "instance" else {}),
         "images": len(examples),
         "validation_images": len(val_set),
         "sparse": sparse,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_segsuite.learn.targets import IGNORE, class_ids_of, instance_target, instances_from_probabilities, semantic_target, to_labels
+from napari_segsuite.learn.targets import (
+    IGNORE, class_ids_of, instance_target, instances_from_probabilities, min_object_size, semantic_target, to_labels,
+)
 
 
 def test_semantic_targets_map_label_values_to_class_indices():
@@ -17,13 +19,34 @@ def test_semantic_targets_map_label_values_to_class_indices():
 
 
 def test_instance_targets_mark_the_rim_between_touching_objects():
-    lab = np.zeros((5, 8), int)
-    lab[1:4, 1:4] = 1
-    lab[1:4, 4:7] = 2  # touches object 1
+    lab = np.zeros((9, 14), int)
+    lab[1:8, 1:7] = 1
+    lab[1:8, 7:13] = 2  # touches object 1
     t = instance_target(lab)
-    assert t[2, 2] == 1  # interior
-    assert t[2, 3] == 2 and t[2, 4] == 2  # both sides of the contact are boundary
+    assert t[4, 3] == 1 and t[4, 10] == 1  # interiors
+    assert (t[4, 5:9] == 2).all(), "two pixels on each side of the contact are boundary"
+    assert t[4, 4] == 1 and t[4, 9] == 1
     assert t[0, 0] == 0
+
+
+def test_small_objects_keep_an_interior_and_any_ids_work():
+    lab = np.zeros((7, 12), np.int64)
+    lab[1:4, 1:4] = 2**40  # 3x3: a two-pixel rim would leave no interior, so it gets a one-pixel rim
+    lab[1:6, 5:10] = 7
+    lab[0, 11] = 3  # a single pixel is all rim
+    t = instance_target(lab)
+    assert t[2, 2] == 1 and (t[1, 1:4] == 2).all()
+    assert t[3, 7] == 1 and t[2, 7] == 2 and t[0, 11] == 2
+
+
+def test_min_object_size_is_the_first_percentile_of_annotated_areas():
+    a = np.zeros((50, 50), int)
+    a[:10, :10] = 1
+    assert min_object_size([a]) == 100
+    assert min_object_size([np.zeros((5, 5), int)]) == 0
+    sizes = np.arange(1, 201)
+    labs = [np.repeat(np.arange(1, 201), sizes).reshape(1, -1)]  # objects of 1..200 pixels
+    assert min_object_size(labs) == int(np.percentile(sizes, 1)) == 2
 
 
 def test_watershed_separates_touching_objects_seeded_by_interiors():

@@ -46,10 +46,17 @@ def test_instance_model_separates_objects():
     model = train.train(pairs, network=models.NetConfig(width=16, depth=2), task="instance",
                         config=TrainConfig(**{**FAST, "max_epochs": 15}))
     img, lab = make_blobs(11, touching=True)
-    pred = model.predict(img, min_size=10)
+    pred = model.predict(img)
     from napari_segsuite.metrics import score
+    from napari_segsuite.learn.targets import min_object_size
 
     assert score(pred, lab, kind="instance").summary["f1@0.5"] > 0.8
+    # specks below the smallest training objects are dropped by default, and a call can keep them
+    assert model.min_object_size == min_object_size([lab for _, lab in pairs]) > 0
+    sizes = np.bincount(pred.ravel())[1:]
+    assert sizes[sizes > 0].min() >= model.min_object_size
+    everything = model.predict(img, min_size=0)
+    assert everything.max() >= pred.max()
 
 
 def test_too_few_labelled_pixels_says_how_many_are_needed(blobs):

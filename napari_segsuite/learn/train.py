@@ -35,7 +35,12 @@ Pair = tuple[np.ndarray, np.ndarray]
 
 @dataclass
 class TrainConfig:
-    """How to train (saved with the model). Epochs are ``steps_per_epoch`` batches of random patches."""
+    """How to train (saved with the model). Epochs are ``steps_per_epoch`` batches of random patches.
+
+    ``colour_augment`` shuffles or greys the channels of RGB patches; ``None`` (the default) turns
+    it on for instance models (objects known by shape, in any stain) and off for semantic ones,
+    whose classes may differ by colour alone.
+    """
 
     patch_size: int = 128
     batch_size: int = 8
@@ -46,6 +51,7 @@ class TrainConfig:
     patience: int = 8
     max_minutes: float | None = None
     augment: bool = True
+    colour_augment: bool | None = None  # RGB channel shuffle / gray; None: for instance models only
     seed: int = 0
     device: str = "auto"
 
@@ -192,7 +198,8 @@ def iter_train(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     train_set, val_set = split_validation(examples, config.val_fraction, rng)
-    sampler = PatchSampler(train_set, patch, rng, augment=config.augment)
+    colour = config.colour_augment if config.colour_augment is not None else task == "instance"
+    sampler = PatchSampler(train_set, patch, rng, augment=config.augment, colour=colour)
     device = resolve_device(config.device)
     net = build_network(net_config).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)

@@ -129,3 +129,17 @@ def test_train_from_a_folder_of_images_and_labels(dock, qtbot, tmp_path):
     w.start_training()
     qtbot.waitUntil(lambda: w.worker is None, timeout=TIMEOUT)
     assert w.model is not None and w.model.info["images"] == 2 and w.model.config.in_channels == 1
+
+
+def test_a_model_far_from_converged_is_flagged_and_instance_models_bring_their_min_size(dock, qtbot):
+    """One epoch of one step: the dock says the model is far from converged and what to do. An
+    instance model sets the dock's min size to what it learnt from the training objects."""
+    viewer, w = dock
+    viewer.layers["painted"].data = make_blobs(0, size=96)[1]  # instance labels
+    w.task.value = "instance"
+    w.epochs.value, w.steps.value = 1, 1
+    w.start_training()
+    qtbot.waitUntil(lambda: w.worker is None, timeout=TIMEOUT)
+    assert "far from converged" in w.status.text() and "train longer" in w.status.text()
+    assert w.model.config.task == "instance" and w.min_size.enabled
+    assert w.min_size.value == w.model.min_object_size > 0

@@ -76,3 +76,21 @@ def test_batch_norm_statistics_are_recomputed_over_every_kind_of_image():
     sampler = PatchSampler(bright + dark, 16, np.random.default_rng(0), augment=False)
     refresh_batch_norm(net, sampler, 8, torch.device("cpu"), batches=40)
     assert 4.0 < float(net[1].running_mean) < 6.0 and not net.training
+
+
+def test_colour_jitter_shuffles_or_greys_rgb_channels_only_when_asked():
+    """Pure red patches: with ``colour=True`` the red moves to other channels or turns gray in
+    about half the patches; without it, red stays the brightest channel in every patch (the gain
+    and gamma jitter change levels, never the order of channels)."""
+    image = np.zeros((3, 32, 32), np.float32)
+    image[0] = 0.8
+    example = Example(image, np.ones((32, 32), np.int64))
+    plain, _ = PatchSampler([example], 32, np.random.default_rng(0), colour=False).batch(400)
+    assert (plain[:, 0, 0, 0] > plain[:, 1:, 0, 0].max(axis=1)).all()
+    jittered, _ = PatchSampler([example], 32, np.random.default_rng(0), colour=True).batch(400)
+    red_first = float((jittered[:, 0, 0, 0] > jittered[:, 1:, 0, 0].max(axis=1) + 0.3).mean())
+    assert 0.3 < red_first < 0.75, red_first
+    assert np.isfinite(jittered).all() and jittered.dtype == np.float32
+    gray = Example(np.full((1, 32, 32), 0.5, np.float32), np.ones((32, 32), np.int64))
+    x, _ = PatchSampler([gray], 32, np.random.default_rng(0), colour=True).batch(50)
+    assert x.shape == (50, 1, 32, 32)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..sam.device import resolve_device
-from .data import image_channels, normalize
+from .data import image_channels, normalize, with_contrast
 from .models import NetConfig, size_multiple
 from .predict import inference_network, predict_probabilities
 from .targets import to_labels
@@ -61,6 +61,7 @@ class LearnedModel:
         """Per-class probabilities ``(n_outputs, H, W)`` of one 2D image (gray or with a channel axis)."""
         self.check_channels(image, channel_axis)
         x = normalize(image, channel_axis)
+        x = with_contrast(x) if self.config.contrast else x
         dev = resolve_device(self.device if device is None else device)
         net = self._inference.get(str(dev))
         if net is None:

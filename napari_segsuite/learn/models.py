@@ -9,8 +9,10 @@
   minutes; ``"resnet50"`` is torchvision's dilated ResNet-50, with its ImageNet weights when they are
   already in the user's torch cache (never downloaded, never required).
 
-Every network maps ``(N, in_channels, H, W)`` float images to ``(N, n_outputs, H, W)`` logits for any
-``H, W`` that are multiples of :func:`size_multiple`.
+Every network maps ``(N, input_planes, H, W)`` float images to ``(N, n_outputs, H, W)`` logits for
+any ``H, W`` that are multiples of :func:`size_multiple`: the image's channels and, with
+``contrast=True``, each channel's distance from the image's median (see
+:func:`napari_segsuite.learn.data.with_contrast`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class NetConfig:
     depth: int = 3
     backbone: Literal["small", "resnet50"] = "small"
     class_names: dict[str, str] = field(default_factory=dict)
+    contrast: bool = True  # models saved before this setting existed load with False
 
     def __post_init__(self) -> None:
         self.class_ids = tuple(int(c) for c in self.class_ids)
@@ -65,6 +68,11 @@ class NetConfig:
             raise ValueError(f"a semantic network needs at least two distinct class ids, got {list(self.class_ids)}")
 
     @property
+    def input_planes(self) -> int:
+        """Planes the first layer takes: the image's channels, twice with ``contrast``."""
+        return self.in_channels * (2 if self.contrast else 1)
+
+    @property
     def n_outputs(self) -> int:
         return 3 if self.task == "instance" else len(self.class_ids)
 
@@ -79,7 +87,7 @@ class NetConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown network settings {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        return cls(**{"contrast": False, **data})  # saved before contrast planes existed
 
 
 def size_multiple(config: NetConfig) -> int:
@@ -120,7 +128,7 @@ class UNet(nn.Module):
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
         w = _widths(config)
-        self.down = nn.ModuleList([_block(config.in_channels, w[0])] + [_block(w[i], w[i + 1]) for i in range(config.depth)])
+        self.down = nn.ModuleList([_block(config.input_planes, w[0])] + [_block(w[i], w[i + 1]) for i in range(config.depth)])
         self.up = nn.ModuleList([nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in reversed(range(config.depth))])
         self.merge = nn.ModuleList([_block(2 * w[i], w[i]) for i in reversed(range(config.depth))])
         self.head = nn.Conv2d(w[0], config.n_outputs, 1)
@@ -142,7 +150,7 @@ class SegNet(nn.Module):
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
         w = _widths(config)[: config.depth + 1]
-        self.enc = nn.ModuleList([_block(config.in_channels if i == 0 else w[i - 1], w[i]) for i in range(config.depth)])
+        self.enc = nn.ModuleList([_block(config.input_planes if i == 0 else w[i - 1], w[i]) for i in range(config.depth)])
         self.bottom = _block(w[config.depth - 1], w[config.depth - 1])
         self.dec = nn.ModuleList([_block(w[i], w[i - 1] if i else w[0]) for i in reversed(range(config.depth))])
         self.head = nn.Conv2d(w[0], config.n_outputs, 1)
@@ -171,7 +179,7 @@ class DeepLab(nn.Module):
         if config.backbone == "small":
             w = _widths(NetConfig(width=config.width, depth=3))
             self.backbone = nn.Sequential(
-                _block(config.in_channels, w[0]), nn.MaxPool2d(2),
+                _block(config.input_planes, w[0]), nn.MaxPool2d(2),
                 _block(w[0], w[1]), nn.MaxPool2d(2),
                 _block(w[1], w[2]), nn.MaxPool2d(2),
                 _block(w[2], w[3], dilation=2),
@@ -205,9 +213,9 @@ def _resnet_backbone(config: NetConfig) -> tuple[nn.Module, int]:
     weights_enum = models.ResNet50_Weights.IMAGENET1K_V1
     weights = weights_enum if pretrained_backbone_cached(weights_enum.url) else None
     net = models.resnet50(weights=weights, replace_stride_with_dilation=[False, True, True])
-    if config.in_channels != 3:
+    if config.input_planes != 3:
         old = net.conv1
-        net.conv1 = nn.Conv2d(config.in_channels, old.out_channels, 7, stride=2, padding=3, bias=False)
+        net.conv1 = nn.Conv2d(config.input_planes, old.out_channels, 7, stride=2, padding=3, bias=False)
         with torch.no_grad():  # keep the pretrained filters' response to intensity
             net.conv1.weight.copy_(old.weight.mean(dim=1, keepdim=True).expand_as(net.conv1.weight))
     return IntermediateLayerGetter(net, return_layers={"layer4": "out"}), 2048

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..sam.device import resolve_device
-from .data import Example, PatchSampler, image_channels, normalize, split_validation
+from .data import Example, PatchSampler, image_channels, normalize, split_validation, with_contrast
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple
 from .targets import IGNORE, class_ids_of, instance_target, min_object_size, semantic_target
@@ -39,9 +39,8 @@ Pair = tuple[np.ndarray, np.ndarray]
 class TrainConfig:
     """How to train (saved with the model). Epochs are ``steps_per_epoch`` batches of random patches.
 
-    ``colour_augment`` shuffles or greys the channels of RGB patches; ``None`` (the default) turns
-    it on for instance models (objects known by shape, in any stain) and off for semantic ones,
-    whose classes may differ by colour alone.
+    ``colour_augment`` shuffles or greys the channels of RGB patches (objects known by their shape
+    in any stain; off by default, as classes may differ by colour alone).
     """
 
     patch_size: int = 128
@@ -53,7 +52,7 @@ class TrainConfig:
     patience: int = 8
     max_minutes: float | None = None
     augment: bool = True
-    colour_augment: bool | None = None  # RGB channel shuffle / gray; None: for instance models only
+    colour_augment: bool = False
     seed: int = 0
     device: str = "auto"
 
@@ -195,13 +194,14 @@ def iter_train(
     examples, channels, ids = prepared or prepare_examples(pairs, task=task, sparse=sparse, channel_axis=channel_axis)
     net_config = replace(network, task=task, in_channels=channels, class_ids=ids if task == "semantic" else (0, 1),
                          class_names=dict(class_names or network.class_names))
+    if net_config.contrast:
+        examples = [replace(e, image=with_contrast(e.image)) for e in examples]
     multiple = size_multiple(net_config)
     patch = max(multiple, config.patch_size // multiple * multiple)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     train_set, val_set = split_validation(examples, config.val_fraction, rng)
-    colour = config.colour_augment if config.colour_augment is not None else task == "instance"
-    sampler = PatchSampler(train_set, patch, rng, augment=config.augment, colour=colour)
+    sampler = PatchSampler(train_set, patch, rng, augment=config.augment, colour=config.colour_augment and channels == 3)
     device = resolve_device(config.device)
     net = build_network(net_config).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)

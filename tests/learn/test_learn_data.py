@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_segsuite.learn.data import Example, PatchSampler, normalize, split_validation
+from napari_segsuite.learn.data import Example, PatchSampler, normalize, split_validation, with_contrast
 from napari_segsuite.learn.targets import IGNORE
 
 
@@ -94,3 +94,16 @@ def test_colour_jitter_shuffles_or_greys_rgb_channels_only_when_asked():
     gray = Example(np.full((1, 32, 32), 0.5, np.float32), np.ones((32, 32), np.int64))
     x, _ = PatchSampler([gray], 32, np.random.default_rng(0), colour=True).batch(50)
     assert x.shape == (50, 1, 32, 32)
+
+
+def test_contrast_planes_make_dark_and_bright_objects_alike():
+    """A bright object on a dark background and the same object dark on a bright one: the
+    images differ, their contrast planes are the same."""
+    bright = np.zeros((1, 20, 20), np.float32)
+    bright[0, 5:9, 5:9] = 1.0
+    dark = 1.0 - bright
+    a, b = with_contrast(bright), with_contrast(dark)
+    assert a.shape == (2, 20, 20) and a.dtype == np.float32
+    np.testing.assert_array_equal(a[0], bright[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[1, 6, 6] == 1.0 and a[1, 0, 0] == 0.0

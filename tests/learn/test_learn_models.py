@@ -16,7 +16,8 @@ def test_logits_have_the_input_size_and_one_map_per_output(architecture, channel
     config = NetConfig(architecture=architecture, in_channels=channels, class_ids=(0, 3, 7), width=8, depth=2)
     net = build_network(config).eval()
     m = size_multiple(config)
-    x = torch.randn(2, channels, 5 * m, 3 * m)
+    assert config.input_planes == 2 * channels  # the image and its distance from the median
+    x = torch.randn(2, config.input_planes, 5 * m, 3 * m)
     with torch.no_grad():
         y = net(x)
     assert y.shape == (2, 3, 5 * m, 3 * m)
@@ -37,7 +38,7 @@ def test_unet_concatenates_skips_and_segnet_unpools_with_indices(monkeypatch):
 
     monkeypatch.setattr(F, "max_unpool2d", spy)
     with torch.no_grad():
-        segnet(torch.randn(1, 1, 32, 32))
+        segnet(torch.randn(1, 2, 32, 32))
     # one unpooling per level, each with the indices its encoder's max pool recorded
     assert [tuple(i.shape[-2:]) for i in calls] == [(4, 4), (8, 8), (16, 16)]
     assert all(i.dtype == torch.int64 for i in calls)
@@ -53,7 +54,7 @@ def test_deeplab_uses_atrous_convolutions_and_aspp():
 
 def test_resnet50_backbone_builds_without_weights_and_takes_gray_input(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torch cache: no pretrained file, no download
-    net = build_network(NetConfig(architecture="deeplab", backbone="resnet50", in_channels=1)).eval()
+    net = build_network(NetConfig(architecture="deeplab", backbone="resnet50", in_channels=1, contrast=False)).eval()
     with torch.no_grad():
         assert net(torch.randn(1, 1, 64, 64)).shape == (1, 2, 64, 64)
 
@@ -75,3 +76,5 @@ def test_config_round_trips_through_json():
     assert NetConfig.from_json(c.to_json()) == c
     with pytest.raises(ValueError, match="unknown network settings"):
         NetConfig.from_json({**c.to_json(), "dropout": 0.5})
+    old = {k: v for k, v in c.to_json().items() if k != "contrast"}  # saved before contrast planes existed
+    assert NetConfig.from_json(old).contrast is False and NetConfig.from_json(old).input_planes == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from napari_segsuite.learn.data import normalize
+from napari_segsuite.learn.data import normalize, with_contrast
 from napari_segsuite.learn.models import size_multiple
 from napari_segsuite.learn.predict import inference_network, predict_probabilities
 
@@ -14,7 +14,7 @@ def test_folding_batch_norm_keeps_the_output(trained_semantic, blobs):
     net = trained_semantic.network.eval()
     fused = inference_network(net, torch.device("cpu"))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
-    x = torch.from_numpy(normalize(blobs[0][0]))[None]
+    x = torch.from_numpy(with_contrast(normalize(blobs[0][0])))[None]
     with torch.no_grad():
         torch.testing.assert_close(fused(x.contiguous(memory_format=torch.channels_last)), net(x), atol=1e-4, rtol=1e-4)
 
@@ -23,7 +23,7 @@ def test_tiles_blend_into_the_untiled_result(trained_semantic):
     from synthetic_blobs import make_blobs
 
     img, _ = make_blobs(3, size=200, n=20)
-    x = normalize(img)
+    x = with_contrast(normalize(img))
     cfg = trained_semantic.config
     net = inference_network(trained_semantic.network, torch.device("cpu"))
     whole = predict_probabilities(net, x, cfg.n_outputs, size_multiple(cfg), device=torch.device("cpu"), tile=256)

@@ -58,8 +58,9 @@ def with_contrast(image: np.ndarray) -> np.ndarray:
     """``(2C, H, W)``: the normalised ``(C, H, W)`` image and, per channel, its distance from the
     channel's median, which is the background in most microscopy images. Bright objects on a dark
     background and dark ones on a bright background (fluorescence and brightfield stains) then look
-    alike in those planes. On DSB2018 (fold 1, four colour-stained images of ten) these planes
-    raised a U-Net's foreground Dice from 0.764 to 0.883 and instance F1@0.5 from 0.625 to 0.788.
+    alike in those planes. On DSB2018 (fold 1: four colour-stained images of ten; one training run
+    each, same recipe) they raised a U-Net's foreground Dice from 0.854 to 0.883 and instance
+    F1@0.5 from 0.697 to 0.788.
     """
     median = np.median(image.reshape(image.shape[0], -1), axis=1)[:, None, None]
     return np.concatenate([image, np.abs(image - median)]).astype(np.float32, copy=False)

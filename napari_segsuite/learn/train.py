@@ -6,8 +6,8 @@ augmented patches with Dice + cross-entropy. After every epoch it refreshes the 
 statistics and scores the held-out images as a user would (per-image means of foreground Dice and,
 for instance models, instance F1 at IoU 0.5: see :mod:`.validation`), and keeps the best weights; it
 stops early when that score has not improved for ``patience`` epochs in the second half of the
-learning-rate schedule (in the first half the rate is high and the score noisy: on DSB2018, fold 1,
-training stopped at epoch 25 of 40 and scored 0.764 foreground Dice), at ``max_minutes``, or when
+learning-rate schedule (in the first half the rate is high and the held-out score swings from one
+epoch to the next), at ``max_minutes``, or when
 ``cancel()`` says so (then the best weights so far are the model, never a half-updated one).
 """
 

@@ -59,18 +59,32 @@ def best_phase(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
     return max(best, dice_iou(pred == 0, gt))  # the horse may be the background phase
 
 
+def invert_stain(img: np.ndarray) -> np.ndarray:
+    """A colour stain (dark nuclei on a bright background, mean > 127) inverted; others as they are."""
+    return 255 - img if img.mean() > 127 else img
+
+
+def components(mask: np.ndarray) -> np.ndarray:
+    """Instances of a binary mask: its connected components."""
+    return CATALOG["post.connected_components"](mask.astype(np.uint8))
+
+
+def dsb_objects(name: str, chain: Chain, img: np.ndarray) -> np.ndarray:
+    """The nuclei that the DSB pipeline ``name`` (its ``chain``) finds in a stain-inverted image."""
+    pred = chain.run(img, channel_axis=-1).data
+    return components(pred == 2) if name.startswith("kmeans") else pred  # class 2 = the brighter cluster
+
+
 def dsb(limit: int | None) -> None:
-    # read once for every pipeline; a colour stain (dark nuclei on a bright background) is inverted for all alike
-    samples = [(255 - img if img.mean() > 127 else img, gt) for _, img, gt in iter_instance_dataset(DATA / "dsb2018", limit=limit)]
+    # read once for every pipeline; a colour stain is inverted for all alike
+    samples = [(invert_stain(img), gt) for _, img, gt in iter_instance_dataset(DATA / "dsb2018", limit=limit)]
     print(f"DSB2018 nuclei: {len(samples)} images")
     print(f"{'pipeline':32s} {'Dice':>6s} {'IoU':>6s} {'F1@0.5':>7s} {'s/img':>6s}")
     for name, steps in DSB.items():
         chain = Chain(steps)
         dice, iou, f1, t0 = [], [], [], time.perf_counter()
         for img, gt in samples:
-            pred = chain.run(img, channel_axis=-1).data
-            if name.startswith("kmeans"):  # class 2 = the brighter cluster = nuclei
-                pred = CATALOG["post.connected_components"]((pred == 2).astype(np.uint8))
+            pred = dsb_objects(name, chain, img)
             d, i = dice_iou(pred > 0, gt > 0)
             dice.append(d)
             iou.append(i)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from datasets import DSB, HORSES, best_phase, dice_iou
+from datasets import DSB, HORSES, best_phase, components, dice_iou, dsb_objects, invert_stain
 from scipy import ndimage as ndi
 from skimage.io import imread
 from skimage.morphology import skeletonize
@@ -39,7 +39,6 @@ from napari_segsuite.io.datasets import iter_instance_dataset
 from napari_segsuite.learn.models import NetConfig
 from napari_segsuite.learn.train import TrainConfig, train
 from napari_segsuite.metrics import score
-from napari_segsuite.techniques import CATALOG
 from napari_segsuite.techniques.chain import Chain
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -70,17 +69,10 @@ def _instance_scores(preds: list[np.ndarray], truths: list[np.ndarray]) -> Score
 
 
 def _dsb_classical(images: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, Scores]:
-    out = {}
-    for name, steps in DSB.items():
-        chain, preds = Chain(steps), []
-        for img in images:
-            img = 255 - img if img.mean() > 127 else img  # colour stains: dark nuclei on a bright background
-            pred = chain.run(img, channel_axis=-1).data
-            if name.startswith("kmeans"):
-                pred = CATALOG["post.connected_components"]((pred == 2).astype(np.uint8))
-            preds.append(pred)
-        out[name] = _instance_scores(preds, truths)
-    return out
+    images = [invert_stain(img) for img in images]
+    chains = {name: Chain(steps) for name, steps in DSB.items()}
+    return {name: _instance_scores([dsb_objects(name, chain, img) for img in images], truths)
+            for name, chain in chains.items()}
 
 
 def _horse_classical(names: list[str], truths: list[np.ndarray], data: Path) -> dict[str, Scores]:
@@ -116,7 +108,7 @@ def _fold(samples: list, k: int, folds: int, kind: str, minutes: float | None, d
         results |= _horse_classical(names, truths, data)
     else:
         if sparse:  # objects = connected components of the "object" class (label 2)
-            preds = [CATALOG["post.connected_components"]((p == 2).astype(np.uint8)) for p in preds]
+            preds = [components(p == 2) for p in preds]
         results = {net: _instance_scores(preds, truths)} | _dsb_classical(images, truths)
     info = (f"{len(fit)} training / {len(held)} scored images; trained {minutes_run:.1f} min (best epoch "
             f"{model.info['best_epoch']} of {model.info['epochs_run']}, by {model.info['selected_by']})")

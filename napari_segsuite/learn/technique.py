@@ -47,12 +47,14 @@ def register_model(model: LearnedModel, *, name: str | None = None) -> Technique
     tname = technique_name(name or model.name)
     config = model.config
 
-    def apply(image: np.ndarray, *, min_size: int = model.min_object_size, tile: int = 1024) -> np.ndarray:
+    learnt_min_size = min(model.min_object_size, 10000)  # within the parameter's range
+
+    def apply(image: np.ndarray, *, min_size: int = learnt_min_size, tile: int = 1024) -> np.ndarray:
         channel_axis = None if image.ndim == 2 else -1
         return model.predict(image, channel_axis, min_size=min_size, tile=tile)
 
     params = (
-        Param("min_size", int, min(model.min_object_size, 10000),
+        Param("min_size", int, learnt_min_size,
               "instances smaller than this many pixels are removed (default: learnt from the training objects)",
               Range(0, 10000)),
         Param("tile", int, 1024, "tile side in pixels for large images (smaller uses less memory)", Range(64, 4096, 64)),

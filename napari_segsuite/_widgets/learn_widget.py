@@ -272,8 +272,7 @@ class LearnWidget(QWidget):
         self.use_model(model)
         info = model.info
         dice = "" if info.get("val_dice") is None else f", validation Dice {info['val_dice']:.3f}"
-        f1 = info.get("val_f1")
-        dice += f", F1@0.5 {f1:.3f}" if f1 is not None and np.isfinite(f1) else ""  # none without held-out objects
+        dice += "" if info.get("val_f1") is None else f", F1@0.5 {info['val_f1']:.3f}"
         reason = {"early_stopping": "no better validation for a while", "time_limit": "time limit",
                   "max_epochs": "last epoch", "cancelled": "cancelled: kept the best epoch so far"}
         self.status.setText(f"trained: best epoch {info['best_epoch']}{dice}; stopped: "

@@ -255,13 +255,13 @@ def iter_train(
         raise Cancelled("training was cancelled before its first epoch ended: no model was kept")
     final = build_network(net_config)
     final.load_state_dict(best_state)
+    f1 = best_record.get("val_f1", np.nan)  # NaN: a semantic model, or no held-out objects
     info = {
         "stopped": stop,
         "best_epoch": best_epoch,
         "val_dice": best_record.get("val_dice") if val_set else None,
-        "val_f1": best_record.get("val_f1") if val_set and task == "instance" else None,
-        "selected_by": ("instance F1@0.5" if task == "instance" and np.isfinite(best_record.get("val_f1", np.nan))
-                        else "validation Dice") if val_set else "training loss",
+        "val_f1": f1 if np.isfinite(f1) else None,
+        "selected_by": ("instance F1@0.5" if np.isfinite(f1) else "validation Dice") if val_set else "training loss",
         "labelled_pixels": sum(e.labelled for e in examples),
         **({"min_object_size": min_object_size([e.objects for e in examples if e.objects is not None])}
            if task == "instance" else {}),

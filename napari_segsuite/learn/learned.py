@@ -76,13 +76,20 @@ class LearnedModel:
         otherwise (the 1st percentile of the training objects' areas; 0 for older models)."""
         return int(self.info.get("min_object_size") or 0)
 
+    @property
+    def fills_holes(self) -> bool:
+        """Instance models: holes in predicted objects are filled, because the training objects had
+        none as a rule (:func:`.targets.has_holes`; False for older models)."""
+        return bool(self.info.get("fill_holes", False))
+
     def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int | None = None,
                 **kwargs: Any) -> np.ndarray:
         """Label image of one 2D image: class ids (semantic) or instance ids (instance); instance
-        objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped."""
+        objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped and their
+        holes filled when :attr:`fills_holes`."""
         prob = self.probabilities(image, channel_axis, **kwargs)
         size = self.min_object_size if min_size is None else min_size
-        return to_labels(prob, self.config.task, self.config.class_ids, min_size=size)
+        return to_labels(prob, self.config.task, self.config.class_ids, min_size=size, fill_holes=self.fills_holes)
 
     def forget_inference(self) -> None:
         """Drop the cached inference copy (after the weights change)."""

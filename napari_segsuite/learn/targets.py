@@ -7,8 +7,10 @@ unlabelled, so sparse scribbles train as well as full masks.
   "not annotated" (paint the background as a class of its own), otherwise 0 is a class.
 * instance: background 0, object interior 1, object boundary 2 (the objects' inner rim, two pixels
   wide, so touching objects are separated; one pixel for objects too small to keep an interior);
-  at prediction the interiors seed a watershed that grows over the predicted foreground, and
-  objects smaller than nearly all annotated ones (:func:`min_object_size`) are dropped as noise.
+  at prediction the interiors seed a watershed that grows over the predicted foreground (where
+  background is less likely than not), holes in it are filled unless the annotations have holes
+  (:func:`has_holes`), and objects smaller than nearly all annotated ones
+  (:func:`min_object_size`) are dropped as noise.
   On DSB2018 (fold 0 of the five-fold benchmark, one training run each), the two-pixel rim raised
   instance F1@0.5 from 0.651 to 0.680 and foreground Dice from 0.803 to 0.825 over a one-pixel rim.
 """
@@ -19,8 +21,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = [
-    "IGNORE", "class_ids_of", "instance_target", "instances_from_probabilities", "min_object_size", "semantic_target",
-    "to_labels",
+    "IGNORE", "class_ids_of", "has_holes", "instance_target", "instances_from_probabilities", "min_object_size",
+    "semantic_target", "to_labels",
 ]
 
 IGNORE = -1
@@ -75,18 +77,38 @@ def min_object_size(labels: list[np.ndarray]) -> int:
     return int(np.percentile(areas, 1)) if areas.size else 0
 
 
-def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0) -> np.ndarray:
+def has_holes(labels: list[np.ndarray]) -> bool:
+    """Whether the annotated objects have holes (background enclosed by one object) as a rule, not
+    by accident: 1 % of them or more. Predicted objects keep their holes then; otherwise holes are
+    filled (on DSB2018, where 3 of 2134 nuclei have one, filling raised a U-Net's foreground Dice by
+    0.003 on each of two folds)."""
+    holed = total = 0
+    for lab in labels:
+        index = np.unique(lab, return_inverse=True)[1].reshape(lab.shape) + 1  # compact ids, however large
+        index[lab <= 0] = 0
+        for k, box in enumerate(ndi.find_objects(index), start=1):
+            if box is None:
+                continue
+            obj = index[box] == k
+            total += 1
+            holed += bool((ndi.binary_fill_holes(obj) & ~obj).any())
+    return total > 0 and holed >= 0.01 * total
+
+
+def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0, fill_holes: bool = False) -> np.ndarray:
     """Instance labels from ``(3, H, W)`` probabilities (background, interior, boundary).
 
     Seeds are the connected regions where "interior" is the most likely class; a watershed on
-    -p_interior grows them over the foreground (where background is not the most likely class).
-    Objects below ``min_size`` pixels are removed.
+    -p_interior grows them over the foreground: where background is less likely than not (interior
+    and boundary together outweigh it, even when neither alone does), with its holes filled when
+    ``fill_holes``. Objects below ``min_size`` pixels are removed.
     """
     from skimage.segmentation import watershed
 
-    best = np.argmax(prob, axis=0)
-    interior = best == 1
-    foreground = best != 0
+    interior = np.argmax(prob, axis=0) == 1
+    foreground = prob[0] < 0.5
+    if fill_holes:
+        foreground = ndi.binary_fill_holes(foreground)
     seeds, n = ndi.label(interior)
     if n == 0:
         return np.zeros(prob.shape[1:], np.int32)
@@ -104,10 +126,11 @@ def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0) -> np.n
     return out
 
 
-def to_labels(prob: np.ndarray, task: str, class_ids: tuple[int, ...], *, min_size: int = 0) -> np.ndarray:
+def to_labels(prob: np.ndarray, task: str, class_ids: tuple[int, ...], *, min_size: int = 0,
+              fill_holes: bool = False) -> np.ndarray:
     """Label image from ``(n_outputs, H, W)`` probabilities: class ids (semantic) or instances."""
     if task == "instance":
-        return instances_from_probabilities(prob, min_size=min_size)
+        return instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes)
     ids = np.asarray(class_ids)
     dtype = np.uint8 if ids.min() >= 0 and ids.max() < 256 else np.int32
     return ids[np.argmax(prob, axis=0)].astype(dtype)

@@ -2,7 +2,9 @@
 
 ``train(pairs, network=NetConfig(...), config=TrainConfig(...))`` takes (image, labels) pairs (full
 masks, or sparse scribbles with ``sparse=True``), holds out a validation part, and trains on random
-augmented patches with Dice + cross-entropy. After every epoch it refreshes the batch-norm
+augmented patches with Dice + cross-entropy. It keeps an exponential moving average of
+the weights (what is validated and saved: it swings less from batch to batch than the weights
+being trained). After every epoch it refreshes the average's batch-norm
 statistics and scores the held-out images as a user would (per-image means of foreground Dice and,
 for instance models, instance F1 at IoU 0.5: see :mod:`.validation`), and keeps the best weights; it
 stops early when that score has not improved for ``patience`` epochs in the second half of the
@@ -26,12 +28,13 @@ from ..sam.device import resolve_device
 from .data import Example, PatchSampler, image_channels, normalize, split_validation, with_contrast
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple
-from .targets import IGNORE, class_ids_of, instance_target, min_object_size, semantic_target
+from .targets import IGNORE, class_ids_of, has_holes, instance_target, min_object_size, semantic_target
 from .validation import refresh_batch_norm, score_images
 
 __all__ = ["MIN_LABELLED", "TrainConfig", "iter_train", "prepare_examples", "train"]
 
 MIN_LABELLED = 200  # pixels, over all images
+EMA_DECAY = 0.98  # per step: the averaged weights follow about the last 50 batches (two epochs)
 Pair = tuple[np.ndarray, np.ndarray]
 
 
@@ -201,9 +204,13 @@ def iter_train(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     train_set, val_set = split_validation(examples, config.val_fraction, rng)
+    objects = [e.objects for e in examples if e.objects is not None]
+    min_size = min_object_size(objects) if task == "instance" else 0
+    fill_holes = task == "instance" and not has_holes(objects)
     sampler = PatchSampler(train_set, patch, rng, augment=config.augment, colour=config.colour_augment and channels == 3)
     device = resolve_device(config.device)
     net = build_network(net_config).to(device)
+    averaged = copy.deepcopy(net).requires_grad_(False)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.max_epochs * config.steps_per_epoch)
     autocast = device.type == "cuda"
@@ -228,11 +235,13 @@ def iter_train(
             loss.backward()
             optimiser.step()
             schedule.step()
+            _follow(averaged, net, (epoch - 1) * config.steps_per_epoch + step)
             losses.append(float(loss.detach()))
             yield {"step": (epoch - 1) * config.steps_per_epoch + step + 1, "total": total}
         if stop == "cancelled":
             break
-        scores = _validate(net, val_set, net_config, device, sampler, config.batch_size) if val_set else {}
+        scores = (_validate(averaged, val_set, net_config, device, sampler, config.batch_size, min_size, fill_holes)
+                  if val_set else {})
         score = scores.get("score", -float(np.mean(losses)))
         record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": scores.get("dice", float("nan")),
                   **({"val_f1": scores.get("f1", float("nan"))} if task == "instance" else {}),
@@ -244,7 +253,9 @@ def iter_train(
             break
         if score > best_score:
             best_score, best_epoch, best_record = score, epoch, record
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in net.state_dict().items()})
+            if not val_set:  # no validation refreshed the average's batch-norm statistics
+                refresh_batch_norm(averaged, sampler, config.batch_size, device)
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in averaged.state_dict().items()})
         elif epoch - best_epoch >= config.patience and epoch >= config.max_epochs // 2:
             stop = "early_stopping"  # not in the first half: the learning rate is still high there
             break
@@ -263,8 +274,7 @@ def iter_train(
         "val_f1": f1 if np.isfinite(f1) else None,
         "selected_by": ("instance F1@0.5" if np.isfinite(f1) else "validation Dice") if val_set else "training loss",
         "labelled_pixels": sum(e.labelled for e in examples),
-        **({"min_object_size": min_object_size([e.objects for e in examples if e.objects is not None])}
-           if task == "instance" else {}),
+        **({"min_object_size": min_size, "fill_holes": fill_holes} if task == "instance" else {}),
         "images": len(examples),
         "validation_images": len(val_set),
         "sparse": sparse,
@@ -296,7 +306,16 @@ def convergence_warning(info: dict) -> str | None:
             + "; train longer (more epochs or minutes) or annotate more images")
 
 
+@torch.no_grad()
+def _follow(averaged: torch.nn.Module, net: torch.nn.Module, step: int) -> None:
+    """Move the averaged weights towards ``net``'s (batch-norm statistics are refreshed later);
+    the decay ramps up over the first steps so the average does not keep the random start."""
+    decay = min(EMA_DECAY, (1 + step) / (10 + step))
+    for a, p in zip(averaged.parameters(), net.parameters()):
+        a.lerp_(p, 1.0 - decay)
+
+
 def _validate(net: torch.nn.Module, val_set: list[Example], config: NetConfig, device: torch.device,
-              sampler: PatchSampler, batch_size: int) -> dict[str, float]:
+              sampler: PatchSampler, batch_size: int, min_size: int, fill_holes: bool) -> dict[str, float]:
     refresh_batch_norm(net, sampler, batch_size, device)
-    return score_images(net, val_set, config, device)
+    return score_images(net, val_set, config, device, min_size=min_size, fill_holes=fill_holes)

@@ -33,14 +33,15 @@ __all__ = ["class_dice", "refresh_batch_norm", "score_images"]
 
 def class_dice(prob: np.ndarray, target: np.ndarray, *, foreground: bool = False) -> float:
     """Mean Dice over the classes present in the prediction or the target, labelled pixels only;
-    ``foreground=True`` scores class > 0 against class 0 instead (an instance model's objects)."""
+    ``foreground=True`` scores class > 0 against class 0 instead (an instance model's objects:
+    where class 0 is less likely than not, as prediction draws them)."""
     valid = target != IGNORE
-    pred = np.argmax(prob, axis=0)[valid]
     t = target[valid]
     if foreground:
-        p, g = pred > 0, t > 0
+        p, g = prob[0][valid] < 0.5, t > 0
         denom = p.sum() + g.sum()
         return float(2 * (p & g).sum() / denom) if denom else 1.0
+    pred = np.argmax(prob, axis=0)[valid]
     scores = []
     for k in range(prob.shape[0]):
         p, g = pred == k, t == k
@@ -71,10 +72,12 @@ def refresh_batch_norm(net: torch.nn.Module, sampler: PatchSampler, batch_size: 
     net.eval()
 
 
-def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetConfig, device: torch.device) -> dict[str, float]:
+def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetConfig, device: torch.device, *,
+                 min_size: int = 0, fill_holes: bool = False) -> dict[str, float]:
     """Per-image means over ``examples``: ``dice`` (foreground Dice for instance models, mean class
     Dice for semantic ones) and, for instance models whose examples keep their object labels,
-    ``f1`` (instance F1 at IoU 0.5 after the same watershed as prediction); ``score`` is the one
+    ``f1`` (instance F1 at IoU 0.5 after the same watershed as prediction, dropping objects below
+``min_size`` pixels and filling holes when ``fill_holes``); ``score`` is the one
     that selects epochs (``f1`` when there is one, else ``dice``)."""
     from ..metrics import score
 
@@ -85,7 +88,7 @@ def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetC
         prob = predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512)
         dice.append(class_dice(prob, e.target, foreground=instance))
         if instance and e.objects is not None:
-            pred = instances_from_probabilities(prob)
+            pred = instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes)
             f1.append(score(pred, e.objects, kind="instance").summary.get("f1@0.5", 0.0))
     out = {"dice": float(np.mean(dice)) if dice else float("nan"), "f1": float(np.mean(f1)) if f1 else float("nan")}
     out["score"] = out["f1"] if f1 else out["dice"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from napari_segsuite.learn.targets import (
-    IGNORE, class_ids_of, instance_target, instances_from_probabilities, min_object_size, semantic_target, to_labels,
+    IGNORE, class_ids_of, has_holes, instance_target, instances_from_probabilities, min_object_size, semantic_target,
+    to_labels,
 )
 
 
@@ -61,6 +62,37 @@ def test_watershed_separates_touching_objects_seeded_by_interiors():
     assert out[10, 8] != out[10, 22] and out[10, 8] > 0 and out[10, 22] > 0
     assert (out[5:15, 5:25] > 0).all(), "the boundary pixels are given to an object, not left as background"
     assert instances_from_probabilities(prob, min_size=10_000).max() == 0
+
+
+def test_holes_are_a_rule_of_the_annotations_only_from_one_object_in_a_hundred():
+    ring = np.zeros((7, 7), np.int64)
+    ring[1:6, 1:6] = 2**40
+    ring[3, 3] = 0
+    assert has_holes([ring])
+    solid = np.zeros((10, 100), np.int64)
+    for i in range(100):  # 100 solid objects side by side, some touching: no hole in any
+        solid[2:8, i] = i + 1
+    assert not has_holes([solid])
+    assert not has_holes([solid, ring]), "one object in 101 with a hole is an accident, not a rule"
+    assert has_holes([solid[:, :50], ring])
+    gap = np.zeros((9, 9), np.int64)  # background enclosed by two touching objects: not a hole of either
+    gap[1:8, 1:5], gap[1:8, 5:8] = 1, 2
+    gap[4, 4] = 0
+    assert not has_holes([gap])
+    assert not has_holes([np.zeros((4, 4), int)])
+
+
+def test_foreground_is_where_background_is_less_likely_than_not_and_holes_can_be_filled():
+    prob = np.zeros((3, 12, 12), np.float32)
+    prob[0] = 1.0
+    prob[:, 2:10, 2:10] = np.array([0.0, 0.9, 0.1])[:, None, None]
+    prob[:, 2:10, 2] = np.array([0.4, 0.35, 0.25])[:, None]  # background the likeliest class, yet not likely
+    prob[:, 5:7, 5:7] = np.array([1.0, 0.0, 0.0])[:, None, None]  # a hole
+    out = instances_from_probabilities(prob)
+    assert (out[2:10, 2] == 1).all(), "interior and boundary together outweigh the background"
+    assert (out[5:7, 5:7] == 0).all()
+    filled = instances_from_probabilities(prob, fill_holes=True)
+    assert (filled[5:7, 5:7] == 1).all() and filled.max() == 1 and (filled[0] == 0).all()
 
 
 def test_semantic_labels_take_the_class_ids_back():

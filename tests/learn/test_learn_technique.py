@@ -53,13 +53,15 @@ def test_train_and_predict_commands_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "epoch   1" in out and "saved" in out and "registered as technique learn.nuclei" in out
     assert main(argv) == 2 and "already exists" in capsys.readouterr().err
-    assert main(["predict", str(model), str(data / "images"), "-o", str(tmp_path / "masks"), "--min-size", "10"]) == 0
+    assert main(["predict", str(model), str(data / "images"), "-o", str(tmp_path / "masks")]) == 0
     masks = sorted((tmp_path / "masks").glob("*.png"))
     assert len(masks) == 3
     pred, gt = read_image(masks[0]), read_image(data / "labels" / "im0.png")
     assert pred.shape == gt.shape and pred.max() >= 5
     assert main(["run", "learn.nuclei", str(data / "images"), "-o", str(tmp_path / "run")]) == 0
-    np.testing.assert_array_equal(read_image(tmp_path / "run" / "im0.png") > 0, pred > 0)
+    np.testing.assert_array_equal(read_image(tmp_path / "run" / "im0.png") > 0, pred > 0)  # one learnt min size
+    huge = ["predict", str(model), str(data / "images"), "-o", str(tmp_path / "none"), "--min-size", str(gt.size)]
+    assert main(huge) == 0 and not read_image(tmp_path / "none" / "im0.png").any()
 
 
 def test_predict_reports_a_damaged_model_without_a_traceback(trained_semantic, tmp_path, capsys):

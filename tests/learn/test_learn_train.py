@@ -57,6 +57,7 @@ def test_instance_model_separates_objects():
     assert sizes[sizes > 0].min() >= model.min_object_size
     everything = model.predict(img, min_size=0)
     assert everything.max() >= pred.max()
+    assert model.fills_holes, "the training blobs have no holes, so predicted objects keep none"
 
 
 def test_too_few_labelled_pixels_says_how_many_are_needed(blobs):

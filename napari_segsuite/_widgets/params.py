@@ -63,15 +63,8 @@ class ParamsForm(widgets.Container):
         self._update_visibility()
 
     def values(self) -> dict[str, Any]:
-        """Current values, validated (window sizes rounded to odd)."""
-        out = {}
-        for w in self:
-            p = self._specs[w.name]
-            v = w.value
-            if p.range is not None and p.range.odd and int(v) % 2 == 0:
-                v = int(v) + 1
-            out[w.name] = v
-        return self.technique.validate_params(out)
+        """Current values, validated by the technique (the rule the CLI and presets follow)."""
+        return self.technique.validate_params({w.name: w.value for w in self})
 
     def set_values(self, values: Mapping[str, Any]) -> None:
         """Set several values at once, emitting a single ``changed``."""
@@ -101,7 +94,17 @@ class ParamsForm(widgets.Container):
                 w.value = old if lo <= old <= hi else (lo + hi) / 2 if r.from_data == "values" else 0.0
 
     def _on_change(self, *_: Any) -> None:
+        self._snap_odd()
         self._update_visibility()
+
+    def _snap_odd(self) -> None:
+        """An even window size typed into an odd-only parameter becomes the next odd one in the
+        widget itself, so the value shown is the value used (the engine refuses even sizes)."""
+        for w in self:
+            r = self._specs[w.name].range
+            if r is not None and r.odd and int(w.value) % 2 == 0:
+                with self.changed.blocked():
+                    w.value = int(w.value) + 1 if int(w.value) + 1 <= w.max else int(w.value) - 1
 
     def _update_visibility(self) -> None:
         current = {w.name: w.value for w in self}

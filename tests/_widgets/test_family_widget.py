@@ -79,10 +79,16 @@ def test_switching_technique_shows_its_parameters(cells_viewer, qtbot):
     assert shown(form["offset"]) and not shown(form["k"])
     form["method"].value = "sauvola"
     assert shown(form["k"]) and not shown(form["offset"])
-    form["block_size"].value = 20  # even: rounded to the next odd size
+    form["block_size"].value = 20  # even: the widget itself shows the next odd size, which is used
     wait_idle(qtbot, w)
+    assert form["block_size"].value == 21 and form.values()["block_size"] == 21
     image = cells_viewer.layers["cells"].data
     np.testing.assert_array_equal(w.preview_layer.data, CATALOG["threshold.adaptive"](image, method="sauvola", block_size=21))
+    # one rule everywhere: a preset (or the CLI, or a call) with an even size is refused with the same words
+    with pytest.raises(ValueError, match="must be odd, got 20 \\(try 21\\)"):
+        form.set_values({"block_size": 20})
+    with pytest.raises(ValueError, match="must be odd, got 20 \\(try 21\\)"):
+        CATALOG["threshold.adaptive"].validate_params({"block_size": 20})
 
 
 def test_histogram_click_sets_a_manual_threshold(cells_viewer, qtbot):

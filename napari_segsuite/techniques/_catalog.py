@@ -27,7 +27,7 @@ import numpy as np
 from ..labels import LabelKind
 from ._blas import one_blas_thread
 from .cancel import Cancelled, cancellable
-from ._image import ImageInfo, check_image, check_input, iter_slices, prepare_slice, slice_input
+from ._image import ImageInfo, check_image, check_input, guess_channel_axis, iter_slices, prepare_slice, slice_input
 
 __all__ = [
     "CATALOG",
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 Output = Literal["labels", "image"]
+ChannelAxis = int | None | Literal["auto"]
 
 
 class MissingInput(ValueError):
@@ -205,7 +206,11 @@ class Result:
 
 @dataclass(frozen=True)
 class Technique:
-    """A registered technique. Call it as ``technique(image, channel_axis=None, **params)``."""
+    """A registered technique. Call it as ``technique(image, channel_axis="auto", **params)``.
+
+    ``channel_axis="auto"`` (the default) reads a last axis of 3 or 4 as RGB(A) channels, as napari
+    does, and says so in a note; pass ``None`` to treat every axis as spatial, or the axis's index.
+    """
 
     name: str
     family: str
@@ -272,7 +277,7 @@ class Technique:
         return self.label_kind(valid) if callable(self.label_kind) else self.label_kind
 
     # -- running ------------------------------------------------------------------------------
-    def __call__(self, image: Any, *, channel_axis: int | None = None, **params: Any) -> np.ndarray:
+    def __call__(self, image: Any, *, channel_axis: ChannelAxis = "auto", **params: Any) -> np.ndarray:
         """Run on ``image`` (2D, or nD processed per 2D slice) and return the output array."""
         result = self.run(image, channel_axis=channel_axis, **params)
         if result.notes:
@@ -282,7 +287,7 @@ class Technique:
                 warnings.warn(f"{self.name}: {note}", SegsuiteWarning, stacklevel=2)
         return result.data
 
-    def run(self, image: Any, *, channel_axis: int | None = None, **kwargs: Any) -> Result:
+    def run(self, image: Any, *, channel_axis: ChannelAxis = "auto", **kwargs: Any) -> Result:
         """Like calling the technique, but return a :class:`Result` with info and notes.
 
         Accepts ``progress(done, total)`` and ``cancel() -> bool`` callbacks (the latter is also
@@ -299,7 +304,7 @@ class Technique:
         self,
         image: Any,
         *,
-        channel_axis: int | None = None,
+        channel_axis: ChannelAxis = "auto",
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
         **params: Any,
@@ -308,6 +313,7 @@ class Technique:
         t0 = time.perf_counter()
         layer_inputs = {spec.name: params.pop(spec.name, None) for spec in self.inputs}
         params = self.validate_params(params)
+        channel_axis, assumed = self._channel_axis(image, channel_axis)
         image = check_image(image, channel_axis=channel_axis)
         spatial = tuple(image.shape[:-1] if channel_axis is not None else image.shape)
         layer_inputs = {k: check_input(v, spatial, k) for k, v in layer_inputs.items()}
@@ -342,7 +348,19 @@ class Technique:
         assert out is not None
         info = infos[0] if total == 1 else {"slices": infos}
         note_list = [n if total == 1 else f"{n} ({c} of {total} slices)" for n, c in notes.items()]
+        note_list = ([assumed] if assumed else []) + note_list
         return Result(out, info, note_list, kind, time.perf_counter() - t0, output)
+
+    def _channel_axis(self, image: Any, channel_axis: ChannelAxis) -> tuple[int | None, str | None]:
+        """``channel_axis`` with "auto" resolved, and the note saying what was assumed (or None)."""
+        if channel_axis != "auto":
+            return channel_axis, None
+        shape = tuple(np.shape(image) if not hasattr(image, "shape") else image.shape)
+        axis = None if self.channels == "labels" else guess_channel_axis(shape)
+        if axis is None:
+            return None, None
+        return axis, (f"the last axis (size {shape[-1]}) was taken as colour channels, as napari does; "
+                      f"pass channel_axis=None to treat it as a spatial axis")
 
     def run_prepared(
         self, image: np.ndarray, info: ImageInfo, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,

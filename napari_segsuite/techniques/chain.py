@@ -97,7 +97,7 @@ class Chain:
         self,
         image: Any,
         *,
-        channel_axis: int | None = None,
+        channel_axis: int | None | str = "auto",
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
         **inputs: Any,
@@ -110,15 +110,16 @@ class Chain:
             except StopIteration as stop:
                 return stop.value
 
-    def iter_run(self, image: Any, *, channel_axis: int | None = None, progress=None, cancel=None, **inputs: Any):
-        """Generator form of :meth:`run` (yields the first step's progress, then runs the others)."""
+    def iter_run(self, image: Any, *, channel_axis: int | None | str = "auto", progress=None, cancel=None, **inputs: Any):
+        """Generator form of :meth:`run` (yields the first step's progress, then runs the others);
+        ``channel_axis`` is the first step's (see :class:`Technique`)."""
         t0 = time.perf_counter()
         result = yield from self.first.technique.iter_run(
             image, channel_axis=channel_axis, progress=progress, cancel=cancel, **inputs, **self.first.params
         )
         notes, first_info = list(result.notes), result.info
         for step in self.steps[1:]:
-            result = step.technique.run(result.data, cancel=cancel, **self._post_params(step, result.kind))
+            result = step.technique.run(result.data, channel_axis=None, cancel=cancel, **self._post_params(step, result.kind))
             notes.extend(result.notes)
         result.notes = notes
         result.info = {**first_info, **result.info}

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from .io.atomic import remove_stale_temporaries
 from .io.lock import output_lock
 
-__all__ = ["IMAGE_SUFFIXES", "Outcome", "expand_inputs", "process_one", "run_files"]
+__all__ = ["IMAGE_SUFFIXES", "Outcome", "expand_inputs", "process_one", "run_distributed", "run_files"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".webp"}
 Process = Callable[[Any, "int | None"], tuple[Any, str, list[str]]]
@@ -263,7 +263,7 @@ def _run_files(process, files, out, fmt, overwrite, channel_axis, workers, sched
             todo.append(i)
     args = [(process, str(files[i]), str(targets[i]), channel_axis, overwrite, lazy) for i in todo]
     if scheduler and todo:
-        _run_distributed(scheduler, todo, args, finished)
+        run_distributed(scheduler, todo, args, finished)
     elif workers > 1 and len(todo) > 1:
         _run_local_processes(min(workers, len(todo)), todo, args, finished)
     else:
@@ -308,9 +308,28 @@ def _start_method() -> str:
     return "fork"
 
 
-def _run_distributed(address: str, todo: list[int], args: list[tuple], finished, func: Callable = process_one) -> None:
-    """``func(*args)`` per file on the dask.distributed scheduler at ``address``; results as they
-    complete."""
+def run_distributed(address: str, todo: list[int], args: list[tuple], finished, func: Callable = process_one) -> None:
+    """Run ``func(*a)`` for each tuple ``a`` of ``args`` on a dask.distributed cluster.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler's address (``tcp://host:8786``).
+    todo : list of int
+        The index of each call (the caller's numbering of its files), one per tuple of ``args``.
+    args : list of tuple
+        The arguments of each call.
+    finished : callable
+        ``finished(index, result)`` is called on this process as each call completes, in
+        completion order.
+    func : callable
+        What each worker runs (default :func:`process_one`).
+
+    Raises
+    ------
+    RuntimeError
+        When dask.distributed is not installed or the scheduler cannot be reached.
+    """
     try:
         from distributed import Client, as_completed
     except ImportError:

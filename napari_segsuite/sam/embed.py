@@ -82,9 +82,9 @@ def embed_files(
             progress(outcome, len(outcomes), len(paths))
 
     if scheduler:
-        from ..batch import _run_distributed
+        from ..batch import run_distributed
 
-        _run_distributed(scheduler, list(range(len(paths))), [(p, model, checkpoint, device, cache) for p in paths],
+        run_distributed(scheduler, list(range(len(paths))), [(p, model, checkpoint, device, cache) for p in paths],
                          finished, func=embed_file)
     else:
         _session(model, checkpoint, device, cache)  # a bad model or checkpoint fails here, before any file

@@ -31,22 +31,25 @@ __all__ = [
     "to_gray",
 ]
 
+LOADERS = "napari_segsuite.technique_loaders"  # entry-point group: name "learn" finds "learn.<name>"
+
 
 def get(name: str) -> Technique:
     """The technique called ``name``, or a ``KeyError`` that lists the known names.
 
-    ``learn.<name>`` techniques are trained models: one saved in the learned-models folder is
-    loaded on first use (see :mod:`napari_segsuite.learn.technique`).
+    A name outside the catalog whose prefix names a loader in the ``napari_segsuite.technique_loaders``
+    entry-point group is loaded on first use: ``learn.<name>``, a model saved in the learned-models
+    folder, is found this way. The engine imports no layer above it; the loader registers itself.
     """
     if not isinstance(name, str):
         raise KeyError(f"a technique is named by text, got {name!r}")
     try:
         return CATALOG[name]
     except KeyError:
-        if name.startswith("learn."):
-            from ..learn.technique import load_registered
+        from importlib.metadata import entry_points
 
-            found = load_registered(name)
+        for entry in entry_points(group=LOADERS, name=name.split(".", 1)[0]):
+            found = entry.load()(name)
             if found is not None:
                 return found
         raise KeyError(f"unknown technique {name!r}; known techniques: {', '.join(sorted(CATALOG))}") from None

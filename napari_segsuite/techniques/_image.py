@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "prepare_slice", "to_gray", "to_lab", "to_unit",
+    "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "lab_gradient", "prepare_slice", "to_gray", "to_lab", "to_unit",
     "check_input", "slice_input",
 ]
 
@@ -293,3 +293,11 @@ def slice_input(checked: Any, index: tuple[int, ...], plane: tuple[int, ...]) ->
     ids = np.flatnonzero(inside) + 1
     markers[yx[inside, 0], yx[inside, 1]] = ids
     return (markers if len(ids) else None), notes
+
+
+def lab_gradient(lab: np.ndarray, sigma: float) -> np.ndarray:
+    """Colour gradient magnitude (Sobel on each Lab channel, the largest per pixel)."""
+    if sigma > 0:
+        lab = cv2.GaussianBlur(lab, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(lab.shape)
+    mags = [cv2.magnitude(cv2.Sobel(ch, cv2.CV_32F, 1, 0), cv2.Sobel(ch, cv2.CV_32F, 0, 1)) for ch in cv2.split(lab)]
+    return np.max(mags, axis=0) if len(mags) > 1 else mags[0]

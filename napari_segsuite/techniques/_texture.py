@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ._kmeans import assign, lloyd, plus_plus
+
 __all__ = ["histogram_boundaries", "histogram_gradient", "quantise", "textons"]
 
 WORKING_DIAGONAL = 600.0  # larger images are scored at this size (the cue is coarse: radii of 5-10 pixels)
@@ -57,7 +59,6 @@ def textons(gray: np.ndarray, k: int = 32, seed: int = 0, sample: int = 20000) -
     """Texton index 0..k-1 per pixel: k-means (fitted on ``sample`` random pixels) of a small
     filter bank, oriented second derivatives at 6 angles and a centre-surround difference, at
     scales 1 and 2 pixels, each response scaled to unit variance."""
-    from .cluster import _assign, _plus_plus, lloyd
 
     responses = []
     for s in (1.0, 2.0):
@@ -72,8 +73,8 @@ def textons(gray: np.ndarray, k: int = 32, seed: int = 0, sample: int = 20000) -
     rng = np.random.default_rng(seed)
     k = min(k, x.shape[1])
     fit = x[:, rng.choice(x.shape[1], min(sample, x.shape[1]), replace=False)]
-    centres, _, _ = lloyd(fit, _plus_plus(fit, k, rng), 20)
-    labels, _ = _assign(x, centres)
+    centres, _, _ = lloyd(fit, plus_plus(fit, k, rng), 20)
+    labels, _ = assign(x, centres)
     return labels.reshape(gray.shape).astype(np.int32)
 
 

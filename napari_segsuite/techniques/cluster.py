@@ -11,6 +11,7 @@ from numba import njit, prange
 
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
+from ._kmeans import lloyd, plus_plus
 from ._rag import agglomerate, build_rag, flatten, merge_small_by_cost, touching_pairs, union_min
 from ._texture import histogram_boundaries
 from .cancel import checkpoint
@@ -37,63 +38,6 @@ def _features(image: np.ndarray, info: ImageInfo, color_space: str, spatial_weig
         planes.append(np.repeat(np.arange(h, dtype=np.float32) * scale, w))
         planes.append(np.tile(np.arange(w, dtype=np.float32) * scale, h))
     return np.stack(planes)
-
-
-def _assign(xt: np.ndarray, centres: np.ndarray, x_sq: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Nearest centre of each column of ``xt`` (d, N) via one matrix product (||x||^2 is not
-    needed to compare); with ``x_sq`` also the squared distances."""
-    scores = centres @ xt  # (k, N)
-    scores *= -2
-    scores += (centres * centres).sum(1)[:, None]
-    # argmin over a short first axis, one row at a time: several times faster than argmin(0)
-    best = scores[0].copy()
-    labels = np.zeros(xt.shape[1], np.uint8)
-    for j in range(1, len(centres)):
-        labels[scores[j] < best] = j
-        np.minimum(best, scores[j], out=best)
-    if x_sq is None:
-        return labels, None
-    return labels, np.maximum(best + x_sq, 0)
-
-
-def _plus_plus(xt: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Greedy k-means++ (as scikit-learn): the best of 2 + log(k) candidates at each step."""
-    x = xt.T
-    n_trials = 2 + int(np.log(k))
-    centres = [x[rng.integers(len(x))]]
-    d2 = ((x - centres[0]) ** 2).sum(1)
-    for _ in range(1, k):
-        total = d2.sum()
-        if total <= 0:
-            centres.append(x[rng.integers(len(x))])
-            continue
-        cand = rng.choice(len(x), n_trials, p=d2 / total)
-        cand_d2 = np.minimum(d2[None, :], ((x[None, :, :] - x[cand][:, None, :]) ** 2).sum(2))
-        best = int(cand_d2.sum(1).argmin())
-        centres.append(x[cand[best]])
-        d2 = cand_d2[best]
-    return np.array(centres, dtype=np.float32)
-
-
-def lloyd(xt: np.ndarray, centres: np.ndarray, iterations: int, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, float]:
-    """Lloyd iterations on features ``xt`` (d, N) from ``centres`` (k, d); returns (centres,
-    labels, inertia). Empty clusters keep their centre."""
-    centres = centres.copy()
-    k = len(centres)
-    ids = np.arange(k, dtype=np.uint8)[:, None]
-    for _ in range(iterations):
-        checkpoint()
-        labels, _ = _assign(xt, centres)
-        onehot = (labels[None, :] == ids).astype(np.float32)  # (k, N)
-        counts = onehot.sum(1, dtype=np.float64)
-        sums = (xt @ onehot.T).T  # (k, d)
-        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres).astype(np.float32)
-        shift = float(((new - centres) ** 2).sum())
-        centres = new
-        if shift <= tol:
-            break
-    labels, d2 = _assign(xt, centres, (xt * xt).sum(0))
-    return centres, labels, float(d2.sum(dtype=np.float64))
 
 
 @technique("cluster.kmeans", family="Clustering", output="labels", label_kind="semantic", channels="color")
@@ -140,7 +84,7 @@ def kmeans(
     best = None
     for _ in range(n_init):
         checkpoint()
-        centres, _, inertia = lloyd(sample, _plus_plus(sample, k, rng), 100)
+        centres, _, inertia = lloyd(sample, plus_plus(sample, k, rng), 100)
         if best is None or inertia < best[1]:
             best = (centres, inertia)
     centres, labels, inertia = lloyd(xt, best[0], 0 if n <= SAMPLE else 1)
@@ -512,7 +456,7 @@ def fuzzy_cmeans(
     else:
         rng = np.random.default_rng(seed)
         sample = uniq if len(uniq) <= SAMPLE else uniq[rng.choice(len(uniq), SAMPLE, replace=False)]
-        start = _plus_plus(np.ascontiguousarray(sample.T, np.float32), k, rng)
+        start = plus_plus(np.ascontiguousarray(sample.T, np.float32), k, rng)
         centres, u, _ = fuzzy_cmeans_fit(uniq, counts, start, m, max_iter, 1e-5)
     rank = _rank_by_brightness(centres)
     order = np.argsort(rank)  # column of the cluster with id 1, 2, ...

@@ -13,7 +13,7 @@ import scipy.linalg
 from scipy.sparse import csgraph, csr_matrix
 
 from ._catalog import Range, When, technique
-from ._image import ImageInfo, to_lab, to_unit
+from ._image import ImageInfo, lab_gradient, to_lab, to_unit
 from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, flatten, touching_pairs, union_min
 from ._texture import histogram_boundaries
 from .cancel import checkpoint
@@ -391,9 +391,7 @@ def normalized_cuts(
     rag, lab = superpixel_rag(image, info, n_segments, compactness)
     strength, scale = None, 0.0
     if cue == "gradient" and edge_sigma > 0:
-        from .region import _gradient
-
-        *_, strength = touching_pairs(rag.labels, rag.n, along=_gradient(lab, 1.0))
+        *_, strength = touching_pairs(rag.labels, rag.n, along=lab_gradient(lab, 1.0))
         scale = edge_sigma
     elif cue == "histogram" and histogram_sigma > 0:
         *_, strength = touching_pairs(rag.labels, rag.n, along=histogram_boundaries(lab))

@@ -16,7 +16,7 @@ from numba import njit
 from scipy import ndimage as ndi
 
 from ._catalog import Input, Range, When, technique
-from ._image import ImageInfo, to_lab
+from ._image import ImageInfo, lab_gradient, to_lab
 from ._rag import agglomerate, build_rag
 
 __all__ = ["grow", "quadtree_leaves", "random_walker", "split_merge", "watershed"]
@@ -248,14 +248,6 @@ def grow(
 # -- watershed -------------------------------------------------------------------------------------
 
 
-def _gradient(lab: np.ndarray, sigma: float) -> np.ndarray:
-    """Colour gradient magnitude (Sobel on each Lab channel, the largest per pixel)."""
-    if sigma > 0:
-        lab = cv2.GaussianBlur(lab, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(lab.shape)
-    mags = [cv2.magnitude(cv2.Sobel(ch, cv2.CV_32F, 1, 0), cv2.Sobel(ch, cv2.CV_32F, 0, 1)) for ch in cv2.split(lab)]
-    return np.max(mags, axis=0) if len(mags) > 1 else mags[0]
-
-
 @technique("region.watershed", family="Region-based", output="labels", label_kind="instance", channels="color")
 def watershed(
     image: np.ndarray,
@@ -313,7 +305,7 @@ def watershed(
         seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
         surface = -dist
     else:
-        surface = _gradient(lab, sigma)
+        surface = lab_gradient(lab, sigma)
         if seeds is None:
             seeds, _ = ndi.label(h_minima(surface, h) if h > 0 else _regional_minima(surface))
     if not seeds.any():

@@ -9,7 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from napari_segsuite.techniques import get
 from napari_segsuite.techniques._image import prepare_slice, to_lab
-from napari_segsuite.techniques.region import _gradient, quadtree_leaves
+from napari_segsuite.techniques._image import lab_gradient
+from napari_segsuite.techniques.region import quadtree_leaves
 
 
 def _pieces(noise=0.0, seed=0):
@@ -57,7 +58,7 @@ def test_seeded_watershed_equals_scikit_image_on_the_same_gradient():
     markers[10, 10], markers[10, 100], markers[45, 60] = 1, 2, 3
     ours = get("region.watershed")(img, channel_axis=-1, seeds=markers, sigma=1.0)
     lab = to_lab(*prepare_slice(img, has_channels=True, mode="color"))
-    np.testing.assert_array_equal(ours, segmentation.watershed(_gradient(lab, 1.0), markers))
+    np.testing.assert_array_equal(ours, segmentation.watershed(lab_gradient(lab, 1.0), markers))
 
 
 def test_distance_watershed_splits_touching_disks():

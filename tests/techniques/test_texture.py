@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_segsuite.techniques._texture import histogram_boundaries, histogram_gradient, quantise, textons
-from napari_segsuite.techniques.region import _gradient
+from napari_segsuite.techniques._image import lab_gradient
 
 
 def _stripes_then_flat(size: int = 64) -> np.ndarray:
@@ -53,7 +53,7 @@ def test_histogram_boundaries_mark_the_texture_border_where_the_gradient_marks_t
     lab = np.full((size, size, 3), 50.0, np.float32)
     lab[:, : size // 2, 0] = np.where(rng.random((size, size // 2)) < 0.5, 30.0, 70.0)  # same mean L on both sides
     h = histogram_boundaries(lab)
-    g = _gradient(lab, 1.0)
+    g = lab_gradient(lab, 1.0)
     inside, border = np.s_[10:-10, 10:30], np.s_[10:-10, size // 2 - 1 : size // 2 + 1]
     assert h[border].mean() > 3 * h[inside].mean()
     assert g[border].mean() < g[inside].mean() * 1.5  # the plain gradient cannot tell the border from the texture

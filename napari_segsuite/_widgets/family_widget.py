@@ -35,7 +35,7 @@ from .layers import (
 from .params import ParamsForm
 from .post_steps import PostStepsPanel
 from .preview import PreviewRunner
-from .suite import own_dock
+from .suite import FollowsDock
 from .tuning_panel import TuningPanel
 
 __all__ = ["FamilyWidget"]
@@ -46,7 +46,7 @@ NO_IMAGE = "No image layer to segment: open an image or a sample (File > Open Sa
 NO_LABELS = "No labels layer to post-process: segment an image first (any SegSuite widget), or open a label image."
 
 
-class FamilyWidget(QWidget):
+class FamilyWidget(QWidget, FollowsDock):
     """Dock widget for all techniques of one catalog family (e.g. "Thresholding")."""
 
     #: slices larger than this preview on a copy shrunk by an integer factor (Apply is full size)
@@ -610,14 +610,6 @@ class FamilyWidget(QWidget):
         window = self.window()
         return window is not self and window.isVisible() and not self.isVisible()
 
-    def follow_dock(self, dock: QDockWidget) -> None:
-        """Preview only while ``dock`` is the raised tab: hidden tabs cost nothing and leave no
-        preview layers; raising the tab runs the preview that was put off."""
-        if self._dock is dock:
-            return
-        self._dock = dock
-        dock.visibilityChanged.connect(self.set_tab_visible)
-
     def set_tab_visible(self, visible: bool) -> None:
         """Raised: show this tool's preview again (and run the one put off); behind another tab:
         hide it, so only the raised tool's preview is on the image."""
@@ -635,9 +627,7 @@ class FamilyWidget(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        dock = own_dock(self)
-        if dock is not None:
-            self.follow_dock(dock)
+        self.follow_own_dock()  # opened alone: preview only while its dock is the raised tab
         if self._preview_when_shown and not self._behind_another_tab():
             self.request_preview()
 

@@ -32,7 +32,7 @@ from .post_steps import PostStepsPanel
 from .sam_auto_panel import AutoMasksPanel
 from .sam_keys import KeysPanel
 from .sam_refine_panel import RefinePanel
-from .suite import own_dock
+from .suite import FollowsDock
 from .jobs import Job, describe_error, start_worker
 from .layers import (
     PREVIEW, PREVIEW_CYAN, commit_labels, displayed_index, is_preview, preview_colormap, read_slice, reset_keeping_value,
@@ -55,7 +55,7 @@ def _on_slice(coords: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
     return np.all(np.round(coords[:, : len(index)]) == np.asarray(index), axis=1)
 
 
-class SamWidget(QWidget):
+class SamWidget(QWidget, FollowsDock):
     """Prompt a SAM model (or the classical fallback) with points and boxes; commit masks."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
@@ -608,13 +608,6 @@ class SamWidget(QWidget):
             runs = f" · encoder runs {self.session.encoder_runs}, decoder runs {self.session.decoder_runs}"
         self.status.setText(f"<b>backend:</b> {backend}<br><b>embedding:</b> {embedding}{runs}")
 
-    def follow_dock(self, dock: Any) -> None:
-        """Make prompt layers only while ``dock`` is the raised tab (canvas clicks then go to SAM)."""
-        if self._dock is dock:
-            return
-        self._dock = dock
-        dock.visibilityChanged.connect(self._dock_visibility)
-
     def _dock_visibility(self, visible: bool) -> None:
         self._tab_hidden = not visible
         helpers = [layer for layer in (self.preview_layer, self.points_layer, self.box_layer)
@@ -644,9 +637,7 @@ class SamWidget(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         """Opened alone, follow the dock's tab; the prompt layers appear once the dock is shown."""
         super().showEvent(event)
-        dock = own_dock(self)
-        if dock is not None:
-            self.follow_dock(dock)
+        self.follow_own_dock()  # prompt layers only while its dock is the raised tab
         if not self._tab_hidden:
             self._dock_visibility(True)
 

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QComboBox, QDockWidget, QLabel, QStackedWidget, QVBox
 
 from .fit import fit_width
 
-__all__ = ["TOOLS", "SegSuiteWidget", "own_dock"]
+__all__ = ["TOOLS", "FollowsDock", "SegSuiteWidget", "own_dock"]
 
 # picker label -> (what it does, how to make it); the order is the picker's
 TOOLS: dict[str, tuple[str, str]] = {
@@ -46,6 +46,30 @@ def own_dock(widget: QWidget) -> QDockWidget | None:
             return None
         parent = parent.parentWidget()
     return parent
+
+
+class FollowsDock:
+    """For a tool that may be opened alone in a dock of its own: its ``set_tab_visible(visible)``
+    is called as that dock's tab is raised or put behind another (inside the SegSuite panel the
+    panel calls it). Call :meth:`follow_own_dock` from ``showEvent``."""
+
+    _dock: QDockWidget | None = None
+
+    def set_tab_visible(self, visible: bool) -> None:  # pragma: no cover - each tool says what it does
+        raise NotImplementedError
+
+    def follow_dock(self, dock: QDockWidget) -> None:
+        """Follow ``dock``'s tab from now on (once per dock)."""
+        if self._dock is dock:
+            return
+        self._dock = dock
+        dock.visibilityChanged.connect(self.set_tab_visible)
+
+    def follow_own_dock(self) -> None:
+        """Follow the dock this widget sits in by itself, if any (:func:`own_dock`)."""
+        dock = own_dock(self)  # type: ignore[arg-type]
+        if dock is not None:
+            self.follow_dock(dock)
 
 
 def _napari_first_layers() -> None:

@@ -435,3 +435,21 @@ def test_apply_without_a_matching_preview_runs_in_a_worker_and_cancel_stops_it(c
     w.form["iterations"].value = 5  # and a quick one is written when it is done
     w.apply()
     qtbot.waitUntil(lambda: len(cells_viewer.layers) == layers + 1, timeout=10_000)
+
+
+def test_a_tool_opened_alone_follows_its_own_dock_tab(cells_viewer, qtbot):
+    """Opened from the Plugins menu, a tool sits in a dock of its own: put behind another tab it
+    hides its preview, raised again it shows it (FollowsDock, shared with the SAM tool)."""
+    from napari_segsuite._widgets.suite import own_dock
+
+    w = make_widget(cells_viewer, qtbot)
+    dock = own_dock(w)
+    assert dock is not None
+    w.follow_own_dock()
+    w.follow_own_dock()  # once per dock: a second call connects nothing more
+    assert w.preview_layer is not None and w.preview_layer.visible
+    dock.visibilityChanged.emit(False)
+    assert not w.preview_layer.visible
+    dock.visibilityChanged.emit(True)
+    wait_idle(qtbot, w)
+    assert w.preview_layer.visible

@@ -29,7 +29,7 @@ from .histogram import HistogramView
 from .inputs import InputsForm
 from .jobs import Job, start_worker
 from .layers import (
-    FAMILY_COLOURS, commit_labels, displayed_slice, is_preview, label_kind_of, preview_colormap, reset_keeping_value,
+    FAMILY_COLOURS, commit_labels, displayed_slice, is_preview, label_kind_of, layer_choices, preview_colormap, reset_keeping_value,
     scrolling_content, spatial_shape, update_preview_layer,
 )
 from .params import ParamsForm
@@ -179,12 +179,10 @@ class FamilyWidget(QWidget, FollowsDock):
         return layer is self.preview_layer or is_preview(layer)
 
     def _image_choices(self, _w: Any = None) -> list[tuple[str, Image]]:
-        kind = Labels if self.takes_labels else Image
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, kind) and not self._is_own_layer(layer)]
+        return layer_choices(self.viewer, Labels if self.takes_labels else Image, self.preview_layer)
 
     def _target_choices(self, _w: Any = None) -> list[Any]:
-        labels = [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels) and not self._is_own_layer(layer)]
-        return [(NEW_LAYER, NEW_LAYER), *labels]
+        return [(NEW_LAYER, NEW_LAYER), *layer_choices(self.viewer, Labels, self.preview_layer)]
 
     def _reset_choices(self, *_: Any) -> None:
         reset_keeping_value(self.input)

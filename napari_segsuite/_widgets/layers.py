@@ -10,7 +10,7 @@ from napari.layers import Image, Labels
 from ..labels import LabelKind, commit_plan, labels_metadata
 
 __all__ = ["FAMILY_COLOURS", "PREVIEW", "PREVIEW_CYAN", "scrolling_content", "commit_labels", "displayed_index", "displayed_slice",
-           "preview_colormap", "read_slice", "is_preview", "label_kind_of", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
+           "preview_colormap", "read_slice", "is_preview", "label_kind_of", "layer_choices", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:
@@ -79,6 +79,13 @@ PREVIEW = "segsuite_preview"  # metadata flag of preview layers: never offered a
 def is_preview(layer: Any) -> bool:
     """Whether ``layer`` is a SegSuite preview layer (of any widget)."""
     return isinstance(getattr(layer, "metadata", None), dict) and bool(layer.metadata.get(PREVIEW))
+
+
+def layer_choices(viewer: Any, kind: type, *skip: Any) -> list[tuple[str, Any]]:
+    """``(name, layer)`` of the viewer's layers of ``kind`` a person made or opened: preview
+    layers and the widget's own helper layers in ``skip`` are left out."""
+    return [(layer.name, layer) for layer in viewer.layers
+            if isinstance(layer, kind) and not is_preview(layer) and not any(layer is other for other in skip)]
 
 
 def update_preview_layer(

@@ -22,7 +22,7 @@ from superqt import QCollapsible
 from ..labels import ClassInfo, labels_metadata
 from ..sam.device import available_devices
 from .fit import fit_width
-from .layers import commit_labels, displayed_index, is_preview, read_slice, reset_keeping_value, scrolling_content, segsuite_metadata
+from .layers import commit_labels, displayed_index, layer_choices, read_slice, reset_keeping_value, scrolling_content, segsuite_metadata
 from .jobs import describe_error, start_worker
 
 __all__ = ["LearnWidget", "training_pairs"]
@@ -149,10 +149,10 @@ class LearnWidget(QWidget):
 
     # -- layers ---------------------------------------------------------------------------------
     def _images(self, *_: Any) -> list[tuple[str, Image]]:
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image) and not is_preview(layer)]
+        return layer_choices(self.viewer, Image)
 
     def _labels(self, *_: Any) -> list[tuple[str, Labels]]:
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels) and not is_preview(layer)]
+        return layer_choices(self.viewer, Labels)
 
     def _reset_choices(self) -> None:
         for combo in (self.image, self.labels):

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ..labels import labels_metadata
 from ..sam.hybrid import MODES, refine_labels
 from .jobs import Job, start_worker
-from .layers import is_preview, read_slice, reset_keeping_value
+from .layers import layer_choices, read_slice, reset_keeping_value
 
 __all__ = ["RefinePanel"]
 
@@ -47,9 +47,7 @@ class RefinePanel(QWidget):
         self.run_button.changed.connect(lambda *_: self.refine())
 
     def _choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
-        skip = {id(getattr(self.owner, "preview_layer", None))}
-        return [(layer.name, layer) for layer in self.owner.viewer.layers
-                if isinstance(layer, Labels) and not is_preview(layer) and id(layer) not in skip]
+        return layer_choices(self.owner.viewer, Labels, getattr(self.owner, "preview_layer", None))
 
     def reset_choices(self) -> None:
         reset_keeping_value(self.source)

@@ -35,7 +35,7 @@ from .sam_refine_panel import RefinePanel
 from .suite import FollowsDock
 from .jobs import Job, describe_error, start_worker
 from .layers import (
-    PREVIEW, PREVIEW_CYAN, commit_labels, displayed_index, is_preview, preview_colormap, read_slice, reset_keeping_value,
+    PREVIEW, PREVIEW_CYAN, commit_labels, displayed_index, layer_choices, preview_colormap, read_slice, reset_keeping_value,
     scrolling_content, update_preview_layer,
 )
 from .preview import PreviewRunner
@@ -236,11 +236,10 @@ class SamWidget(QWidget, FollowsDock):
     # -- layers ---------------------------------------------------------------------------------
 
     def _image_choices(self, _w: Any = None) -> list[tuple[str, Image]]:
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image) and not is_preview(layer)]
+        return layer_choices(self.viewer, Image)
 
     def _labels_choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, Labels) and not is_preview(layer) and layer is not self.preview_layer]
+        return layer_choices(self.viewer, Labels, self.preview_layer)
 
     def _reset_choices(self, *_: Any) -> None:
         before = self.image.value

@@ -19,7 +19,7 @@ from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
 from ..metrics.score import auto_kind
 from .fit import fit_width
-from .layers import PREVIEW, is_preview, reset_keeping_value, segsuite_metadata
+from .layers import PREVIEW, layer_choices, reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner
 
 __all__ = ["ScoringWidget", "error_maps"]
@@ -127,8 +127,7 @@ class ScoringWidget(QWidget):
     # -- layers ---------------------------------------------------------------------------------
     def _labels_choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
         """Labels layers a person made or opened: the plugin's previews and error maps are left out."""
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, Labels) and layer is not self.error_layer and not is_preview(layer)]
+        return layer_choices(self.viewer, Labels, self.error_layer)
 
     def _on_gt_picked(self, *_: Any) -> None:
         if not self._guessing:

@@ -15,7 +15,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
 from .jobs import Job, start_worker
-from .layers import displayed_slice, reset_keeping_value, spatial_shape
+from .layers import displayed_slice, layer_choices, reset_keeping_value, spatial_shape
 
 if TYPE_CHECKING:
     from .family_widget import FamilyWidget
@@ -73,8 +73,7 @@ class TuningPanel(QWidget):
 
     # -- choices ----------------------------------------------------------------------------------
     def _gt_choices(self, _w: Any = None) -> list[tuple[str, Labels]]:
-        skip = self.family.preview_layer
-        return [(layer.name, layer) for layer in self.family.viewer.layers if isinstance(layer, Labels) and layer is not skip]
+        return layer_choices(self.family.viewer, Labels, self.family.preview_layer)
 
     def _reset_gt(self, *_: Any) -> None:
         reset_keeping_value(self.gt)

@@ -355,7 +355,7 @@ class Technique:
         """``channel_axis`` with "auto" resolved, and the note saying what was assumed (or None)."""
         if channel_axis != "auto":
             return channel_axis, None
-        shape = tuple(np.shape(image) if not hasattr(image, "shape") else image.shape)
+        shape = tuple(np.shape(image))  # reads .shape first: a dask or zarr array is not loaded
         axis = None if self.channels == "labels" else guess_channel_axis(shape)
         if axis is None:
             return None, None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._catalog import Result, Technique
+from ._catalog import ChannelAxis, Result, Technique
 from ._image import ImageInfo, prepare_slice
 
 __all__ = ["Chain", "Step"]
@@ -97,7 +97,7 @@ class Chain:
         self,
         image: Any,
         *,
-        channel_axis: int | None | str = "auto",
+        channel_axis: ChannelAxis = "auto",
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
         **inputs: Any,
@@ -110,7 +110,7 @@ class Chain:
             except StopIteration as stop:
                 return stop.value
 
-    def iter_run(self, image: Any, *, channel_axis: int | None | str = "auto", progress=None, cancel=None, **inputs: Any):
+    def iter_run(self, image: Any, *, channel_axis: ChannelAxis = "auto", progress=None, cancel=None, **inputs: Any):
         """Generator form of :meth:`run` (yields the first step's progress, then runs the others);
         ``channel_axis`` is the first step's (see :class:`Technique`)."""
         t0 = time.perf_counter()

@@ -14,8 +14,8 @@ benchmarks/datasets.py. Reported per fold and as mean ± standard deviation over
   The classical pipelines see colour stains inverted, as in datasets.py.
 * ``--set dsb --scribbles``: the network learns from strokes instead of full masks, as a user
   paints them in the dock: in each training image, 10 % of the objects (at least one) get their
-  skeleton painted as "object" and a ring 3 pixels outside them as "background"; nothing else is
-  labelled. A semantic U-Net is trained on these sparse labels; its objects are the connected
+  skeleton painted as "object" and a ring 3 pixels outside them as "background", and as many
+  short strokes (at least two) on the background away from the objects; nothing else is labelled. A semantic U-Net is trained on these sparse labels; its objects are the connected
   components of the "object" class, and (a second row) the same mask after the post-processing
   steps of the "otsu + fill + split_touching" pipeline, as a user chains them in the app.
 * ``--set horses``: the 164 Weizmann horses (RGB, figure-ground); a semantic U-Net. Score: per-image
@@ -49,7 +49,9 @@ Scores = dict[str, float]
 def scribbles(labels: np.ndarray, rng: np.random.Generator, fraction: float = 0.1) -> np.ndarray:
     """Sparse strokes a user might paint: for ``fraction`` of the objects (at least one), the
     object's skeleton as 2 ("object") and a one-pixel ring 3 pixels outside it as 1 ("background",
-    only where no object is); 0 elsewhere (not annotated)."""
+    only where no object is); and as many short background strokes (at least two) away from the
+    objects: pieces of the skeleton of the background more than 5 pixels from any object, each
+    within 15 pixels of a random point of it. 0 elsewhere (not annotated)."""
     ids = np.unique(labels[labels > 0])
     out = np.zeros(labels.shape, np.uint8)
     if not ids.size:
@@ -60,6 +62,11 @@ def scribbles(labels: np.ndarray, rng: np.random.Generator, fraction: float = 0.
         out[skeletonize(obj)] = 2
         ring = ndi.binary_dilation(obj, iterations=4) & ~ndi.binary_dilation(obj, iterations=3)
         out[ring & (labels == 0)] = 1
+    far = skeletonize(ndi.distance_transform_edt(labels == 0) > 5)
+    ys, xs = np.nonzero(far)
+    yy, xx = np.ogrid[:labels.shape[0], :labels.shape[1]]
+    for j in rng.choice(ys.size, size=min(max(2, chosen.size), ys.size), replace=False):
+        out[far & ((yy - ys[j]) ** 2 + (xx - xs[j]) ** 2 <= 15 ** 2) & (out == 0)] = 1
     return out
 
 

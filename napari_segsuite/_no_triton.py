@@ -35,8 +35,11 @@ def triton_hidden() -> Iterator[None]:
 
 def import_segment_anything() -> ModuleType:
     """``import segment_anything``, with Triton kept out of the process (see the module docstring)."""
-    if "segment_anything" in sys.modules:
+    if sys.modules.get("segment_anything") is not None:
         return sys.modules["segment_anything"]
+    from .extras import require
+
+    require("sam", ("segment_anything",))
     with triton_hidden():
         return importlib.import_module("segment_anything")
 

@@ -330,10 +330,11 @@ def run_distributed(address: str, todo: list[int], args: list[tuple], finished, 
     RuntimeError
         When dask.distributed is not installed or the scheduler cannot be reached.
     """
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise RuntimeError("--scheduler needs dask.distributed: pip install distributed") from None
+    from .extras import require
+
+    require("distributed")
+    from distributed import Client, as_completed
+
     try:
         client = Client(address, timeout="5s")
     except OSError as e:

@@ -191,6 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except ModuleNotFoundError as e:  # an optional extra (torch for SAM and training) is not installed
+        from .extras import explain
+
+        hint = explain(e.name or "", "learn" if command in ("train", "predict") else "sam")
+        if hint is None:
+            raise
+        print(f"napari-segsuite: error: {command}: {hint}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as e:
         print(f"napari-segsuite: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -1,38 +1,43 @@
 """napari dock widgets (the only package that imports napari and Qt).
 
-One widget class per technique family, made by :func:`family_widget_class` and listed in
-``napari.yaml`` (npe2 needs importable names) and in the SegSuite dock's picker (``suite.TOOLS``);
-a test checks that every family of the catalog has one.
+One widget class per technique family (``families``), listed in ``napari.yaml`` and in the SegSuite
+dock's picker (``suite.TOOLS``); a test checks that every family of the catalog has one.
+
+Names are imported on first use (PEP 562): opening the Thresholding dock must not import torch,
+which only the SAM and learning docks need. Without their extra, those two names give a dock that
+says how to install it.
 """
 
-from napari.viewer import Viewer
+from __future__ import annotations
 
-from .family_widget import FamilyWidget
-from .learn_widget import LearnWidget
-from .project_widget import ProjectWidget
-from .sam_widget import SamWidget
-from .scoring_widget import ScoringWidget
-from .suite import SegSuiteWidget
+import importlib
+from typing import Any
 
-__all__ = [
-    "ClusteringWidget", "ContourWidget", "EdgesWidget", "FamilyWidget", "GraphWidget", "LearnWidget", "ProjectWidget",
-    "PostProcessingWidget", "RegionWidget", "SamWidget", "ScoringWidget", "SegSuiteWidget", "ThresholdingWidget", "family_widget_class",
-]
+from ..extras import missing
 
-
-def family_widget_class(class_name: str, family: str, doc: str) -> type[FamilyWidget]:
-    """A FamilyWidget subclass bound to one family, constructible by napari from the viewer."""
-
-    def __init__(self: FamilyWidget, napari_viewer: Viewer) -> None:
-        FamilyWidget.__init__(self, napari_viewer, family)
-
-    return type(class_name, (FamilyWidget,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
+_FAMILIES = ("ClusteringWidget", "ContourWidget", "EdgesWidget", "GraphWidget", "PostProcessingWidget",
+             "RegionWidget", "ThresholdingWidget", "family_widget_class")
+_MODULE_OF = {name: "families" for name in _FAMILIES} | {
+    "FamilyWidget": "family_widget", "LearnWidget": "learn_widget", "ProjectWidget": "project_widget",
+    "SamWidget": "sam_widget", "ScoringWidget": "scoring_widget", "SegSuiteWidget": "suite",
+}
+# docks that need an optional extra: without it, a dock saying how to add it stands in
+_NEEDS = {"SamWidget": ("Segment Anything", "sam", ("torch", "torchvision")),
+          "LearnWidget": ("Train a network", "learn", ("torch", "torchvision"))}
+__all__ = sorted(_MODULE_OF)
 
 
-ThresholdingWidget = family_widget_class("ThresholdingWidget", "Thresholding", "Global, multi-level Otsu and adaptive thresholds with live preview and histogram.")
-EdgesWidget = family_widget_class("EdgesWidget", "Edges", "Canny, Sobel/Prewitt/Scharr and Laplacian-of-Gaussian edges, as edge maps or regions.")
-ClusteringWidget = family_widget_class("ClusteringWidget", "Clustering", "K-means, mean shift, hierarchical and fuzzy c-means clustering.")
-GraphWidget = family_widget_class("GraphWidget", "Graph-based", "Felzenszwalb-Huttenlocher, SLIC superpixels, normalized cuts and RAG merging.")
-RegionWidget = family_widget_class("RegionWidget", "Region-based", "Split and merge, region growing, watershed and random walker (seeds from layers).")
-ContourWidget = family_widget_class("ContourWidget", "Active contours", "Chan-Vese and geodesic active contours (initial shapes from layers).")
-PostProcessingWidget = family_widget_class("PostProcessingWidget", "Post-processing", "Morphology, hole filling, small-object removal, splitting, connected components on a labels layer.")
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _NEEDS and missing(*_NEEDS[name][1:]):
+        from .missing_extra import missing_extra_widget
+
+        return missing_extra_widget(name, *_NEEDS[name])
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui import widgets
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from napari.layers import Labels
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -46,9 +44,8 @@ class TuningPanel(QWidget):
         self.run_button = widgets.PushButton(text="Run sweep")
         self.cancel_button = widgets.PushButton(text="Cancel")
         self.best_button = widgets.PushButton(text="Use best", enabled=False)
-        self.figure = Figure(figsize=(3.2, 2.4), tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(220)
+        self.figure: Any = None  # the plot, made by the first sweep (matplotlib loads then, not with the dock)
+        self.canvas: Any = None
         self.status = QLabel("Choose a ground-truth layer, a metric and the parameters to sweep.")
         self.status.setWordWrap(True)
 
@@ -59,7 +56,7 @@ class TuningPanel(QWidget):
         buttons = widgets.Container(layout="horizontal", labels=False, widgets=[self.run_button, self.cancel_button, self.best_button])
         layout.addWidget(buttons.native)
         layout.addWidget(self.status)
-        layout.addWidget(self.canvas)
+        self._layout = layout
 
         self.run_button.changed.connect(self.run)
         self.job = Job(self.run_button, self.cancel_button)
@@ -177,7 +174,19 @@ class TuningPanel(QWidget):
             self.family.form.set_values(self.result.best_params)
 
     # -- plot -------------------------------------------------------------------------------------
+    def _make_plot(self) -> None:
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3.2, 2.4), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(220)
+        self._layout.addWidget(self.canvas)
+
     def plot(self, result: SweepResult) -> None:
+        """Draw ``result``: score against one parameter, or a heat map over two."""
+        if self.figure is None:
+            self._make_plot()
         fig = self.figure
         fig.clear()
         fg = self.palette().color(self.foregroundRole()).name()

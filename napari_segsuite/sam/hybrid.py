@@ -15,7 +15,6 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..techniques.post import inner_distance
-from . import decoder as _dec
 
 __all__ = ["ObjectPrompt", "prompts_from_labels", "refine_labels"]
 
@@ -116,7 +115,9 @@ def refine_labels(
         if batched:  # SAM: the whole chunk through the decoder at once
             logits, iou = session.predict_batch(points=points, labels=None if points is None else np.ones((len(chunk), 1), int),
                                                 boxes=boxes, multimask=mode == "point")
-            got = [_dec.upsample_mask(lg[int(np.argmax(s))], emb.input_size, emb.original_size) for lg, s in zip(logits, iou)]
+            from .decoder import upsample_mask  # torch: the [sam] extra
+
+            got = [upsample_mask(lg[int(np.argmax(s))], emb.input_size, emb.original_size) for lg, s in zip(logits, iou)]
         else:
             try:
                 got = [session.predict(points=None if points is None else points[0], labels=None if points is None else [1],

@@ -38,7 +38,8 @@ from imageio.v3 import imread, imwrite
 from skimage.filters import threshold_otsu
 img = imread(sys.argv[1]); imwrite(sys.argv[2] + "/plain.png", ((img > threshold_otsu(img)) * 255).astype("uint8"))
 """
-CLI = "import sys; from napari_segsuite.cli import main; code = main(sys.argv[1:]); print('torch', 'torch' in sys.modules); sys.exit(code)"
+CLI = ("import sys, napari_segsuite; from napari_segsuite.cli import main; code = main(sys.argv[1:]); "
+       "print('torch', 'torch' in sys.modules); sys.exit(code)")
 APP = """
 import os, sys, time
 import napari
@@ -59,7 +60,8 @@ else:
         time.sleep(0.005)
     else:
         raise SystemExit("no preview within 120 s")
-print("torch", "torch" in sys.modules, flush=True)
+import napari_segsuite
+print("torch", "torch" in sys.modules, napari_segsuite.__file__, flush=True)
 os._exit(0)
 """
 
@@ -68,7 +70,8 @@ def _seconds(args: list[str], env: dict[str, str], repeat: int) -> tuple[float, 
     times, out = [], ""
     for _ in range(repeat):
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600)
+        done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600,
+                              cwd=tempfile.gettempdir())  # not a checkout's folder: `python -c` puts it first on sys.path
         times.append(time.perf_counter() - t0)
         if done.returncode:
             raise SystemExit(f"{args[:2]} failed:\n{done.stderr[-2000:]}")

@@ -155,11 +155,12 @@ def clustering(img, cdata, cinfo) -> None:
     except ImportError:
         print(f"{'cluster.fuzzy_cmeans c=4':30s} {ours:8.2f} ms (install scikit-fuzzy for the baseline)")
         return
-    from napari_segsuite.techniques.cluster import _fcm_step, _plus_plus, _unique_rows, fuzzy_cmeans_fit
+    from napari_segsuite.techniques._kmeans import plus_plus
+    from napari_segsuite.techniques.cluster import _fcm_step, _unique_rows, fuzzy_cmeans_fit
 
     # the same start for both: our k-means++ centres, given to scikit-fuzzy as the partition they imply
     x = (cdata.reshape(-1, 3) / 255.0).astype(np.float64)
-    start = _plus_plus(np.ascontiguousarray(x[np.random.default_rng(0).choice(len(x), 20000)].T, np.float32), 4, np.random.default_rng(0))
+    start = plus_plus(np.ascontiguousarray(x[np.random.default_rng(0).choice(len(x), 20000)].T, np.float32), 4, np.random.default_rng(0))
     u0 = np.empty((len(x), 4))
     _fcm_step(x, np.ones(len(x)), start.astype(np.float64), 2.0, u0)
     import time

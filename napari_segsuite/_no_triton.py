@@ -5,8 +5,10 @@ segment-anything imports torchvision, which imports ``torch._dynamo``; torch's o
 too. ``torch._dynamo`` imports Triton when it is installed (CUDA builds of torch ship it). Triton's
 bundled LLVM clashes with the LLVM that Mesa loads for napari's OpenGL canvas: importing Triton
 after a viewer exists kills the process with a segmentation fault. Neither SAM nor training here
-uses Triton (it serves ``torch.compile``), so the imports below hide it; torch then records that
-Triton is absent and does not try again.
+uses Triton (it serves ``torch.compile``), so the imports below hide it, only while they run.
+torch remembers what it found (``torch.utils._triton``'s cached ``has_triton*`` answers); those
+answers are forgotten on the way out, so another plugin in the same napari session that imports
+Triton, or asks torch whether it can, gets the true answer.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ def triton_hidden() -> Iterator[None]:
     finally:
         if hide and sys.modules.get("triton", 0) is None:
             del sys.modules["triton"]
+            _forget_torchs_triton_answers()
+
+
+def _forget_torchs_triton_answers() -> None:
+    """Clear the cached "is Triton there?" answers torch computed while it was hidden."""
+    found = sys.modules.get("torch.utils._triton")
+    for value in vars(found).values() if found is not None else ():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
 
 
 def import_segment_anything() -> ModuleType:

@@ -244,7 +244,7 @@ def markdown_table(techs: Sequence[Any]) -> str:
                 params.append(f"`{p.name}`")
         d = t.to_dict()
         output = f"{d['output']} ({d['label_kind']})" if d["output"] == "labels" else d["output"]
-        lines.append(f"| `{t.name}` — {t.summary} | {t.family} | {output} | {', '.join(params)} |")
+        lines.append(f"| `{t.name}`, `{t.func.__name__}()` — {t.summary} | {t.family} | {output} | {', '.join(params)} |")
     return "\n".join(lines)
 
 
@@ -560,7 +560,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .learn.store import load_model
     from .learn.technique import register_model
 
-    from .sam.device import resolve_device
+    from .device import resolve_device
 
     resolve_device(args.device)  # cuda:7 on a one-GPU machine fails here, not once per file
     model = load_model(args.model)

@@ -24,3 +24,24 @@ def test_sam_and_training_load_after_the_viewer_exists_without_crashing(make_nap
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "sam True" in out.stdout and "trained 1" in out.stdout
+
+
+def test_other_plugins_still_find_triton_after_ours_loaded():
+    """Triton is hidden only while our imports run; torch's cached answer is forgotten afterwards."""
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        import pytest
+
+        pytest.skip("Triton is not installed here (CPU-only torch)")
+    code = (
+        "from napari_segsuite._no_triton import import_segment_anything, import_torch_dynamo\n"
+        "import_torch_dynamo(); import_segment_anything()\n"
+        "from napari_segsuite.learn import models\n"
+        "import torch.utils._triton as t\n"
+        "print('torch sees triton:', t.has_triton_package())\n"
+        "import triton; print('imported', triton.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "torch sees triton: True" in out.stdout and "imported triton" in out.stdout

@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QLabel, QListWidget, QProgressBar, QWidget
 from superqt import QCollapsible
 
 from ..labels import ClassInfo, labels_metadata
-from ..sam.device import available_devices
+from ..device import available_devices
 from .fit import fit_width
 from .layers import commit_labels, displayed_index, layer_choices, read_slice, reset_keeping_value, scrolling_content, segsuite_metadata
 from .jobs import describe_error, start_worker

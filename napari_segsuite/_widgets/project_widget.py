@@ -58,7 +58,7 @@ class ProjectWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.project: Project | None = None
-        self.sam_widget: Any = None  # the Segment Anything dock, when docked (set by the app)
+        self.sam_widget: Any = None  # the Segment Anything tool, when the SegSuite panel holds one (else found)
         self.dirty = False
         self._edits = 0  # paint strokes and data changes so far: an autosave clears `dirty` only if none came since
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsuite-project-save")
@@ -318,10 +318,22 @@ class ProjectWidget(QWidget):
         super().closeEvent(event)
 
     # -- SAM ------------------------------------------------------------------------------------
+    def _docked_sam(self) -> Any:
+        """The Segment Anything dock opened on its own (Plugins menu) in this viewer's window, or the
+        SAM tool of a SegSuite panel there; None when there is none (nothing to embed with)."""
+        docks = getattr(getattr(self.viewer, "window", None), "dock_widgets", None) or {}
+        for widget in list(docks.values()):
+            tools = getattr(widget, "tools", None)
+            candidates = [widget, *(tools.values() if isinstance(tools, dict) else ())]
+            for w in candidates:  # duck-typed: importing the SAM dock's class would import torch
+                if w is not self and hasattr(w, "session") and hasattr(w, "embedding_ready"):
+                    return w
+        return None
+
     def _precompute_next(self, index: int | None = None, waited: int = 0) -> None:
         """Embed the next image in the background when the SAM dock has a SAM model, once the dock's
         own embedding of the shown image is ready (that one comes first)."""
-        p, sam = self.project, self.sam_widget
+        p, sam = self.project, self.sam_widget or self._docked_sam()
         index = p.index if index is None else index
         session = getattr(sam, "session", None)
         if session is None or getattr(session, "backend", "") != "sam" or index != p.index or index + 1 >= len(p):

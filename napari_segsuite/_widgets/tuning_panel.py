@@ -3,7 +3,7 @@ plot score against parameter, and set the best parameters."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from magicgui import widgets
@@ -15,8 +15,6 @@ from ..tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
 from .jobs import Job, start_worker
 from .layers import displayed_slice, layer_choices, reset_keeping_value, spatial_shape
 
-if TYPE_CHECKING:
-    from .family_widget import FamilyWidget
 
 __all__ = ["TuningPanel"]
 
@@ -26,7 +24,9 @@ NONE = "(none)"
 class TuningPanel(QWidget):
     """Grid search over the current technique's parameters, scored on the displayed slice."""
 
-    def __init__(self, family: FamilyWidget) -> None:
+    def __init__(self, family: Any) -> None:
+        """``family``: the FamilyWidget that holds this panel (its viewer, technique, forms and
+        preview layer are read; it imports this module, not the other way round)."""
         super().__init__()
         self.family = family
         self.result: SweepResult | None = None

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..sam.device import resolve_device
+from ..device import resolve_device
 from .data import image_channels, normalize, with_contrast
 from .models import NetConfig, size_multiple
 from .predict import inference_network, predict_probabilities

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..sam.device import resolve_device
+from ..device import resolve_device
 from .data import Example, PatchSampler, image_channels, normalize, split_validation, with_contrast
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple

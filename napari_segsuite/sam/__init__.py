@@ -11,10 +11,10 @@ import importlib
 from typing import Any
 
 _MODULE_OF = {
-    "available_devices": "device", "resolve_device": "device", "ClassicalSession": "fallback",
-    "image_hash": "image", "to_sam_rgb": "image", "Embedding": "session", "Prediction": "session",
-    "SamSession": "session",
-} | {name: "registry" for name in ("REGISTRY", "CheckpointError", "ModelSpec", "checkpoint_path", "download",
+    "available_devices": "..device", "resolve_device": "..device", "ClassicalSession": ".fallback",
+    "image_hash": ".image", "to_sam_rgb": ".image", "Embedding": ".session", "Prediction": ".session",
+    "SamSession": ".session",
+} | {name: ".registry" for name in ("REGISTRY", "CheckpointError", "ModelSpec", "checkpoint_path", "download",
                                     "load_model", "models_dir")}
 __all__ = sorted(_MODULE_OF)
 
@@ -22,7 +22,7 @@ __all__ = sorted(_MODULE_OF)
 def __getattr__(name: str) -> Any:
     if name not in _MODULE_OF:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
     globals()[name] = value
     return value
 

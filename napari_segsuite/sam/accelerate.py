@@ -12,7 +12,9 @@ kernels cannot take as a dense mask without losing their speed. Two ways to pass
   kernel on CUDA). The value is zero-padded to the same width, which the flash kernel needs.
 - ``relpos="mask"``: the bias as a dense additive mask (a little slower on CUDA; kept to compare).
 
-``SamSession(fast=True)`` uses the folded form on every device (benchmarks/sam_encoder.py measures
+``with sdpa_attention(encoder):`` does so only while inside: on leaving, every block is as it was.
+``SamSession`` uses it around each of its encoder runs, so a model a caller passes in is never
+left changed. ``SamSession(fast=True)`` uses the folded form on every device (benchmarks/sam_encoder.py measures
 both on CUDA: on an H100 the folded form with bf16 autocast is 3.2x faster than stock fp32 for
 vit_b, 5.4x for vit_h). On CUDA the session also replays the encoder as a CUDA graph
 (:class:`GraphedEncoder`): 5.2x and 5.8x.
@@ -21,12 +23,14 @@ vit_b, 5.4x for vit_h). On CUDA the session also replays the encoder as a CUDA g
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["GraphedEncoder", "use_sdpa", "use_stock_attention"]
+__all__ = ["GraphedEncoder", "sdpa_attention", "use_sdpa", "use_stock_attention"]
 
 
 def _rel_pos_table(rel_pos: torch.Tensor, size: int) -> torch.Tensor:
@@ -112,6 +116,22 @@ def use_stock_attention(encoder: torch.nn.Module) -> int:
         vars(attn).pop("forward", None)
         vars(attn).pop("_relpos", None)
     return len(blocks)
+
+
+@contextmanager
+def sdpa_attention(encoder: torch.nn.Module, relpos: Literal["folded", "mask"] | None = "folded") -> Iterator[int]:
+    """While inside, every attention block of ``encoder`` runs through SDPA (``relpos`` as in
+    :func:`use_sdpa`; None: segment-anything's own forward); on leaving, each block's forward is
+    what it was before. Yields the number of blocks."""
+    blocks = _attention_blocks(encoder)
+    before = [{k: vars(attn)[k] for k in ("forward", "_relpos") if k in vars(attn)} for attn in blocks]
+    try:
+        yield use_sdpa(encoder, relpos) if relpos else use_stock_attention(encoder)
+    finally:
+        for attn, saved in zip(blocks, before):
+            for key in ("forward", "_relpos"):
+                vars(attn).pop(key, None)
+            vars(attn).update(saved)
 
 
 class GraphedEncoder:

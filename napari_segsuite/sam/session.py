@@ -19,7 +19,8 @@ equal to stock to 1e-6 in fp32, 1.3x faster on a 2-core CPU), and on CUDA runs t
 bf16 autocast, captured once as a CUDA graph and replayed (``cuda_graph``, on with ``fast``):
 5.2x (vit_b) and 5.7x (vit_h) faster than stock fp32 on an H100, 3.3x and 5.3x without the graph
 (benchmarks/sam_encoder.py). ``sdpa`` overrides the attention choice alone. A model passed in is
-used in place, not copied, so its attention blocks are switched too (same outputs).
+used in place, not copied: its attention is switched only while the session runs the encoder and
+is left as it was.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import torch
 
 from ..io.atomic import atomic_write
 from . import decoder as _dec
-from .device import resolve_device
+from ..device import resolve_device
 from .image import image_hash, resize_longest_side, resized_shape, to_sam_rgb
 from .registry import checkpoint_path, file_sha256, load_model
 
@@ -176,10 +177,7 @@ class SamSession:
         self.current: Embedding | None = None
         self._memory: OrderedDict[str, Embedding] = OrderedDict()  # image hash -> embedding (one model per session)
         self._lock = threading.RLock()
-        from .accelerate import use_sdpa, use_stock_attention
-
-        # a model passed in is used in place (not copied): its attention is set either way
-        (use_sdpa if (fast if sdpa is None else sdpa) else use_stock_attention)(self.model.image_encoder)
+        self.sdpa = fast if sdpa is None else bool(sdpa)  # the attention of this session's encoder runs
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -257,8 +255,15 @@ class SamSession:
 
     @torch.inference_mode()
     def _run_encoder(self, resized: np.ndarray) -> torch.Tensor:
+        from .accelerate import sdpa_attention
+
         x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         x = self.model.preprocess(x)
+        # only while it runs: a model passed in is used in place and must come back unchanged
+        with sdpa_attention(self.model.image_encoder, "folded" if self.sdpa else None):
+            return self._encoder_output(x)
+
+    def _encoder_output(self, x: torch.Tensor) -> torch.Tensor:
         if self.device.type == "cuda" and self.fast:
             graphed = self._captured_encoder()
             if graphed is not None:

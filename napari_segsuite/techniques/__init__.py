@@ -2,12 +2,16 @@
 
 ``CATALOG`` maps a stable name (``"threshold.global"``) to a :class:`Technique`; widgets, the CLI,
 presets, tests and benchmarks are all generated from it. Import a family module to register it.
+
+Each technique is also a plain function here, with its real signature and documentation
+(:mod:`._functions`): ``from napari_segsuite.techniques import felzenszwalb``.
 """
 
 from __future__ import annotations
 
 from . import cluster, contour, edges, graph, post, region, threshold  # noqa: F401  (register the families)
 from ._catalog import CATALOG, Cancelled, MissingInput, Param, Range, Result, SegsuiteWarning, Technique, When, technique
+from ._functions import FUNCTIONS
 from ._image import ImageInfo, check_image, guess_channel_axis, intensity_histogram, prepare_slice, to_gray
 
 __all__ = [
@@ -29,7 +33,9 @@ __all__ = [
     "prepare_slice",
     "technique",
     "to_gray",
+    *FUNCTIONS,
 ]
+globals().update(FUNCTIONS)  # global_threshold, multiotsu, ..., felzenszwalb, ...: one per technique
 
 LOADERS = "napari_segsuite.technique_loaders"  # entry-point group: name "learn" finds "learn.<name>"
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..labels import LabelKind
 from ._blas import one_blas_thread
+from ._functions import public_function
 from .cancel import Cancelled, cancellable
 from ._image import ImageInfo, check_image, check_input, guess_channel_axis, iter_slices, prepare_slice, slice_input
 
@@ -467,6 +468,9 @@ def technique(
     int, or a function of the validated parameters returning one, or None for settings that make
     the result depend on the whole image). Local techniques can run in overlapping tiles
     (:mod:`napari_segsuite.tiles`) with the same result as on the whole image.
+
+    The decorated name becomes the technique's public function (:mod:`._functions`): the slice
+    function itself is ``CATALOG[name].func``.
     """
     if not callable(output) and output not in ("labels", "image"):
         raise ValueError(f"output must be 'labels', 'image' or a function of the parameters, got {output!r}")
@@ -494,7 +498,7 @@ def technique(
             inputs=inputs,
             overlap=overlap,
         )
-        return func
+        return public_function(CATALOG[name])  # the module's name becomes a function a user can call
 
     return register
 

@@ -113,6 +113,25 @@ def test_the_next_image_is_embedded_for_sam_in_the_background(make_napari_viewer
     qtbot.waitUntil(lambda: session.has_embedding(read_image(folder / "im2.png")), timeout=30_000)
 
 
+def test_the_project_finds_a_sam_dock_opened_on_its_own(make_napari_viewer, folder, tiny_sam, qtbot, settled):
+    """Opened one by one from the Plugins menu (no SegSuite panel to wire them), the project dock
+    still embeds the next image with the SAM dock's model."""
+    from napari_segsuite._widgets import SamWidget
+    from napari_segsuite.sam import SamSession
+
+    viewer, w = _dock(make_napari_viewer)
+    sam = SamWidget(viewer)
+    viewer.window.add_dock_widget(sam, name="Segment Anything")
+    session = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    sam.use_session(session)
+    assert w.sam_widget is None and w._docked_sam() is sam
+    w.autosave.value = 0
+    w.open(folder)
+    settled(w)
+    qtbot.waitUntil(lambda: session.has_embedding(read_image(folder / "im1.png")), timeout=30_000)
+    qtbot.waitUntil(lambda: not w._precompute.is_running, timeout=30_000)
+
+
 def test_autosave_writes_in_the_background_and_the_newest_labels_win(make_napari_viewer, folder, qtbot, monkeypatch, settled):
     """A slow write (a large mask takes a second to compress) leaves the UI free; painting goes on
     meanwhile, and Save now, asked while the autosave is still writing, writes the newer labels

@@ -248,7 +248,7 @@ def test_bad_options_are_refused_before_any_file(argv, message, capsys):
 def test_a_gpu_that_is_not_there_is_refused_once(tmp_path, capsys):
     import torch
 
-    from napari_segsuite.sam.device import resolve_device
+    from napari_segsuite.device import resolve_device
 
     with pytest.raises(RuntimeError, match=r"cuda:7|no usable NVIDIA GPU"):
         resolve_device(f"cuda:{torch.cuda.device_count() + 7}")

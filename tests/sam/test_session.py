@@ -334,19 +334,23 @@ def test_sdpa_attention_matches_stock_on_any_window(relpos, size):
         use_sdpa(holder, "dense")
 
 
-def test_session_encoder_uses_folded_sdpa_and_matches_stock(tiny_sam):
+def test_session_encoder_uses_folded_sdpa_and_matches_stock(tiny_sam, monkeypatch):
     """fast=True routes attention through SDPA (the embedding is the stock one); fast=False does not."""
     import copy
 
-    from napari_segsuite.sam.accelerate import _sdpa_forward
+    from napari_segsuite.sam import accelerate
 
     img = _image()
     fast = SamSession(copy.deepcopy(tiny_sam), device="cpu", cache_dir=False)
     slow = SamSession(copy.deepcopy(tiny_sam), device="cpu", cache_dir=False, fast=False)
-    attn_fast, attn_slow = fast.model.image_encoder.blocks[0].attn, slow.model.image_encoder.blocks[0].attn
-    assert attn_fast.forward.__func__ is _sdpa_forward and "forward" not in vars(attn_slow)
+    seen = []
+    original = accelerate._sdpa_forward
+    monkeypatch.setattr(accelerate, "_sdpa_forward", lambda attn, x: seen.append(attn) or original(attn, x))
     a, b = fast.set_image(img), slow.set_image(img)
+    assert seen == [fast.model.image_encoder.blocks[0].attn], "only the fast session's encoder ran through SDPA"
     torch.testing.assert_close(a.features, b.features, atol=1e-4, rtol=1e-4)
+    for session in (fast, slow):  # the models given are left as they came: no instance forward
+        assert not {"forward", "_relpos"} & set(vars(session.model.image_encoder.blocks[0].attn))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")

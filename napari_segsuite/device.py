@@ -1,4 +1,4 @@
-"""Device choice for SAM: "auto" is CUDA, then Apple's MPS, then the CPU."""
+"""Torch device choice for SAM and for training: "auto" is CUDA, then Apple's MPS, then the CPU."""
 
 from __future__ import annotations
 

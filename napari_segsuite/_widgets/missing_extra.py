@@ -19,9 +19,10 @@ def missing_extra_widget(class_name: str, tool: str, extra: str, modules: tuple[
         QWidget.__init__(self)
         self.setObjectName(class_name)
         line = install_line(extra)
-        text = QLabel(f"<b>{tool}</b> needs {', '.join(missing(extra, modules)) or 'packages'} that this install lacks "
-                      f"({EXTRAS[extra][0]} is an optional part of napari-segsuite). Add it with:"
-                      f"<pre>{line}</pre>then restart napari.")
+        absent = missing(extra, modules) or list(modules)
+        names = " and ".join([", ".join(absent[:-1]), absent[-1]] if len(absent) > 1 else absent)
+        text = QLabel(f"<b>{tool}</b> needs {names}, which this install lacks: they come with the optional "
+                      f"[{extra}] extra ({EXTRAS[extra][0]}). Add it with:<pre>{line}</pre>then restart napari.")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         copy = QPushButton("Copy the command")

@@ -23,7 +23,7 @@ import numpy as np
 from .atomic import atomic_write
 from .limits import check_pixels
 
-__all__ = ["CocoFile", "labels_to_annotations", "load_coco", "read_coco", "rle_decode", "rle_encode", "write_coco"]
+__all__ = ["CocoFile", "fill_polygon", "labels_to_annotations", "load_coco", "read_coco", "rle_decode", "rle_encode", "write_coco"]
 
 
 def _counts(mask: np.ndarray) -> list[int]:
@@ -110,23 +110,61 @@ def _polygons(mask: np.ndarray) -> list[list[float]]:
 
 
 def _fill_polygons(polygons: list[list[float]], h: int, w: int) -> np.ndarray:
-    """Pixels whose centre lies inside any polygon (COCO coordinates: pixel (r, c) spans [c, c + 1] x
-    [r, r + 1]); within 2 % IoU of pycocotools' rasteriser on the COCO sample, on average."""
-    from matplotlib.path import Path as MplPath
-
+    """The union of ``polygons`` rasterised exactly as COCO does (``pycocotools.mask.frPyObjects``
+    then ``decode``: pixel-equal, tests/io/test_coco.py), with no pycocotools needed."""
     out = np.zeros((h, w), bool)
     for poly in polygons:
-        p = np.asarray(poly, float).reshape(-1, 2)
-        if len(p) < 3:
-            continue
-        x0, y0 = np.maximum(np.floor(p.min(0)).astype(int), 0)
-        x1, y1 = np.minimum(np.ceil(p.max(0)).astype(int), [w, h])
-        if x1 <= x0 or y1 <= y0:
-            continue
-        yy, xx = np.mgrid[y0:y1, x0:x1]
-        inside = MplPath(p).contains_points(np.c_[xx.ravel() + 0.5, yy.ravel() + 0.5]).reshape(yy.shape)
-        out[y0:y1, x0:x1] |= inside
+        if len(poly) >= 6:
+            out |= fill_polygon(poly, h, w)
     return out
+
+
+def fill_polygon(polygon: list[float] | np.ndarray, h: int, w: int) -> np.ndarray:
+    """Rasterise one COCO polygon ``[x0, y0, x1, y1, ...]`` into an ``(h, w)`` bool mask, pixel for
+    pixel as pycocotools' ``rleFrPoly`` does.
+
+    The outline is walked on a grid 5x finer than the pixels; where it crosses a pixel column's
+    centre line, the pixel below the crossing toggles inside/outside, column by column (COCO's
+    column-major run-length order).
+
+    Parameters
+    ----------
+    polygon : sequence of float
+        Vertex coordinates, x then y, in COCO's convention (pixel (r, c) spans [c, c + 1] x [r, r + 1]).
+    h, w : int
+        The image's height and width.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool mask of shape ``(h, w)``.
+    """
+    scale = 5.0
+    xy = np.asarray(polygon, float).reshape(-1, 2)
+    x = np.append(np.trunc(scale * xy[:, 0] + 0.5), np.trunc(scale * xy[0, 0] + 0.5)).astype(np.int64)  # C's (int)
+    y = np.append(np.trunc(scale * xy[:, 1] + 0.5), np.trunc(scale * xy[0, 1] + 0.5)).astype(np.int64)
+    us, vs = [], []
+    for j in range(len(xy)):  # dense points along each edge, stepping along its longer axis
+        xs, xe, ys, ye = x[j], x[j + 1], y[j], y[j + 1]
+        dx, dy = abs(xe - xs), abs(ye - ys)
+        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+        if flip:
+            xs, xe, ys, ye = xe, xs, ye, ys
+        if dx >= dy:
+            t = dx - np.arange(dx + 1) if flip else np.arange(dx + 1)
+            us.append(t + xs)
+            vs.append(np.trunc(ys + ((ye - ys) / dx if dx else 0.0) * t + 0.5).astype(np.int64))
+        else:
+            t = dy - np.arange(dy + 1) if flip else np.arange(dy + 1)
+            vs.append(t + ys)
+            us.append(np.trunc(xs + (xe - xs) / dy * t + 0.5).astype(np.int64))
+    u, v = np.concatenate(us), np.concatenate(vs)
+    j = np.nonzero(u[1:] != u[:-1])[0] + 1  # where the outline moves to another fine column
+    xd = (np.where(u[j] < u[j - 1], u[j], u[j] - 1) + 0.5) / scale - 0.5
+    keep = (np.floor(xd) == xd) & (xd >= 0) & (xd <= w - 1)  # crossings of a pixel centre line
+    yd = np.ceil(np.clip((np.minimum(v[j], v[j - 1]) + 0.5) / scale - 0.5, 0, h))
+    toggles = np.bincount(xd[keep].astype(np.int64) * h + yd[keep].astype(np.int64), minlength=h * w + 1)[:h * w]
+    return (np.cumsum(toggles) % 2).astype(bool).reshape(w, h).T
 
 
 def labels_to_annotations(labels: np.ndarray, *, image_id: int, categories: dict[int, int] | int = 1,

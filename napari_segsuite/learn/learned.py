@@ -82,14 +82,22 @@ class LearnedModel:
         none as a rule (:func:`.targets.has_holes`; False for older models)."""
         return bool(self.info.get("fill_holes", False))
 
+    @property
+    def split_h(self) -> float | None:
+        """Instance models: touching objects are split at distance peaks this deep (chosen on the
+        held-out images, :func:`.validation.choose_split`); None (older models): not split."""
+        value = self.info.get("split_h")
+        return None if value is None else float(value)
+
     def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int | None = None,
                 **kwargs: Any) -> np.ndarray:
         """Label image of one 2D image: class ids (semantic) or instance ids (instance); instance
-        objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped and their
-        holes filled when :attr:`fills_holes`."""
+        objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped, their
+        holes filled when :attr:`fills_holes`, and touching ones split at :attr:`split_h`."""
         prob = self.probabilities(image, channel_axis, **kwargs)
         size = self.min_object_size if min_size is None else min_size
-        return to_labels(prob, self.config.task, self.config.class_ids, min_size=size, fill_holes=self.fills_holes)
+        return to_labels(prob, self.config.task, self.config.class_ids, min_size=size, fill_holes=self.fills_holes,
+                         split_h=self.split_h)
 
     def forget_inference(self) -> None:
         """Drop the cached inference copy (after the weights change)."""

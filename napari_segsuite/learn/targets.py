@@ -10,7 +10,10 @@ unlabelled, so sparse scribbles train as well as full masks.
   at prediction the interiors seed a watershed that grows over the predicted foreground (where
   background is less likely than not), holes in it are filled unless the annotations have holes
   (:func:`has_holes`), and objects smaller than nearly all annotated ones
-  (:func:`min_object_size`) are dropped as noise.
+  (:func:`min_object_size`) are dropped as noise. Touching objects whose interiors still touch are
+  split where the interior's (smoothed) distance to its edge has more than one peak of height
+  ``split_h`` (chosen per model on its validation images, :data:`SPLIT_CANDIDATES`): on saved
+  DSB2018 probabilities of three folds this raised instance F1@0.5 by 0.04 to 0.05.
   On DSB2018 (fold 0 of the five-fold benchmark, one training run each), the two-pixel rim raised
   instance F1@0.5 from 0.651 to 0.680 and foreground Dice from 0.803 to 0.825 over a one-pixel rim.
 """
@@ -21,11 +24,13 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = [
-    "IGNORE", "class_ids_of", "has_holes", "instance_target", "instances_from_probabilities", "min_object_size",
-    "semantic_target", "to_labels",
+    "DEFAULT_SPLIT", "IGNORE", "SPLIT_CANDIDATES", "class_ids_of", "has_holes", "instance_target", "instances_from_probabilities", "min_object_size",
+    "semantic_target", "split_seeds", "to_labels",
 ]
 
 IGNORE = -1
+SPLIT_CANDIDATES = (None, 1.0, 1.5, 2.0, 3.0)  # peak heights (pixels) that split an interior; None: never
+DEFAULT_SPLIT = 1.5  # when no validation images choose one (the middle of what three DSB2018 folds preferred)
 
 
 def class_ids_of(labels: list[np.ndarray], *, sparse: bool) -> tuple[int, ...]:
@@ -95,13 +100,16 @@ def has_holes(labels: list[np.ndarray]) -> bool:
     return total > 0 and holed >= 0.01 * total
 
 
-def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0, fill_holes: bool = False) -> np.ndarray:
+def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0, fill_holes: bool = False,
+                                 split_h: float | None = None) -> np.ndarray:
     """Instance labels from ``(3, H, W)`` probabilities (background, interior, boundary).
 
-    Seeds are the connected regions where "interior" is the most likely class; a watershed on
-    -p_interior grows them over the foreground: where background is less likely than not (interior
-    and boundary together outweigh it, even when neither alone does), with its holes filled when
-    ``fill_holes``. Objects below ``min_size`` pixels are removed.
+    Seeds are the connected regions where "interior" is the most likely class, each split at the
+    peaks of its distance map that stand ``split_h`` pixels above their surroundings
+    (:func:`split_seeds`; None: not split); a watershed grows them over the foreground: where
+    background is less likely than not (interior and boundary together outweigh it, even when
+    neither alone does), with its holes filled when ``fill_holes``. Objects below ``min_size``
+    pixels are removed.
     """
     from skimage.segmentation import watershed
 
@@ -109,10 +117,10 @@ def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0, fill_ho
     foreground = prob[0] < 0.5
     if fill_holes:
         foreground = ndi.binary_fill_holes(foreground)
-    seeds, n = ndi.label(interior)
+    seeds, n, depth = split_seeds(interior, split_h)
     if n == 0:
         return np.zeros(prob.shape[1:], np.int32)
-    out = watershed(-prob[1], seeds, mask=foreground | (seeds > 0)).astype(np.int32)
+    out = watershed(-(prob[1] + depth), seeds, mask=foreground | (seeds > 0)).astype(np.int32)
     if min_size > 0:
         sizes = np.bincount(out.ravel())
         small = sizes < min_size
@@ -126,11 +134,30 @@ def instances_from_probabilities(prob: np.ndarray, *, min_size: int = 0, fill_ho
     return out
 
 
+def split_seeds(interior: np.ndarray, split_h: float | None) -> tuple[np.ndarray, int, np.ndarray | float]:
+    """Watershed seeds from an interior mask: its connected regions, or with ``split_h`` one seed
+    per peak of the Gaussian-smoothed (sigma 1) distance to the region's edge that stands at least
+    ``split_h`` above the saddle to any higher peak (an h-maximum), so two nuclei whose interiors
+    touch through a neck get a seed each. Returns (seeds, count, the smoothed distance or 0)."""
+    regions, n = ndi.label(interior)
+    if split_h is None or n == 0:
+        return regions, n, 0.0
+    from skimage.morphology import h_maxima
+
+    depth = ndi.gaussian_filter(ndi.distance_transform_edt(interior), 1.0)
+    seeds, k = ndi.label(h_maxima(depth, split_h).astype(bool) & interior)
+    seeded = np.zeros(n + 1, bool)
+    seeded[regions[seeds > 0]] = True
+    rest, m = ndi.label(interior & ~seeded[regions])  # regions too thin for a peak keep their own seed
+    seeds[rest > 0] = rest[rest > 0] + k
+    return seeds, k + m, depth
+
+
 def to_labels(prob: np.ndarray, task: str, class_ids: tuple[int, ...], *, min_size: int = 0,
-              fill_holes: bool = False) -> np.ndarray:
+              fill_holes: bool = False, split_h: float | None = None) -> np.ndarray:
     """Label image from ``(n_outputs, H, W)`` probabilities: class ids (semantic) or instances."""
     if task == "instance":
-        return instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes)
+        return instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes, split_h=split_h)
     ids = np.asarray(class_ids)
     dtype = np.uint8 if ids.min() >= 0 and ids.max() < 256 else np.int32
     return ids[np.argmax(prob, axis=0)].astype(dtype)

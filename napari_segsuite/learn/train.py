@@ -28,8 +28,8 @@ from ..device import resolve_device
 from .data import Example, PatchSampler, image_channels, normalize, split_validation, with_contrast
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple
-from .targets import IGNORE, class_ids_of, has_holes, instance_target, min_object_size, semantic_target
-from .validation import refresh_batch_norm, score_images
+from .targets import DEFAULT_SPLIT, IGNORE, class_ids_of, has_holes, instance_target, min_object_size, semantic_target
+from .validation import choose_split, refresh_batch_norm, score_images
 
 __all__ = ["MIN_LABELLED", "TrainConfig", "iter_train", "prepare_examples", "train"]
 
@@ -267,6 +267,14 @@ def iter_train(
     final = build_network(net_config)
     final.load_state_dict(best_state)
     f1 = best_record.get("val_f1", np.nan)  # NaN: a semantic model, or no held-out objects
+    split = {}
+    if task == "instance":  # how deep a distance peak splits touching objects: chosen on the held-out images
+        split_h, split_f1 = DEFAULT_SPLIT, {}
+        if np.isfinite(f1):
+            split_h, split_f1 = choose_split(final.to(device), val_set, net_config, device, min_size=min_size,
+                                             fill_holes=fill_holes)
+            final.cpu()
+        split = {"split_h": split_h, "split_f1": split_f1}
     info = {
         "stopped": stop,
         "best_epoch": best_epoch,
@@ -275,6 +283,7 @@ def iter_train(
         "selected_by": ("instance F1@0.5" if np.isfinite(f1) else "validation Dice") if val_set else "training loss",
         "labelled_pixels": sum(e.labelled for e in examples),
         **({"min_object_size": min_size, "fill_holes": fill_holes} if task == "instance" else {}),
+        **split,
         "images": len(examples),
         "validation_images": len(val_set),
         "sparse": sparse,
@@ -318,4 +327,4 @@ def _follow(averaged: torch.nn.Module, net: torch.nn.Module, step: int) -> None:
 def _validate(net: torch.nn.Module, val_set: list[Example], config: NetConfig, device: torch.device,
               sampler: PatchSampler, batch_size: int, min_size: int, fill_holes: bool) -> dict[str, float]:
     refresh_batch_norm(net, sampler, batch_size, device)
-    return score_images(net, val_set, config, device, min_size=min_size, fill_holes=fill_holes)
+    return score_images(net, val_set, config, device, min_size=min_size, fill_holes=fill_holes, split_h=DEFAULT_SPLIT)

@@ -13,7 +13,8 @@ from one epoch to the next and pick the epoch-2 weights (issue 23):
 Now each epoch recomputes the batch-norm statistics over fresh patches of every kind
 (:func:`refresh_batch_norm`), and :func:`score_images` gives per-image means of foreground Dice
 (mean class Dice for semantic models) and, for instance models, instance F1 at IoU 0.5, which
-selects the epoch kept.
+selects the epoch kept. With the kept weights, :func:`choose_split` then picks how deep a distance
+peak must be to split touching objects, on the same held-out images.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import torch
 from .data import Example, PatchSampler
 from .models import NetConfig, size_multiple
 from .predict import predict_probabilities
-from .targets import IGNORE, instances_from_probabilities
+from .targets import IGNORE, SPLIT_CANDIDATES, instances_from_probabilities
 
-__all__ = ["class_dice", "refresh_batch_norm", "score_images"]
+__all__ = ["choose_split", "class_dice", "refresh_batch_norm", "score_images"]
 
 
 def class_dice(prob: np.ndarray, target: np.ndarray, *, foreground: bool = False) -> float:
@@ -73,11 +74,11 @@ def refresh_batch_norm(net: torch.nn.Module, sampler: PatchSampler, batch_size: 
 
 
 def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetConfig, device: torch.device, *,
-                 min_size: int = 0, fill_holes: bool = False) -> dict[str, float]:
+                 min_size: int = 0, fill_holes: bool = False, split_h: float | None = None) -> dict[str, float]:
     """Per-image means over ``examples``: ``dice`` (foreground Dice for instance models, mean class
     Dice for semantic ones) and, for instance models whose examples keep their object labels,
     ``f1`` (instance F1 at IoU 0.5 after the same watershed as prediction, dropping objects below
-``min_size`` pixels and filling holes when ``fill_holes``); ``score`` is the one
+``min_size`` pixels, filling holes when ``fill_holes`` and splitting at ``split_h``); ``score`` is the one
     that selects epochs (``f1`` when there is one, else ``dice``)."""
     from ..metrics import score
 
@@ -88,8 +89,27 @@ def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetC
         prob = predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512)
         dice.append(class_dice(prob, e.target, foreground=instance))
         if instance and e.objects is not None:
-            pred = instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes)
+            pred = instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes, split_h=split_h)
             f1.append(score(pred, e.objects, kind="instance").summary.get("f1@0.5", 0.0))
     out = {"dice": float(np.mean(dice)) if dice else float("nan"), "f1": float(np.mean(f1)) if f1 else float("nan")}
     out["score"] = out["f1"] if f1 else out["dice"]
     return out
+
+
+def choose_split(net: torch.nn.Module, examples: Sequence[Example], config: NetConfig, device: torch.device, *,
+                 min_size: int = 0, fill_holes: bool = False) -> tuple[float | None, dict[str, float]]:
+    """The ``split_h`` of :data:`.targets.SPLIT_CANDIDATES` with the best mean instance F1@0.5 on
+    ``examples`` (held-out images with their objects); a tie keeps the earlier candidate (None, no
+    split, first). Returns it and every candidate's F1 (keyed by its text)."""
+    from ..metrics import score
+
+    net.eval()
+    probs = [(predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512),
+              e.objects) for e in examples if e.objects is not None]
+    f1 = {}
+    for h in SPLIT_CANDIDATES:
+        f1[str(h)] = float(np.mean([score(instances_from_probabilities(p, min_size=min_size, fill_holes=fill_holes,
+                                                                       split_h=h), objects, kind="instance")
+                                     .summary.get("f1@0.5", 0.0) for p, objects in probs]))
+    best = max(SPLIT_CANDIDATES, key=lambda h: (f1[str(h)], -SPLIT_CANDIDATES.index(h)))
+    return best, f1

@@ -18,6 +18,8 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 
+from .region import conditional_entropies, contingency
+
 __all__ = ["THRESHOLDS", "adapted_rand", "instance_metrics", "iou_matrix", "match_objects", "panoptic_quality", "split_voi"]
 
 THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
@@ -134,28 +136,18 @@ def panoptic_quality(
     return {"summary": mean, "per_class": per_class}
 
 
-def _compact(a: np.ndarray) -> np.ndarray:
-    """Flat labels renumbered 0..K-1 when their values are sparse (tables sized by the largest
-    label would cost what the label's value says, not what the pixels hold); as they are otherwise."""
-    if a.size and int(a.max()) > max(65535, 2 * a.size):
-        return np.unique(a, return_inverse=True)[1].ravel()
-    return a
-
-
 def adapted_rand(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]:
     """Adapted Rand error, precision and recall, as ``skimage.metrics.adapted_rand_error``
-    (true background ignored)."""
+    (true background ignored), from :func:`.region.contingency` (no allocation by label value)."""
     g = np.asarray(gt).ravel()
-    p = np.asarray(pred).ravel()
     keep = g != 0
-    g, p = _compact(g[keep]), _compact(p[keep])
-    if g.size == 0:
+    if not keep.any():
         return float("nan"), float("nan"), float("nan")
-    n = sparse.coo_matrix((np.ones(g.size, np.float64), (g, p))).tocsr()
-    n.sum_duplicates()
-    sum_ij = float(n.data @ n.data) - float(n.sum())
-    a = np.asarray(n.sum(axis=1)).ravel()
-    b = np.asarray(n.sum(axis=0)).ravel()
+    n = contingency(g[keep], np.asarray(pred).ravel()[keep])
+    counts = n.data.astype(np.float64)
+    sum_ij = float(counts @ counts) - float(counts.sum())
+    a = np.asarray(n.sum(axis=1), np.float64).ravel()
+    b = np.asarray(n.sum(axis=0), np.float64).ravel()
     sum_a = float(a @ a) - float(a.sum())
     sum_b = float(b @ b) - float(b.sum())
     precision = sum_ij / sum_a if sum_a else float("nan")
@@ -167,14 +159,5 @@ def adapted_rand(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]
 def split_voi(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
     """(H(pred | gt), H(gt | pred)) in bits, as ``skimage.metrics.variation_of_information(gt, pred)``:
     the false-split and false-merge parts of VOI."""
-    g = _compact(np.asarray(gt).ravel())
-    p = _compact(np.asarray(pred).ravel())
-    n = sparse.coo_matrix((np.ones(g.size, np.float64), (g, p))).tocsr()
-    n.sum_duplicates()
-    n = n / float(g.size)
-    coo = n.tocoo()
-    pg = np.asarray(n.sum(axis=1)).ravel()
-    pp = np.asarray(n.sum(axis=0)).ravel()
-    h_p_given_g = -float(np.sum(coo.data * np.log2(coo.data / pg[coo.row])))
-    h_g_given_p = -float(np.sum(coo.data * np.log2(coo.data / pp[coo.col])))
+    h_g_given_p, h_p_given_g = conditional_entropies(contingency(gt, pred))
     return h_p_given_g, h_g_given_p

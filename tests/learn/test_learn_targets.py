@@ -100,3 +100,24 @@ def test_semantic_labels_take_the_class_ids_back():
     prob[2, 0, 0] = prob[1, 1, 1] = 1
     prob[0, 0, 1] = prob[0, 1, 0] = 1
     np.testing.assert_array_equal(to_labels(prob, "semantic", (0, 4, 300)), [[300, 0], [0, 4]])
+
+
+def test_touching_objects_whose_interiors_touch_are_split_at_their_distance_peaks():
+    """Two discs overlapping through a neck: one interior region, two distance peaks."""
+    from napari_segsuite.learn.targets import split_seeds
+
+    yy, xx = np.mgrid[:48, :80]
+    left, right = (yy - 24) ** 2 + (xx - 24) ** 2 < 15 ** 2, (yy - 24) ** 2 + (xx - 52) ** 2 < 15 ** 2
+    interior = left | right
+    prob = np.zeros((3, 48, 80), np.float32)
+    prob[0] = ~interior
+    prob[1] = interior
+    assert split_seeds(interior, None)[1] == 1
+    seeds, n, _ = split_seeds(interior, 1.5)
+    assert n == 2 and len(np.unique(seeds[left & ~right])) == 2 and len(np.unique(seeds[right & ~left])) == 2
+    merged, split = instances_from_probabilities(prob), instances_from_probabilities(prob, split_h=1.5)
+    assert merged.max() == 1 and split.max() == 2
+    assert (split[left & ~right] == split[24, 20]).all() and (split[right & ~left] == split[24, 56]).all()
+    lone = np.zeros((20, 20), bool)
+    lone[5:15, 5:15] = True  # one object, one peak: never split however shallow the split
+    assert split_seeds(lone, 1.0)[1] == 1

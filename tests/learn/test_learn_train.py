@@ -58,6 +58,11 @@ def test_instance_model_separates_objects():
     everything = model.predict(img, min_size=0)
     assert everything.max() >= pred.max()
     assert model.fills_holes, "the training blobs have no holes, so predicted objects keep none"
+    from napari_segsuite.learn.targets import SPLIT_CANDIDATES
+
+    assert model.split_h in SPLIT_CANDIDATES, "chosen on the held-out images (or the default without them)"
+    if model.info["validation_images"]:
+        assert set(model.info["split_f1"]) == {str(h) for h in SPLIT_CANDIDATES}
 
 
 def test_too_few_labelled_pixels_says_how_many_are_needed(blobs):

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from _timing import median_ms
 from skimage import color, feature, filters
 
 from napari_segsuite.samples import scene
-from _timing import median_ms
-
 from napari_segsuite.techniques import CATALOG, prepare_slice
 
 
@@ -39,7 +38,8 @@ def main() -> None:
         "rgb2gray + canny")
     sob = CATALOG["edges.sobel"]
     p = sob.validate_params({})
-    row("edges.sobel preview", median_ms(lambda: sob.run_prepared(data, info, p)), median_ms(lambda: filters.sobel(gray)), "skimage.filters.sobel(gray)", 100)
+    row("edges.sobel preview", median_ms(lambda: sob.run_prepared(data, info, p)), median_ms(lambda: filters.sobel(gray)),
+        "skimage.filters.sobel(gray)", 100)
     log = CATALOG["edges.log"]
     p = log.validate_params({"sigma": 2.0})
     from scipy import ndimage as ndi

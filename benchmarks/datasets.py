@@ -89,7 +89,8 @@ def dsb(limit: int | None) -> None:
             dice.append(d)
             iou.append(i)
             f1.append(score(pred, gt, kind="instance").summary.get("f1@0.5", np.nan))
-        print(f"{name:32s} {np.mean(dice):6.3f} {np.mean(iou):6.3f} {np.nanmean(f1):7.3f} {(time.perf_counter() - t0) / len(samples):6.2f}", flush=True)
+        seconds = (time.perf_counter() - t0) / len(samples)
+        print(f"{name:32s} {np.mean(dice):6.3f} {np.mean(iou):6.3f} {np.nanmean(f1):7.3f} {seconds:6.2f}", flush=True)
 
 
 def horses(limit: int | None) -> None:

@@ -15,7 +15,8 @@ benchmarks/datasets.py. Reported per fold and as mean ± standard deviation over
 * ``--set dsb --scribbles``: the network learns from strokes instead of full masks, as a user
   paints them in the dock: in each training image, 10 % of the objects (at least one) get their
   skeleton painted as "object" and a ring 3 pixels outside them as "background", and as many
-  short strokes (at least two) on the background away from the objects; nothing else is labelled. A semantic U-Net is trained on these sparse labels; its objects are the connected
+  short strokes (at least two) on the background away from the objects; nothing else is labelled.
+  A semantic U-Net is trained on these sparse labels; its objects are the connected
   components of the "object" class, and (a second row) the same mask after the post-processing
   steps of the "otsu + fill + split_touching" pipeline, as a user chains them in the app.
 * ``--set horses``: the 164 Weizmann horses (RGB, figure-ground); a semantic U-Net. Score: per-image

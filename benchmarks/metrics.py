@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _timing import settle_while, timed
 
 from napari_segsuite.metrics import bsds_boundary_image, confusion_matrix, semantic_metrics
@@ -77,6 +76,7 @@ def boundary() -> None:
 def gui() -> None:
     """Paint stroke -> scoring panel updated, in a real napari viewer (needs a display)."""
     import napari
+
     from napari_segsuite._widgets import ScoringWidget
 
     rng = np.random.default_rng(0)

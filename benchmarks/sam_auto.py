@@ -80,7 +80,8 @@ def main() -> None:
           f"{max(sel_times) * 1000:.1f} ms max over {len(auto)} candidates (target <= 100 ms)")
     per_mask = [t / k for t, k in zip(lab_times, kept) if k]
     print(f"{'label image of the kept masks':32s} {np.median(per_mask) * 1000:.2f} ms per kept mask "
-          f"({min(kept)}..{max(kept)} masks; these random-weight masks cover ~{auto.areas.mean() / auto.areas.size and auto.areas.mean() / (args.size ** 2):.0%} of the image each)")
+          f"({min(kept)}..{max(kept)} masks; these random-weight masks cover "
+          f"~{auto.areas.mean() / auto.areas.size and auto.areas.mean() / (args.size ** 2):.0%} of the image each)")
     print(f"label image: {int(labels.max())} objects")
 
 

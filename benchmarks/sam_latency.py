@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 import torch
-from _sam_setup import random_model_and_image, gradient_image
+from _sam_setup import gradient_image, random_model_and_image
 
 
 def _median_ms(fn, prompts) -> float:

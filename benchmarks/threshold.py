@@ -16,9 +16,8 @@ import statistics
 import time
 
 import numpy as np
-from skimage import color, filters
-
 from _timing import median_ms, settle_while
+from skimage import color, filters
 
 from napari_segsuite.samples import scene
 from napari_segsuite.techniques import CATALOG, prepare_slice
@@ -84,6 +83,7 @@ def engine(img: np.ndarray) -> None:
 def gui(img: np.ndarray) -> None:
     """Slider change -> preview layer updated, in a real napari viewer (needs a display)."""
     import napari
+
     from napari_segsuite._widgets import ThresholdingWidget
 
     viewer = napari.Viewer(show=True)

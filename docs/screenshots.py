@@ -180,7 +180,8 @@ def main() -> None:
     global SUITE
     SUITE = build_viewer(viewer, sample="cells")
     docked = [SUITE.tool(name) for name in TOOLS]
-    w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget, learn_widget, project_widget, scoring = docked
+    (w, edges_widget, clustering_widget, graph_widget, region_widget, contour_widget, post_widget, sam_widget,
+     learn_widget, project_widget, scoring) = docked
     if "--only-sam" in sys.argv:
         sam_shots(viewer, sam_widget)
         viewer.close()

@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("benchmark-clicks", help="simulated clicks on a data set: mean IoU after k clicks, NoC@85/90")
     b.add_argument("dataset", help="a folder: images/ + labels/ (DSB2018), rgb/ + figure_ground/ (Weizmann), or COCO "
                                    "(annotations/*.json or a .json at the top, with its images)")
-    b.add_argument("--backend", default="classical", help="classical (GrabCut for boxes, seeded watershed for points) or a SAM model name, e.g. vit_b")
+    b.add_argument("--backend", default="classical",
+                   help="classical (GrabCut for boxes, seeded watershed for points) or a SAM model name, e.g. vit_b")
     b.add_argument("--checkpoint", help="a SAM checkpoint file (default: the downloaded official one)")
     b.add_argument("--device", default="auto", help=DEVICE_HELP)
     b.add_argument("--max-clicks", type=_at_least(1), default=20, help="clicks per object at most (default 20)")
@@ -274,7 +275,6 @@ def _run(args: argparse.Namespace) -> int:
     from .presets import parse_preset, read_preset_json
     from .sam.pipeline import is_pipeline, parse_pipeline
     from .techniques import get
-
     from .techniques.chain import Chain
 
     post = ()
@@ -557,10 +557,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     """``predict``: a saved model over files, through the catalog technique it registers."""
+    from .device import resolve_device
     from .learn.store import load_model
     from .learn.technique import register_model
-
-    from .device import resolve_device
 
     resolve_device(args.device)  # cuda:7 on a one-GPU machine fails here, not once per file
     model = load_model(args.model)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from synthetic_blobs import make_blobs
 
 from napari_segsuite._no_triton import import_segment_anything

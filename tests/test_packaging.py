@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +27,13 @@ def test_the_classifiers_name_the_pythons_it_runs_on():
     versions = {c.rsplit(" :: ", 1)[1] for c in project["classifiers"] if c.startswith("Programming Language :: Python :: 3.")}
     assert lowest in versions and f"{sys.version_info.major}.{sys.version_info.minor}" in versions
     assert not any(c.startswith("License ::") for c in project["classifiers"]), "PEP 639: the expression says it"
+
+
+def test_ruff_finds_nothing():
+    """The lint rules of pyproject.toml ([tool.ruff]) hold for the package, tests, benchmarks and docs."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (the test extra installs it)")
+    out = subprocess.run([ruff, "check", "napari_segsuite", "tests", "benchmarks", "docs"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]

@@ -20,8 +20,8 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
-from ..presets import load_preset, save_preset
 from .. import settings
+from ..presets import load_preset, save_preset
 from ..techniques import MissingInput, Result, Technique, check_image, families, intensity_histogram, prepare_slice
 from ..techniques.chain import Chain
 from .fit import fit_width
@@ -29,8 +29,17 @@ from .histogram import HistogramView
 from .inputs import InputsForm
 from .jobs import Job, start_worker
 from .layers import (
-    FAMILY_COLOURS, commit_labels, displayed_slice, is_preview, label_kind_of, layer_choices, preview_colormap, reset_keeping_value,
-    scrolling_content, spatial_shape, update_preview_layer,
+    FAMILY_COLOURS,
+    commit_labels,
+    displayed_slice,
+    is_preview,
+    label_kind_of,
+    layer_choices,
+    preview_colormap,
+    reset_keeping_value,
+    scrolling_content,
+    spatial_shape,
+    update_preview_layer,
 )
 from .params import ParamsForm
 from .post_steps import PostStepsPanel

@@ -10,7 +10,8 @@ from napari.layers import Image, Labels
 from ..labels import LabelKind, commit_plan, labels_metadata
 
 __all__ = ["FAMILY_COLOURS", "PREVIEW", "PREVIEW_CYAN", "scrolling_content", "commit_labels", "displayed_index", "displayed_slice",
-           "preview_colormap", "read_slice", "is_preview", "label_kind_of", "layer_choices", "reset_keeping_value", "segsuite_metadata", "spatial_shape", "update_preview_layer"]
+           "preview_colormap", "read_slice", "is_preview", "label_kind_of", "layer_choices", "reset_keeping_value",
+           "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
 def reset_keeping_value(combo: Any) -> None:

@@ -19,11 +19,19 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QLabel, QListWidget, QProgressBar, QWidget
 from superqt import QCollapsible
 
-from ..labels import ClassInfo, labels_metadata
 from ..device import available_devices
+from ..labels import ClassInfo, labels_metadata
 from .fit import fit_width
-from .layers import commit_labels, displayed_index, layer_choices, read_slice, reset_keeping_value, scrolling_content, segsuite_metadata
 from .jobs import describe_error, start_worker
+from .layers import (
+    commit_labels,
+    displayed_index,
+    layer_choices,
+    read_slice,
+    reset_keeping_value,
+    scrolling_content,
+    segsuite_metadata,
+)
 
 __all__ = ["LearnWidget", "training_pairs"]
 
@@ -90,8 +98,10 @@ class LearnWidget(QWidget):
         self.batch = widgets.SpinBox(label="batch size", value=recipe.batch_size, min=1, max=256)
         self.epochs = widgets.SpinBox(label="max epochs", value=recipe.max_epochs, min=1, max=10000)
         self.steps = widgets.SpinBox(label="steps/epoch", tooltip="batches per epoch", value=recipe.steps_per_epoch, min=1, max=10000)
-        self.patience = widgets.SpinBox(label="patience", tooltip="stop after this many epochs without a better validation score", value=recipe.patience, min=1, max=1000)
-        self.val_fraction = widgets.FloatSpinBox(label="validation", tooltip="fraction of the annotations held out for validation", value=recipe.val_fraction, min=0.0, max=0.9, step=0.05)
+        self.patience = widgets.SpinBox(label="patience", tooltip="stop after this many epochs without a better validation score",
+                                        value=recipe.patience, min=1, max=1000)
+        self.val_fraction = widgets.FloatSpinBox(label="validation", tooltip="fraction of the annotations held out for validation",
+                                                 value=recipe.val_fraction, min=0.0, max=0.9, step=0.05)
         self.minutes = widgets.FloatSpinBox(label="minutes", value=0.0, min=0.0, max=10000, step=1,
                                             tooltip="0 = none")
         self.lr = widgets.FloatSpinBox(label="learning rate", value=recipe.learning_rate, min=1e-5, max=0.5, step=0.0005)
@@ -107,7 +117,8 @@ class LearnWidget(QWidget):
         self.load_button = widgets.PushButton(text="Load model…")
         self.keep = widgets.CheckBox(value=True, text="keep as a technique",
                                     tooltip="Also keep the model in the learned-models folder, as technique learn.NAME")
-        self.min_size = widgets.SpinBox(label="min size (px)", tooltip="instance models: remove objects smaller than this", value=0, min=0, max=100000)
+        self.min_size = widgets.SpinBox(label="min size (px)", tooltip="instance models: remove objects smaller than this",
+                                        value=0, min=0, max=100000)
         self.predict_button = widgets.PushButton(text="Predict slice", enabled=False)
         self.predict_all_button = widgets.PushButton(text="Predict all slices", enabled=False)
 

@@ -10,9 +10,9 @@ COCO…* write the whole project.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,8 +24,8 @@ from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
 from ..labels import labels_metadata, object_classes
 from ..project import Project
 from .fit import fit_width
-from .layers import scrolling_content
 from .jobs import start_worker
+from .layers import scrolling_content
 
 __all__ = ["ProjectWidget"]
 

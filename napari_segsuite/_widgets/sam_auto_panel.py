@@ -36,7 +36,8 @@ class AutoMasksPanel(QWidget):
                                       tooltip="Grid of point prompts (decoder runs = its square); SAM's default is 32")
         self.crop_layers = widgets.SpinBox(label="crop layers", value=0, min=0, max=3,
                                            tooltip="Also prompt zoomed crops (each crop is encoded once)")
-        self.iou = widgets.FloatSlider(label="IoU ≥", tooltip="keep masks whose predicted IoU is at least this", value=0.88, min=0.0, max=1.0, step=0.01)
+        self.iou = widgets.FloatSlider(label="IoU ≥", tooltip="keep masks whose predicted IoU is at least this", value=0.88,
+                                       min=0.0, max=1.0, step=0.01)
         self.stability = widgets.FloatSlider(label="stability ≥", value=0.95, min=0.0, max=1.0, step=0.01)
         self.nms = widgets.FloatSlider(label="box NMS IoU", value=0.7, min=0.05, max=1.0, step=0.01)
         self.min_area = widgets.SpinBox(label="min area (px)", value=0, min=0, max=10_000_000)

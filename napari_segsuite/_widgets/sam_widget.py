@@ -25,20 +25,27 @@ from superqt import QCollapsible
 
 from .. import settings
 from ..labels import labels_metadata
-from ..sam import ClassicalSession, SamSession, available_devices
-from ..sam import registry
+from ..sam import ClassicalSession, SamSession, available_devices, registry
 from .fit import fit_width
+from .jobs import Job, describe_error, start_worker
+from .layers import (
+    PREVIEW,
+    PREVIEW_CYAN,
+    commit_labels,
+    displayed_index,
+    layer_choices,
+    preview_colormap,
+    read_slice,
+    reset_keeping_value,
+    scrolling_content,
+    update_preview_layer,
+)
 from .post_steps import PostStepsPanel
+from .preview import PreviewRunner
 from .sam_auto_panel import AutoMasksPanel
 from .sam_keys import KeysPanel
 from .sam_refine_panel import RefinePanel
 from .suite import FollowsDock
-from .jobs import Job, describe_error, start_worker
-from .layers import (
-    PREVIEW, PREVIEW_CYAN, commit_labels, displayed_index, layer_choices, preview_colormap, read_slice, reset_keeping_value,
-    scrolling_content, update_preview_layer,
-)
-from .preview import PreviewRunner
 
 __all__ = ["SamWidget"]
 
@@ -121,7 +128,8 @@ class SamWidget(QWidget, FollowsDock):
                                            widgets=[self.precompute_button, self.cancel_precompute_button]).native)
         layout.addWidget(widgets.Container(labels=False, widgets=[self.negative]).native)
         layout.addWidget(self.candidate_label)
-        layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.next_button, self.commit_button, self.clear_button]).native)
+        buttons = [self.next_button, self.commit_button, self.clear_button]
+        layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=buttons).native)
         layout.addWidget(widgets.Container(widgets=[self.target, self.mode, self.class_id, self.overwrite]).native)
         layout.addWidget(self.keys_help)
         self.auto = AutoMasksPanel(self)

@@ -15,7 +15,6 @@ from ..tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
 from .jobs import Job, start_worker
 from .layers import displayed_slice, layer_choices, reset_keeping_value, spatial_shape
 
-
 __all__ = ["TuningPanel"]
 
 NONE = "(none)"

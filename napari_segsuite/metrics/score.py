@@ -11,7 +11,15 @@ import numpy as np
 
 from ._checks import check_pair
 from .boundary import bf_score
-from .instance import THRESHOLDS, adapted_rand, detection_row, detection_summary, instance_metrics, panoptic_quality, split_voi
+from .instance import (
+    THRESHOLDS,
+    adapted_rand,
+    detection_row,
+    detection_summary,
+    instance_metrics,
+    panoptic_quality,
+    split_voi,
+)
 from .semantic import confusion_matrix, semantic_metrics
 
 __all__ = ["INSTANCE_IDS", "KINDS", "Score", "auto_kind", "jsonable", "object_ids", "score"]

@@ -84,7 +84,8 @@ def refine_labels(
     """Instance labels redrawn by SAM from the objects of ``labels``, and notes for the user.
 
     ``mode``: prompt with each object's box, its deepest point, or both. With SAM, ``batch_size``
-    objects go through the decoder together. Larger objects are painted first, so a smaller one that overlaps stays visible. ``cancel()`` returning true stops
+    objects go through the decoder together. Larger objects are painted first, so a smaller one that
+    overlaps stays visible. ``cancel()`` returning true stops
     with ``InterruptedError`` and returns nothing.
     """
     if mode not in MODES:

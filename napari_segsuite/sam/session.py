@@ -35,12 +35,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..io.atomic import atomic_write
 from . import decoder as _dec
-from ..device import resolve_device
 from .image import image_hash, resize_longest_side, resized_shape, to_sam_rgb
 from .registry import checkpoint_path, file_sha256, load_model
 

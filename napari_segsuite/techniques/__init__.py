@@ -10,7 +10,18 @@ Each technique is also a plain function here, with its real signature and docume
 from __future__ import annotations
 
 from . import cluster, contour, edges, graph, post, region, threshold  # noqa: F401  (register the families)
-from ._catalog import CATALOG, Cancelled, MissingInput, Param, Range, Result, SegsuiteWarning, Technique, When, technique
+from ._catalog import (
+    CATALOG,
+    Cancelled,
+    MissingInput,
+    Param,
+    Range,
+    Result,
+    SegsuiteWarning,
+    Technique,
+    When,
+    technique,
+)
 from ._functions import FUNCTIONS
 from ._image import ImageInfo, check_image, guess_channel_axis, intensity_histogram, prepare_slice, to_gray
 

@@ -27,8 +27,8 @@ import numpy as np
 from ..labels import LabelKind
 from ._blas import one_blas_thread
 from ._functions import public_function
-from .cancel import Cancelled, cancellable
 from ._image import ImageInfo, check_image, check_input, guess_channel_axis, iter_slices, prepare_slice, slice_input
+from .cancel import Cancelled, cancellable
 
 __all__ = [
     "CATALOG",
@@ -459,7 +459,8 @@ def technique(
     """Register a function as a catalog technique.
 
     The function takes the prepared 2D slice as its first argument (float32 gray, HxWxC when
-    ``channels="color"``, or int32/int64 label ids when ``channels="labels"``: post-processing), keyword-only parameters annotated with ``Annotated[type, Range(...)]``,
+    ``channels="color"``, or int32/int64 label ids when ``channels="labels"``: post-processing),
+    keyword-only parameters annotated with ``Annotated[type, Range(...)]``,
     ``Literal[...]`` choices and optionally :class:`When`, and returns an array or
     ``(array, info_dict)``. A keyword ``info`` (no default) receives the slice's :class:`ImageInfo`.
     ``nan_policy="fill"`` replaces non-finite pixels by the mean before the call; ``"propagate"``

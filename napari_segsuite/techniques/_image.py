@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "lab_gradient", "prepare_slice", "to_gray", "to_lab", "to_unit",
+    "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "lab_gradient", "prepare_slice",
+    "to_gray", "to_lab", "to_unit",
     "check_input", "slice_input",
 ]
 

@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 import cv2
 import numpy as np
-
 from numba import njit, prange
 
 from ._catalog import Range, When, technique

@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 
 import cv2
 import numpy as np
-from numba import njit
-
 import scipy.linalg
+from numba import njit
 from scipy.sparse import csgraph, csr_matrix
 
 from ._catalog import Range, When, technique

@@ -184,9 +184,8 @@ def test_prompts_before_the_embedding_are_queued(make_napari_viewer, tiny_sam, q
 
 def test_ui_stays_responsive_while_embedding(make_napari_viewer, qtbot):
     """A QTimer ticking every 10 ms never waits more than 100 ms while the encoder runs."""
-    from qtpy.QtCore import QTimer
-
     from conftest import build_tiny_sam
+    from qtpy.QtCore import QTimer
 
     sam = build_tiny_sam()
     viewer, w = _docked(make_napari_viewer, _scene(600, 800), "big", rgb=True)

@@ -8,7 +8,8 @@ import pytest
 from napari_segsuite.io import atomic_write, read_image, write_labels
 
 
-@pytest.mark.parametrize(("suffix", "top", "dtype"), [(".png", 200, np.uint8), (".png", 3000, np.uint16), (".tif", 70000, np.uint32), (".npy", 5, np.int64)])
+@pytest.mark.parametrize(("suffix", "top", "dtype"),
+                         [(".png", 200, np.uint8), (".png", 3000, np.uint16), (".tif", 70000, np.uint32), (".npy", 5, np.int64)])
 def test_round_trip(tmp_path, suffix, top, dtype):
     labels = np.zeros((20, 30), np.int64)
     labels[2:5, 3:9] = top

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from napari_segsuite.learn.targets import (
-    IGNORE, class_ids_of, has_holes, instance_target, instances_from_probabilities, min_object_size, semantic_target,
+    IGNORE,
+    class_ids_of,
+    has_holes,
+    instance_target,
+    instances_from_probabilities,
+    min_object_size,
+    semantic_target,
     to_labels,
 )
 

@@ -47,8 +47,8 @@ def test_instance_model_separates_objects():
                         config=TrainConfig(**{**FAST, "max_epochs": 15}))
     img, lab = make_blobs(11, touching=True)
     pred = model.predict(img)
-    from napari_segsuite.metrics import score
     from napari_segsuite.learn.targets import min_object_size
+    from napari_segsuite.metrics import score
 
     assert score(pred, lab, kind="instance").summary["f1@0.5"] > 0.8
     # specks below the smallest training objects are dropped by default, and a call can keep them

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_segsuite.metrics import bsds_boundary_image, bsds_collect, bsds_region_collect, bsds_region_image, correspond_pixels
+from napari_segsuite.metrics import (
+    bsds_boundary_image,
+    bsds_collect,
+    bsds_region_collect,
+    bsds_region_image,
+    correspond_pixels,
+)
 
 IDS = ["2018", "3063", "5096", "6046", "8068"]
 

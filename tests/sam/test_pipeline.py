@@ -68,7 +68,6 @@ def test_auto_pipeline_with_a_sam_checkpoint(tiny_sam, tmp_path, monkeypatch):
     import hashlib
 
     import torch
-
     from conftest import build_tiny_sam
 
     ckpt = tmp_path / "tiny.pth"

@@ -23,7 +23,8 @@ def _cells():
 
 def test_chain_equals_the_steps_run_by_hand():
     img, disks = _cells()
-    chain = Chain([("threshold.global", {"method": "otsu"}), ("post.fill_holes", {}), ("post.remove_small", {"min_size": 5}), ("post.split_touching", {"min_distance": 10})])
+    chain = Chain([("threshold.global", {"method": "otsu"}), ("post.fill_holes", {}), ("post.remove_small", {"min_size": 5}),
+                   ("post.split_touching", {"min_distance": 10})])
     out = chain.run(img).data
     by_hand = get("post.split_touching")(
         get("post.remove_small")(
@@ -65,7 +66,8 @@ def test_bad_chains_are_refused():
 
 def test_chain_presets_round_trip_and_run(tmp_path):
     img, disks = _cells()
-    path = save_preset(tmp_path / "p.json", "threshold.global", {"method": "otsu"}, post=[("post.fill_holes", {}), ("post.split_touching", {"min_distance": 10})])
+    path = save_preset(tmp_path / "p.json", "threshold.global", {"method": "otsu"},
+                       post=[("post.fill_holes", {}), ("post.split_touching", {"min_distance": 10})])
     data = json.loads(path.read_text())
     assert [s["technique"] for s in data["steps"]] == ["threshold.global", "post.fill_holes", "post.split_touching"]
     preset = load_preset(path)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
-from skimage import measure, morphology as skm
+from skimage import measure
+from skimage import morphology as skm
 from sklearn.metrics import adjusted_rand_score
 
 from napari_segsuite.techniques import get
@@ -68,7 +69,8 @@ def test_remove_small_equals_scikit_image():
     mask = _mask(2)
     instances = measure.label(mask)
     out = get("post.remove_small")(instances, min_size=80)
-    ref = skm.remove_small_objects(instances, max_size=79) if "max_size" in skm.remove_small_objects.__doc__ else skm.remove_small_objects(instances, 80)
+    new_api = "max_size" in skm.remove_small_objects.__doc__
+    ref = skm.remove_small_objects(instances, max_size=79) if new_api else skm.remove_small_objects(instances, 80)
     np.testing.assert_array_equal(out, ref)
     semantic = get("post.remove_small")(mask.astype(np.uint8), min_size=80, kind="semantic")
     np.testing.assert_array_equal(semantic > 0, ref > 0)

@@ -8,8 +8,7 @@ from skimage import segmentation
 from sklearn.metrics import adjusted_rand_score
 
 from napari_segsuite.techniques import get
-from napari_segsuite.techniques._image import prepare_slice, to_lab
-from napari_segsuite.techniques._image import lab_gradient
+from napari_segsuite.techniques._image import lab_gradient, prepare_slice, to_lab
 from napari_segsuite.techniques.region import quadtree_leaves
 
 

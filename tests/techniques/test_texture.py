@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_segsuite.techniques._texture import histogram_boundaries, histogram_gradient, quantise, textons
 from napari_segsuite.techniques._image import lab_gradient
+from napari_segsuite.techniques._texture import histogram_boundaries, histogram_gradient, quantise, textons
 
 
 def _stripes_then_flat(size: int = 64) -> np.ndarray:

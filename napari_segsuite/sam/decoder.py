@@ -14,6 +14,11 @@ here in a cheaper order; only floating-point rounding differs:
   the (pixels x channels) layout the transformer already has, with layer norm on the last axis;
 * only the mask that is shown is upsampled to full size, and only inside the box of its positive
   low-resolution logits (bilinear interpolation is positive nowhere else).
+
+It reads segment-anything's module internals (attribute names, head counts, layer order), checked
+against segment-anything ``CHECKED_WITH``. :func:`fits` runs one click through both paths; a
+session whose model does not fit (another version, a fine-tuned variant with other layers) uses the
+stock decoder and says so.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DecoderState", "decode", "upsample_mask", "upsample_mask_on_device", "upsample_region"]
+__all__ = ["CHECKED_WITH", "DecoderState", "decode", "fits", "prepare", "upsample_mask", "upsample_mask_on_device",
+           "upsample_region"]
+
+CHECKED_WITH = "1.0"  # the segment-anything release whose internals this module was written against
 
 # above this many prompt tokens the stock projection order is cheaper than the reassociated one
 _REASSOCIATE_MAX_TOKENS = 14
@@ -57,6 +65,27 @@ def prepare(model, features: torch.Tensor) -> DecoderState:
         k0=_bheads(t2i.k_proj(src + pe)[None], h)[0], v0=_bheads(t2i.v_proj(src)[None], h)[0],
         q0=_bheads(i2t.q_proj(src + pe)[None], i2t.num_heads)[0].transpose(1, 2).contiguous(),
     )
+
+
+@torch.inference_mode()
+def fits(model) -> str | None:
+    """None when the fast path gives the stock mask decoder's logits and IoUs on ``model`` (one
+    positive point on a random embedding, to 1e-3 of the logits' range); otherwise why not."""
+    try:
+        pe = model.prompt_encoder
+        device = pe.no_mask_embed.weight.device
+        side = tuple(pe.image_embedding_size)
+        generator = torch.Generator(device="cpu").manual_seed(0)
+        features = torch.randn(1, pe.embed_dim, *side, generator=generator).to(device)
+        point = torch.tensor([[[side[1] * 8.0, side[0] * 8.0]]], device=device), torch.ones(1, 1, dtype=torch.int, device=device)
+        sparse, dense = pe(points=point, boxes=None, masks=None)
+        fast, fast_iou = decode(model, prepare(model, features), sparse, None, True)
+        stock, stock_iou = model.mask_decoder(features, pe.get_dense_pe(), sparse, dense, True)
+        scale = float(stock.abs().max()) or 1.0
+        gap = max(float((fast - stock).abs().max()) / scale, float((fast_iou - stock_iou).abs().max()))
+    except Exception as exc:  # noqa: BLE001 - any failure means the internals are not the ones this module knows
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else 'no message'}"
+    return None if gap <= 1e-3 else f"its masks differ from the stock decoder's by {gap:.2g} of their range"
 
 
 def _bheads(x: torch.Tensor, h: int) -> torch.Tensor:

@@ -179,6 +179,13 @@ class SamSession:
         self._memory: OrderedDict[str, Embedding] = OrderedDict()  # image hash -> embedding (one model per session)
         self._lock = threading.RLock()
         self.sdpa = fast if sdpa is None else bool(sdpa)  # the attention of this session's encoder runs
+        self.fast_decoder = fast  # the reordered decoder (.decoder), unless this model's internals differ
+        if fast:
+            why = _dec.fits(self.model)
+            if why is not None:
+                self.fast_decoder = False
+                self.notify(f"the fast SAM decoder does not fit this model ({why}; checked with segment-anything "
+                            f"{_dec.CHECKED_WITH}): clicks use segment-anything's own decoder (same masks, slower)")
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -294,7 +301,7 @@ class SamSession:
 
     def _embedding(self, digest, key, features, input_size, original_size, source) -> Embedding:
         emb = Embedding(digest, key, features, input_size, original_size, source)
-        emb.state = _dec.prepare(self.model, features)
+        emb.state = _dec.prepare(self.model, features) if self.fast_decoder else None
         return emb
 
     def _disk_path(self, digest: str) -> Path | None:
@@ -423,17 +430,8 @@ class SamSession:
                                    "when an image layer is chosen)")
             pts, lbs, bx, notes = check_prompts(points, labels, box, emb.original_size)
             sparse, dense = self._encode_prompts(emb, pts, lbs, bx, mask_input)
-            with torch.inference_mode():
-                if self.fast:
-                    logits, iou = _dec.decode(self.model, emb.state, sparse, dense, multimask)
-                    logits, iou = logits[0], iou[0]
-                else:
-                    md = self.model.mask_decoder
-                    if dense is None:
-                        dense = self.model.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(
-                            1, -1, *emb.features.shape[-2:])
-                    low, iou = md(emb.features, self.model.prompt_encoder.get_dense_pe(), sparse, dense, multimask)
-                    logits, iou = low[0], iou[0]
+            logits, iou = self._decode(emb, sparse, dense, multimask)
+            logits, iou = logits[0], iou[0]
             self.decoder_runs += 1
             h, w = emb.original_size
             # on a GPU, images larger than the encoder's input are upsampled there (as stock does):
@@ -471,9 +469,19 @@ class SamSession:
                     bx = np.asarray(boxes, np.float64).reshape(-1, 4)
                     box_arg = torch.as_tensor(self.transform.apply_boxes(bx, emb.original_size), dtype=torch.float, device=self.device)
                 sparse, _ = self.model.prompt_encoder(points=point_arg, boxes=box_arg, masks=None)
-                logits, iou = _dec.decode(self.model, emb.state, sparse, None, multimask)
+                logits, iou = self._decode(emb, sparse, None, multimask)
             self.decoder_runs += sparse.shape[0]
             return logits.float().cpu().numpy(), iou.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def _decode(self, emb: Embedding, sparse: torch.Tensor, dense: torch.Tensor | None, multimask: bool):
+        """Low-resolution logits and IoUs of B prompt sets: the fast decoder, or the stock one."""
+        if self.fast_decoder:
+            return _dec.decode(self.model, emb.state, sparse, dense, multimask)
+        if dense is None:
+            dense = self.model.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(
+                sparse.shape[0], -1, *emb.features.shape[-2:])
+        return self.model.mask_decoder(emb.features, self.model.prompt_encoder.get_dense_pe(), sparse, dense, multimask)
 
     @torch.inference_mode()
     def _encode_prompts(self, emb: Embedding, pts, lbs, bx, mask_input):

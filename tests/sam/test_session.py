@@ -447,3 +447,34 @@ def test_embedding_cache_folder_from_the_environment(monkeypatch, tmp_path, tiny
     assert default_embedding_dir() == tmp_path
     SamSession(tiny_sam, device="cpu").set_image(_image())
     assert list(tmp_path.rglob("*.npy")) and list(tmp_path.rglob("*.json"))
+
+
+def test_a_model_whose_decoder_the_fast_path_does_not_fit_uses_the_stock_decoder_and_says_so(tiny_sam):
+    """A fine-tuned variant or another segment-anything release whose mask decoder computes something
+    the fast path does not: the session notices at start, notes it once, and clicks give the stock masks."""
+    import copy
+
+    from napari_segsuite.sam import decoder
+
+    assert decoder.fits(tiny_sam) is None, "the tiny model is stock segment-anything"
+    variant = copy.deepcopy(tiny_sam)
+    stock_forward = variant.mask_decoder.forward
+
+    def shifted(*args, **kwargs):
+        low, iou = stock_forward(*args, **kwargs)
+        return low + 1.0, iou
+
+    variant.mask_decoder.forward = shifted
+    assert "differ" in decoder.fits(variant)
+    notes = []
+    session = SamSession(variant, device="cpu", cache_dir=False, notify=notes.append)
+    assert not session.fast_decoder and len(notes) == 1
+    assert "does not fit" in notes[0] and f"segment-anything {decoder.CHECKED_WITH}" in notes[0]
+    stock = SamSession(variant, device="cpu", cache_dir=False, fast=False)
+    img = _image()
+    session.set_image(img)
+    stock.set_image(img)
+    a, b = session.predict(points=[[100, 100]]), stock.predict(points=[[100, 100]])
+    np.testing.assert_allclose(a.logits, b.logits, atol=1e-5)
+    batch, _ = session.predict_points(np.array([[100, 100], [30, 40]]))
+    assert batch.shape[0] == 2

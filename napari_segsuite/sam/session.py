@@ -7,11 +7,10 @@
 
 Coordinates follow segment-anything: points are (x, y) pixels, boxes (x0, y0, x1, y1).
 Embeddings live in an in-memory LRU (on the device) and, when ``cache_dir`` is set (the default
-is the user cache), on disk keyed by image hash + model hash, so a reopened image skips the
-encoder. The disk cache is kept under ``cache_limit_gb`` (default 20, or
-``$NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB``): past it, the embeddings used longest ago are removed
-(loading one counts as a use). ``encoder_runs`` and ``decoder_runs`` count what ran. One lock serialises embedding and
-decoding, so a background ``set_image`` and clicks from the UI cannot interleave.
+is the user cache), on disk keyed by image hash + model hash (:mod:`.embedding_cache`), so a
+reopened image skips the encoder; the disk cache is kept under ``cache_limit_gb``.
+``encoder_runs`` and ``decoder_runs`` count what ran. One lock serialises embedding and decoding,
+so a background ``set_image`` and clicks from the UI cannot interleave.
 
 ``fast=True`` (the default) uses the fast decoder (:mod:`.decoder`), routes the encoder's attention
 through fused SDPA with SAM's relative-position bias folded into the dot product (:mod:`.accelerate`;
@@ -26,11 +25,7 @@ is left as it was.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -40,30 +35,13 @@ import numpy as np
 import torch
 
 from ..device import resolve_device
-from ..io.atomic import atomic_write
 from . import decoder as _dec
+from . import embedding_cache
+from .embedding_cache import DiskCache, default_embedding_dir
 from .image import image_hash, resize_longest_side, resized_shape, to_sam_rgb
 from .registry import checkpoint_path, file_sha256, load_model
 
-__all__ = ["Embedding", "Prediction", "SamSession", "default_embedding_dir"]
-
-CACHE_VERSION = 1
-
-
-ENV_EMBEDDINGS = "NAPARI_SEGSUITE_EMBEDDINGS"
-ENV_CACHE_LIMIT = "NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB"
-DEFAULT_CACHE_LIMIT_GB = 20.0
-_HEX16, _HEX32 = re.compile(r"[0-9a-f]{16}"), re.compile(r"[0-9a-f]{32}")  # the cache's folder and file names
-
-
-def default_embedding_dir() -> Path:
-    """``$NAPARI_SEGSUITE_EMBEDDINGS``, else ``embeddings`` in the user cache directory."""
-    if os.environ.get(ENV_EMBEDDINGS):
-        return Path(os.environ[ENV_EMBEDDINGS])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("napari-segsuite")) / "embeddings"
-
+__all__ = ["Embedding", "Prediction", "SamSession"]
 
 @dataclass
 class Embedding:
@@ -110,20 +88,6 @@ class Prediction:
         return np.stack([self.mask(i) for i in range(len(self.scores))])
 
 
-def _cache_limit_gb() -> float:
-    """``$NAPARI_SEGSUITE_EMBEDDINGS_MAX_GB``, else the default (20 GB)."""
-    raw = os.environ.get(ENV_CACHE_LIMIT)
-    if not raw:
-        return DEFAULT_CACHE_LIMIT_GB
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"${ENV_CACHE_LIMIT} must be a number of gigabytes (e.g. 20); it is {raw!r}") from None
-    if not value >= 0:
-        raise ValueError(f"${ENV_CACHE_LIMIT} must be 0 or more gigabytes; it is {raw!r}")
-    return value
-
-
 class SamSession:
     """See the module docstring."""
 
@@ -162,17 +126,15 @@ class SamSession:
         self.transform = ResizeLongestSide(self.img_size)
         if cache_dir is None or cache_dir is True:
             cache_dir = default_embedding_dir()
-        self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.cache_limit_gb = _cache_limit_gb() if cache_limit_gb is None else float(cache_limit_gb)
-        self._pruned_before = False
-        self.cache_error: str | None = None  # the last failed write to the disk cache, if any
-        self._cache_bytes: float | None = None  # the disk cache's size as last listed, plus what was written since
+        self.notify = notify or (lambda message: None)
+        limit = embedding_cache.cache_limit_gb() if cache_limit_gb is None else float(cache_limit_gb)
+        self.disk = DiskCache(Path(cache_dir), self.model_name, lambda: self.model_hash, limit_gb=limit,
+                              notify=lambda message: self.notify(message)) if cache_dir else None
         self.memory_slots = max(1, int(memory_slots))
         self.fast = fast
         self.cuda_graph = fast if cuda_graph is None else cuda_graph
         self._graphed = None  # GraphedEncoder, captured on the first CUDA encode
         self._graph_failed = False
-        self.notify = notify or (lambda message: None)
         self.encoder_runs = 0
         self.decoder_runs = 0
         self.current: Embedding | None = None
@@ -206,6 +168,26 @@ class SamSession:
     def describe(self) -> str:
         return f"SAM {self.model_name} on {self.device.type}"
 
+    @property
+    def cache_dir(self) -> Path | None:
+        """The disk cache's folder, or None without one."""
+        return self.disk.folder if self.disk is not None else None
+
+    @property
+    def cache_limit_gb(self) -> float | None:
+        """The disk cache's size limit, or None without one."""
+        return self.disk.limit_gb if self.disk is not None else None
+
+    @property
+    def cache_error(self) -> str | None:
+        """Why the last write to the disk cache failed, if it did."""
+        return self.disk.error if self.disk is not None else None
+
+    @cache_error.setter
+    def cache_error(self, value: str | None) -> None:
+        if self.disk is not None:
+            self.disk.error = value
+
     # -- embeddings -------------------------------------------------------------------------------
 
     def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> Embedding:
@@ -227,7 +209,9 @@ class SamSession:
                 emb = self._load_disk(digest, key, rgb.shape[:2])
                 if emb is None:
                     emb = self._encode(rgb, digest, key)
-                    self._save_disk(emb)
+                    if self.disk is not None:
+                        features = emb.features.detach().to("cpu").numpy()
+                        self.disk.save(digest, features, emb.input_size, emb.original_size)
                 self._memory[digest] = emb
                 while len(self._memory) > self.memory_slots:
                     self._memory.popitem(last=False)
@@ -238,9 +222,7 @@ class SamSession:
         """Whether ``set_image`` would skip the encoder for this image (memory or disk)."""
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
-        if digest in self._memory:
-            return True
-        return self._disk_path(digest) is not None and self._disk_path(digest).with_suffix(".json").exists()
+        return digest in self._memory or (self.disk is not None and self.disk.has(digest))
 
     def reset_image(self) -> None:
         with self._lock:
@@ -304,39 +286,16 @@ class SamSession:
         emb.state = _dec.prepare(self.model, features) if self.fast_decoder else None
         return emb
 
-    def _disk_path(self, digest: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        return self.cache_dir / self.model_hash[:16] / f"{digest}.npy"
-
     def _load_disk(self, digest: str, key: Hashable, original_size: tuple[int, int]) -> Embedding | None:
-        """The cached embedding of an image of ``original_size``, or None when there is none or the
-        entry is damaged (unreadable, wrong shape, dtype or sizes, non-finite): such an entry is
-        recomputed and overwritten, never trusted."""
-        path = self._disk_path(digest)
-        if path is None or not path.exists():
+        """The embedding the disk cache holds for this image, moved to the device, or None."""
+        if self.disk is None:
             return None
-        expected_input = resized_shape(tuple(original_size), self.img_size)
-        try:
-            meta = json.loads(path.with_suffix(".json").read_text())
-            if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION or meta.get("model_sha256") != self.model_hash:
-                return None
-            if (list(meta.get("original_size", ())) != list(original_size)
-                    or list(meta.get("input_size", ())) != list(expected_input)):
-                return None  # written for another image (or forged): a click would be mapped wrongly
-            arr = np.load(path, allow_pickle=False)
-            if arr.dtype != np.float32 or arr.shape != tuple(meta["shape"]) or not np.isfinite(arr).all():
-                return None
-            if self._feature_shape is not None and arr.shape != self._feature_shape:
-                return None
-        except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError):
-            return None  # a damaged cache entry is simply recomputed (and overwritten)
-        try:
-            os.utime(path)  # a use: the size limit removes the embeddings used longest ago first
-        except OSError:
-            pass
+        input_size = resized_shape(tuple(original_size), self.img_size)
+        arr = self.disk.load(digest, tuple(original_size), tuple(input_size), self._feature_shape)
+        if arr is None:
+            return None
         features = torch.from_numpy(arr).to(self.device)
-        return self._embedding(digest, key, features, tuple(expected_input), tuple(original_size), "disk")
+        return self._embedding(digest, key, features, tuple(input_size), tuple(original_size), "disk")
 
     @property
     def _feature_shape(self) -> tuple[int, ...] | None:
@@ -346,65 +305,6 @@ class SamSession:
             return (1, int(prompt.embed_dim), *(int(v) for v in prompt.image_embedding_size))
         except (AttributeError, TypeError):
             return None
-
-    def _save_disk(self, emb: Embedding) -> None:
-        path = self._disk_path(emb.image_hash)
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arr = emb.features.detach().to("cpu").numpy()
-            atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False), overwrite=True)
-            meta = {"version": CACHE_VERSION, "model": self.model_name, "model_sha256": self.model_hash,
-                    "image_hash": emb.image_hash, "shape": list(arr.shape), "input_size": list(emb.input_size),
-                    "original_size": list(emb.original_size), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta, indent=1).encode()), overwrite=True)
-        except OSError as e:
-            self.cache_error = f"could not write the embedding cache in {path.parent} ({e.strerror or e})"
-            self.notify(f"{self.cache_error}; embeddings are kept in memory only")
-            return
-        self._prune_disk(keep=path, added=path.stat().st_size if path.exists() else 0)
-
-    def _prune_disk(self, keep: Path, added: int) -> None:
-        """Remove the embeddings used longest ago (oldest modification time: written or loaded)
-        until the cache is under ``cache_limit_gb``, never ``keep``. Only files this cache writes
-        (``<16 hex>/<32 hex>.npy`` and its ``.json``) are looked at; anything else stays. The
-        folder is listed on the session's first write and then only when the running total
-        (plus what this session wrote) passes the limit, so a write costs no listing."""
-        limit = self.cache_limit_gb * 1e9
-        if self._cache_bytes is not None:
-            self._cache_bytes += added
-            if self._cache_bytes <= limit:
-                return
-        entries = []
-        try:
-            for npy in self.cache_dir.glob("*/*.npy"):
-                if _HEX16.fullmatch(npy.parent.name) and _HEX32.fullmatch(npy.stem):
-                    side = npy.with_suffix(".json")
-                    st = npy.stat()
-                    entries.append((st.st_mtime, npy, side, st.st_size + (side.stat().st_size if side.exists() else 0)))
-        except OSError:
-            return  # a file removed meanwhile (another session): prune on the next write
-        total = sum(e[3] for e in entries)
-        removed = 0
-        for _, npy, side, size in sorted(entries, key=lambda e: e[0]):
-            if total <= limit:
-                break
-            if npy == keep:
-                continue
-            try:
-                npy.unlink()
-                side.unlink(missing_ok=True)
-            except OSError:
-                continue
-            total -= size
-            removed += 1
-        self._cache_bytes = total
-        if removed and not self._pruned_before:
-            self._pruned_before = True
-            self.notify(f"the embedding cache in {self.cache_dir} reached its limit of {self.cache_limit_gb:g} GB: "
-                        f"removed {removed} embedding(s) used longest ago (their images are encoded again when "
-                        f"reopened). Set ${ENV_CACHE_LIMIT} to keep more.")
 
     # -- prompts ----------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ def _image() -> np.ndarray:
 
 def _entry(session: SamSession, image: np.ndarray):
     emb = session.set_image(image)
-    path = session._disk_path(emb.image_hash)
+    path = session.disk.path(emb.image_hash)
     return path, path.with_suffix(".json")
 
 

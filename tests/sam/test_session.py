@@ -441,7 +441,7 @@ def test_out_of_memory_falls_back_to_the_cpu(tiny_sam):
 
 
 def test_embedding_cache_folder_from_the_environment(monkeypatch, tmp_path, tiny_sam):
-    from napari_segsuite.sam.session import ENV_EMBEDDINGS, default_embedding_dir
+    from napari_segsuite.sam.embedding_cache import ENV_EMBEDDINGS, default_embedding_dir
 
     monkeypatch.setenv(ENV_EMBEDDINGS, str(tmp_path))
     assert default_embedding_dir() == tmp_path

@@ -32,10 +32,8 @@ from .layers import (
     PREVIEW,
     PREVIEW_CYAN,
     commit_labels,
-    displayed_index,
     layer_choices,
     preview_colormap,
-    read_slice,
     reset_keeping_value,
     scrolling_content,
     update_preview_layer,
@@ -43,6 +41,7 @@ from .layers import (
 from .post_steps import PostStepsPanel
 from .preview import PreviewRunner
 from .sam_auto_panel import AutoMasksPanel
+from .sam_embedding import EmbedsSlices
 from .sam_keys import KeysPanel
 from .sam_refine_panel import RefinePanel
 from .suite import FollowsDock
@@ -62,7 +61,7 @@ def _on_slice(coords: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
     return np.all(np.round(coords[:, : len(index)]) == np.asarray(index), axis=1)
 
 
-class SamWidget(QWidget, FollowsDock):
+class SamWidget(EmbedsSlices, QWidget, FollowsDock):
     """Prompt a SAM model (or the classical fallback) with points and boxes; commit masks."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
@@ -304,109 +303,6 @@ class SamWidget(QWidget, FollowsDock):
         handlers = {"next": self.next_candidate, "commit": self.commit, "clear": self.clear}
         self._bound_keys = self.keys_panel.bind(layer, handlers, previous=self._bound_keys)
         self.keys_help.setText(KEYS.format(keys=self.keys_panel.describe()))
-
-    # -- embedding ------------------------------------------------------------------------------
-
-    def displayed(self) -> tuple[Image, tuple[int, ...]] | None:
-        """The chosen image layer and the index of its displayed slice (no pixel is read)."""
-        image = self.image.value
-        if image is None or image not in self.viewer.layers:
-            return None
-        try:
-            return image, displayed_index(self.viewer, image)
-        except ValueError as e:  # a 3D view or transposed axes: said in the status, not as an error
-            self.status.setText(str(e))
-            return None
-
-    def _image_changed(self) -> None:
-        cur = self.displayed()
-        if cur is None:
-            self._show_status()
-            return
-        if not self._tab_hidden and self.parentWidget() is not None:  # prompt layers appear when the dock is
-            self._ensure_prompt_layers(cur[0])  # placed and raised, not while it is made or behind another tab
-        self._embed(*cur)
-
-    def _slice_changed(self, *_: Any) -> None:
-        image = self.image.value
-        if image is not None and image.ndim > 2:
-            self._image_changed()
-            self._prompts_changed()
-
-    def _embed(self, image: Image, index: tuple[int, ...]) -> None:
-        """Embed the slice ``index`` of ``image`` in a worker (reading, converting and hashing it
-        there too); a cached embedding comes back in milliseconds."""
-        key = (id(image), index)
-        if self.ready_key == key:
-            return
-        self.ready_key = None
-        self.embedding = None
-        self._logits = None
-        self._show_status("computing")
-        if self.worker is not None:  # one embedding at a time; when it ends, the displayed slice is embedded
-            return
-        session = self.session
-        rgb = bool(image.rgb)
-
-        def embed():
-            return session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
-
-        worker = start_worker(embed, what="the SAM image embedding", on_error=self._embedding_failed,
-                              _progress={"desc": "SAM image embedding"})
-        worker.returned.connect(lambda emb: self._embedded(key, emb, session))
-        worker.finished.connect(self._worker_done)
-        self.worker = worker
-        worker.start()
-
-    def _embedding_failed(self, error: BaseException) -> None:
-        show_error(describe_error("the image embedding", error))
-        self._show_status()
-
-    def _worker_done(self) -> None:
-        self.worker = None
-        cur = self.displayed()
-        if cur is not None and (id(cur[0]), cur[1]) != self.ready_key:
-            self._embed(*cur)  # the slice changed while encoding
-
-    def _embedded(self, key: tuple, embedding: Any, session: Any) -> None:
-        cur = self.displayed()
-        if session is not self.session or cur is None or (id(cur[0]), cur[1]) != key:
-            return  # another backend, image or slice since: _worker_done embeds the displayed one
-        self.embedding = embedding
-        self.ready_key = key
-        self._show_status()
-        if self.pending or self._has_prompts():
-            self.pending = False
-            self._prompts_changed()
-
-    @property
-    def embedding_ready(self) -> bool:
-        cur = self.displayed()
-        return cur is not None and self.ready_key == (id(cur[0]), cur[1])
-
-    def precompute_all(self) -> None:
-        """Embed every slice of the image in the background (progress bar; *Cancel* stops it after
-        the slice being embedded)."""
-        image = self.image.value
-        if image is None or image.ndim <= 2:
-            show_info("the image has a single slice; its embedding is computed when it is chosen")
-            return
-        lead = image.data.shape[: image.ndim - 2]
-        indices = list(np.ndindex(*lead))
-        session = self.session
-        rgb = bool(image.rgb)
-
-        def run():
-            for i, index in enumerate(indices):
-                session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
-                yield i
-
-        worker = start_worker(run, what="precomputing the slice embeddings",
-                              _progress={"total": len(indices), "desc": "SAM embeddings of all slices"})
-        worker.returned.connect(lambda _: show_info(f"{len(indices)} slice embeddings are cached"))
-        worker.finished.connect(self._image_changed)
-        self._precompute_worker = self.precompute_job.start(
-            worker, cancelled="precomputing stopped; the slices embedded so far stay cached")
 
     # -- prompts --------------------------------------------------------------------------------
 

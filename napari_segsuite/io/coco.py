@@ -114,8 +114,11 @@ def _fill_polygons(polygons: list[list[float]], h: int, w: int) -> np.ndarray:
     then ``decode``: pixel-equal, tests/io/test_coco.py), with no pycocotools needed."""
     out = np.zeros((h, w), bool)
     for poly in polygons:
-        if len(poly) >= 6:
-            out |= fill_polygon(poly, h, w)
+        xy = np.asarray(poly, float)  # a polygon of text is refused here (ValueError)
+        if xy.ndim != 1 or len(xy) % 2 or len(xy) < 6:  # pycocotools fails on these too (4 numbers: a box, then a crash)
+            raise ValueError(f"a polygon must be a flat list [x0, y0, x1, y1, ...] of at least three vertices, "
+                             f"got {xy.size} number(s) in shape {xy.shape}")
+        out |= fill_polygon(xy, h, w)
     return out
 
 

@@ -107,6 +107,8 @@ def test_project_files_of_wrong_types_are_named(tmp_path, data, field):
       "annotations": [{"id": 9, "image_id": 1, "segmentation": 5}]}, "annotation 9 .* no usable segmentation"),
     ({"images": [{"id": 1, "file_name": "a.png", "height": 4, "width": 4}],
       "annotations": [{"id": 9, "image_id": 1, "segmentation": [["x", "y"]]}]}, "annotation 9"),
+    ({"images": [{"id": 1, "file_name": "a.png", "height": 4, "width": 4}],  # two vertices: no area (pycocotools crashes)
+      "annotations": [{"id": 10, "image_id": 1, "segmentation": [[1, 1, 3, 3]]}]}, "annotation 10.*three vertices"),
     ({"images": [{"id": 1, "file_name": "a.png", "height": 4, "width": 4}], "annotations": [[1]]},
      "'annotations' must be a list of objects"),
 ])

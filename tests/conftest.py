@@ -25,8 +25,28 @@ def shared_data() -> Path:
     return DATA
 
 
+# `pytest -m "not slow"` is the quick loop; CI runs everything. Slow: 3 s or more on the project's
+# 2-core machine (`pytest --durations=60`), whole modules where most tests are (fresh processes,
+# training, automatic masks, worker pools), and the random walker's generic runs.
+SLOW_MODULES = {"test_extras.py", "test_no_triton.py", "test_learn_train.py", "test_batches.py", "test_auto.py",
+                "test_project_dock.py", "test_learn_technique.py"}
+SLOW_TESTS = {
+    "test_reliability_table_lists_the_hostile_suite", "test_every_tool_fits_with_long_layer_names",
+    "test_annotate_next_restart_resume", "test_tools_made_but_not_picked_add_no_layer",
+    "test_unreachable_scheduler_and_bad_workers_are_explained", "test_dask_worker_processes_write_the_same_masks",
+    "test_layout_screenshots", "test_train_in_a_worker_then_predict_into_a_new_layer",
+    "test_edge_map_preview_then_regions", "test_the_next_image_is_embedded_for_sam_in_the_background",
+    "test_only_the_shown_tool_previews_and_shows_its_preview",
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    """GUI tests need a display (pytest-xvfb starts Xvfb when it is installed)."""
+    """Mark the slow tests; GUI tests need a display (pytest-xvfb starts Xvfb when it is installed)."""
+    slow = pytest.mark.slow
+    for item in items:
+        if (item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS
+                or "region.random_walker" in item.name):
+            item.add_marker(slow)
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if has_display:
         return

@@ -319,15 +319,16 @@ class ProjectWidget(QWidget):
 
     # -- SAM ------------------------------------------------------------------------------------
     def _docked_sam(self) -> Any:
-        """The Segment Anything dock opened on its own (Plugins menu) in this viewer's window, or the
-        SAM tool of a SegSuite panel there; None when there is none (nothing to embed with)."""
-        docks = getattr(getattr(self.viewer, "window", None), "dock_widgets", None) or {}
-        for widget in list(docks.values()):
-            tools = getattr(widget, "tools", None)
-            candidates = [widget, *(tools.values() if isinstance(tools, dict) else ())]
-            for w in candidates:  # duck-typed: importing the SAM dock's class would import torch
-                if w is not self and hasattr(w, "session") and hasattr(w, "embedding_ready"):
-                    return w
+        """The Segment Anything dock opened on its own (Plugins menu) in this window, or the SAM
+        tool of a SegSuite panel there; None when there is none (nothing to embed with). Found
+        among the window's Qt widgets (any napari version), duck-typed: importing the SAM dock's
+        class would import torch."""
+        top = self.window()
+        if top is self:
+            return None  # not docked in a window
+        for w in top.findChildren(QWidget):
+            if w is not self and hasattr(w, "session") and hasattr(w, "embedding_ready"):
+                return w
         return None
 
     def _precompute_next(self, index: int | None = None, waited: int = 0) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractButton, QComboBox, QLabel, QScrollArea, QSlider
 
 from napari_segsuite._widgets.suite import TOOLS
@@ -93,7 +94,7 @@ def test_a_tool_opened_alone_fits_too(make_napari_viewer, qtbot, name):
     qtbot.wait(300)
     assert tool.minimumSizeHint().width() <= DOCK_WIDTH, f"{name} alone needs {tool.minimumSizeHint().width()} px"
     dock.resize(DOCK_WIDTH, dock.height())
-    viewer.window._qt_window.resizeDocks([dock], [DOCK_WIDTH], 1)  # Qt.Horizontal
+    viewer.window._qt_window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
     qtbot.wait(150)
     scrolls = [s for s in tool.findChildren(QScrollArea) if s.isVisibleTo(tool)]
     assert not [s for s in scrolls if s.horizontalScrollBar().isVisible()], f"{name}: a horizontal scrollbar"

@@ -144,8 +144,7 @@ def fill_polygon(polygon: list[float] | np.ndarray, h: int, w: int) -> np.ndarra
     """
     scale = 5.0
     xy = np.asarray(polygon, float).reshape(-1, 2)
-    x = np.append(np.trunc(scale * xy[:, 0] + 0.5), np.trunc(scale * xy[0, 0] + 0.5)).astype(np.int64)  # C's (int)
-    y = np.append(np.trunc(scale * xy[:, 1] + 0.5), np.trunc(scale * xy[0, 1] + 0.5)).astype(np.int64)
+    x, y = np.trunc(scale * np.vstack([xy, xy[:1]]) + 0.5).astype(np.int64).T  # closed; C's (int) truncates
     us, vs = [], []
     for j in range(len(xy)):  # dense points along each edge, stepping along its longer axis
         xs, xe, ys, ye = x[j], x[j + 1], y[j], y[j + 1]

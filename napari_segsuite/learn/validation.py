@@ -20,6 +20,7 @@ peak must be to split touching objects, on the same held-out images.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,17 +81,14 @@ def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetC
     ``f1`` (instance F1 at IoU 0.5 after the same watershed as prediction, dropping objects below
 ``min_size`` pixels, filling holes when ``fill_holes`` and splitting at ``split_h``); ``score`` is the one
     that selects epochs (``f1`` when there is one, else ``dice``)."""
-    from ..metrics import score
-
     net.eval()
     dice, f1 = [], []
     instance = config.task == "instance"
     for e in examples:
-        prob = predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512)
+        prob = _probabilities(net, e, config, device)
         dice.append(class_dice(prob, e.target, foreground=instance))
         if instance and e.objects is not None:
-            pred = instances_from_probabilities(prob, min_size=min_size, fill_holes=fill_holes, split_h=split_h)
-            f1.append(score(pred, e.objects, kind="instance").summary.get("f1@0.5", 0.0))
+            f1.append(_instance_f1(prob, e.objects, min_size=min_size, fill_holes=fill_holes, split_h=split_h))
     out = {"dice": float(np.mean(dice)) if dice else float("nan"), "f1": float(np.mean(f1)) if f1 else float("nan")}
     out["score"] = out["f1"] if f1 else out["dice"]
     return out
@@ -101,15 +99,20 @@ def choose_split(net: torch.nn.Module, examples: Sequence[Example], config: NetC
     """The ``split_h`` of :data:`.targets.SPLIT_CANDIDATES` with the best mean instance F1@0.5 on
     ``examples`` (held-out images with their objects); a tie keeps the earlier candidate (None, no
     split, first). Returns it and every candidate's F1 (keyed by its text)."""
-    from ..metrics import score
-
     net.eval()
-    probs = [(predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512),
-              e.objects) for e in examples if e.objects is not None]
-    f1 = {}
-    for h in SPLIT_CANDIDATES:
-        f1[str(h)] = float(np.mean([score(instances_from_probabilities(p, min_size=min_size, fill_holes=fill_holes,
-                                                                       split_h=h), objects, kind="instance")
-                                     .summary.get("f1@0.5", 0.0) for p, objects in probs]))
+    probs = [(_probabilities(net, e, config, device), e.objects) for e in examples if e.objects is not None]
+    f1 = {str(h): float(np.mean([_instance_f1(p, objects, min_size=min_size, fill_holes=fill_holes, split_h=h)
+                                 for p, objects in probs])) for h in SPLIT_CANDIDATES}
     best = max(SPLIT_CANDIDATES, key=lambda h: (f1[str(h)], -SPLIT_CANDIDATES.index(h)))
     return best, f1
+
+
+def _probabilities(net: torch.nn.Module, e: Example, config: NetConfig, device: torch.device) -> np.ndarray:
+    return predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512)
+
+
+def _instance_f1(prob: np.ndarray, objects: np.ndarray, **post: Any) -> float:
+    """Instance F1 at IoU 0.5 of the objects prediction draws from ``prob`` (``post``: its options)."""
+    from ..metrics import score
+
+    return score(instances_from_probabilities(prob, **post), objects, kind="instance").summary.get("f1@0.5", 0.0)

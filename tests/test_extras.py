@@ -4,22 +4,16 @@ process, where nothing was imported before."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
+from fresh_process import run_python
 
 from napari_segsuite import extras
 
 # `sys.modules[name] = None` makes `import name` raise ModuleNotFoundError and find_spec return None:
 # what a base install, where the extras' packages were never installed, looks like to the code
 HIDE_EXTRAS = "import sys\nfor m in ('torch', 'torchvision', 'segment_anything', 'distributed'):\n    sys.modules[m] = None\n"
-
-
-def _run(code: str, *args: str) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out
 
 
 def test_the_classical_docks_and_the_suite_never_import_torch(make_napari_viewer):
@@ -35,7 +29,7 @@ def test_the_classical_docks_and_the_suite_never_import_torch(make_napari_viewer
         "w = ThresholdingWidget(v); w.apply(); print('layers', [l.name for l in v.layers])\n"
         "print('torch loaded:', 'torch' in sys.modules)\n"
     )
-    out = _run(code)
+    out = run_python(code)
     assert "torch loaded: False" in out.stdout, out.stdout
 
 
@@ -52,7 +46,7 @@ def test_without_the_extras_every_classical_tool_works_and_sam_and_training_say_
         "suite.show_tool('Thresholding').apply(); QApplication.processEvents()\n"
         "print('labels:', [l.name for l in v.layers if l.__class__.__name__ == 'Labels'])\n"
     )
-    out = _run(code).stdout
+    out = run_python(code).stdout
     lines = {line.split(" -> ")[0]: line for line in out.splitlines() if " -> " in line}
     assert 'pip install "napari-segsuite[sam]"' in lines["Segment Anything"], out
     assert 'pip install "napari-segsuite[learn]"' in lines["Train a network"], out
@@ -76,7 +70,7 @@ def test_without_the_extras_the_cli_runs_classical_work_and_names_the_extra_othe
         "print('models', main(['models', 'list']))\n"
         "print('embed', main(['embed', sys.argv[1]]))\n"
     )
-    out = _run(code, str(image), str(tmp_path / "out"), str(tmp_path))
+    out = run_python(code, str(image), str(tmp_path / "out"), str(tmp_path))
     assert "run 0" in out.stdout and (tmp_path / "out").is_dir()
     assert "train 2" in out.stdout and "embed 2" in out.stdout
     assert "models 0" in out.stdout and "vit_b" in out.stdout, "listing checkpoints needs no torch"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
+
+from fresh_process import run_python
 
 PACKAGE = Path(__file__).resolve().parents[1] / "napari_segsuite"
 KNOWN_CIRCLES: list[set[str]] = []  # none left; a new one must be untangled, not listed
@@ -77,8 +77,7 @@ def test_no_module_imports_in_a_circle():
 def test_the_classical_engine_loads_without_learning_or_torch():
     code = ("import sys, napari_segsuite.techniques as t; t.get('threshold.global'); "
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('napari_segsuite.learn')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert run_python(code).stdout.strip() == "[]"
 
 
 def test_benchmarks_and_docs_scripts_import_names_that_exist():
@@ -86,7 +85,7 @@ def test_benchmarks_and_docs_scripts_import_names_that_exist():
     import ast
     import importlib
 
-    root = Path(__file__).resolve().parents[1]
+    root = PACKAGE.parent
     missing = []
     for script in sorted([*root.glob("benchmarks/*.py"), *root.glob("docs/*.py")]):
         for node in ast.walk(ast.parse(script.read_text())):

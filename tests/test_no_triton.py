@@ -4,8 +4,10 @@ where nothing was imported before the viewer."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import importlib.util
+
+import pytest
+from fresh_process import run_python
 
 
 def test_sam_and_training_load_after_the_viewer_exists_without_crashing(make_napari_viewer):
@@ -21,18 +23,13 @@ def test_sam_and_training_load_after_the_viewer_exists_without_crashing(make_nap
         "                config=train.TrainConfig(patch_size=32, batch_size=2, max_epochs=1, steps_per_epoch=1))\n"
         "print('trained', m.info['best_epoch'])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_python(code, timeout=180)
     assert "sam True" in out.stdout and "trained 1" in out.stdout
 
 
 def test_other_plugins_still_find_triton_after_ours_loaded():
     """Triton is hidden only while our imports run; torch's cached answer is forgotten afterwards."""
-    import importlib.util
-
     if importlib.util.find_spec("triton") is None:
-        import pytest
-
         pytest.skip("Triton is not installed here (CPU-only torch)")
     code = (
         "from napari_segsuite._no_triton import import_segment_anything, import_torch_dynamo\n"
@@ -42,6 +39,5 @@ def test_other_plugins_still_find_triton_after_ours_loaded():
         "print('torch sees triton:', t.has_triton_package())\n"
         "import triton; print('imported', triton.__name__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_python(code, timeout=180)
     assert "torch sees triton: True" in out.stdout and "imported triton" in out.stdout

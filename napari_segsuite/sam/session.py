@@ -142,12 +142,7 @@ class SamSession:
         self._lock = threading.RLock()
         self.sdpa = fast if sdpa is None else bool(sdpa)  # the attention of this session's encoder runs
         self.fast_decoder = fast  # the reordered decoder (.decoder), unless this model's internals differ
-        if fast:
-            why = _dec.fits(self.model)
-            if why is not None:
-                self.fast_decoder = False
-                self.notify(f"the fast SAM decoder does not fit this model ({why}; checked with segment-anything "
-                            f"{_dec.CHECKED_WITH}): clicks use segment-anything's own decoder (same masks, slower)")
+        self._decoder_checked = not fast  # checked with the first embedding, in its worker (_check_decoder)
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -283,8 +278,22 @@ class SamSession:
 
     def _embedding(self, digest, key, features, input_size, original_size, source) -> Embedding:
         emb = Embedding(digest, key, features, input_size, original_size, source)
+        self._check_decoder()
         emb.state = _dec.prepare(self.model, features) if self.fast_decoder else None
         return emb
+
+    def _check_decoder(self) -> None:
+        """Once, before the first embedding is prepared (off the UI thread, and never for a session
+        that embeds nothing): whether the fast decoder computes what this model's own decoder does
+        (:func:`.decoder.fits`); if not, clicks use the stock decoder, said once."""
+        if self._decoder_checked:
+            return
+        self._decoder_checked = True
+        why = _dec.fits(self.model)
+        if why is not None:
+            self.fast_decoder = False
+            self.notify(f"the fast SAM decoder does not fit this model ({why}; checked with segment-anything "
+                        f"{_dec.CHECKED_WITH}): clicks use segment-anything's own decoder (same masks, slower)")
 
     def _load_disk(self, digest: str, key: Hashable, original_size: tuple[int, int]) -> Embedding | None:
         """The embedding the disk cache holds for this image, moved to the device, or None."""

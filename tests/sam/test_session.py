@@ -451,7 +451,8 @@ def test_embedding_cache_folder_from_the_environment(monkeypatch, tmp_path, tiny
 
 def test_a_model_whose_decoder_the_fast_path_does_not_fit_uses_the_stock_decoder_and_says_so(tiny_sam):
     """A fine-tuned variant or another segment-anything release whose mask decoder computes something
-    the fast path does not: the session notices at start, notes it once, and clicks give the stock masks."""
+    the fast path does not: the session notices with its first embedding, notes it once, and clicks
+    give the stock masks."""
     import copy
 
     from napari_segsuite.sam import decoder
@@ -468,11 +469,11 @@ def test_a_model_whose_decoder_the_fast_path_does_not_fit_uses_the_stock_decoder
     assert "differ" in decoder.fits(variant)
     notes = []
     session = SamSession(variant, device="cpu", cache_dir=False, notify=notes.append)
+    img = _image()
+    session.set_image(img)  # checked with the first embedding, off the UI thread
     assert not session.fast_decoder and len(notes) == 1
     assert "does not fit" in notes[0] and f"segment-anything {decoder.CHECKED_WITH}" in notes[0]
     stock = SamSession(variant, device="cpu", cache_dir=False, fast=False)
-    img = _image()
-    session.set_image(img)
     stock.set_image(img)
     a, b = session.predict(points=[[100, 100]]), stock.predict(points=[[100, 100]])
     np.testing.assert_allclose(a.logits, b.logits, atol=1e-5)

@@ -2,8 +2,10 @@
 
 The base install holds the classical engine, the metrics, file formats and the widgets. Segment
 Anything and network training need torch (extras ``[sam]`` and ``[learn]``), a dask cluster needs
-``distributed`` (``[distributed]``); ``[all]`` adds everything. Nothing here imports those
-packages: :func:`missing` asks the import system whether they could be found.
+``distributed`` (``[distributed]``); OpenCV (``[opencv]``, or the ``cv2`` another package
+installed) makes filters faster (:mod:`napari_segsuite.cv_compat`); ``[all]`` adds everything.
+Nothing here imports those packages: :func:`missing` asks the import system whether they could be
+found.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sam": ("Segment Anything", ("torch", "torchvision", "segment_anything")),
     "learn": ("training networks", ("torch", "torchvision")),
     "distributed": ("running on a dask cluster", ("distributed",)),
+    # either opencv-python or opencv-python-headless provides cv2; the extra installs the headless one
+    "opencv": ("OpenCV's faster filters and GrabCut for box prompts", ("cv2",)),
 }
 
 

@@ -12,8 +12,8 @@ from fresh_process import run_python
 from napari_segsuite import extras
 
 # `sys.modules[name] = None` makes `import name` raise ModuleNotFoundError and find_spec return None:
-# what a base install, where the extras' packages were never installed, looks like to the code
-HIDE_EXTRAS = "import sys\nfor m in ('torch', 'torchvision', 'segment_anything', 'distributed'):\n    sys.modules[m] = None\n"
+# what a base install, where the extras' packages (OpenCV's too) were never installed, looks like
+HIDE_EXTRAS = "import sys\nfor m in ('torch', 'torchvision', 'segment_anything', 'distributed', 'cv2'):\n    sys.modules[m] = None\n"
 
 
 def test_the_classical_docks_and_the_suite_never_import_torch(make_napari_viewer):

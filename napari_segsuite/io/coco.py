@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+from .. import cv_compat
 from .atomic import atomic_write
 from .limits import check_pixels
 
@@ -96,10 +96,9 @@ def rle_decode(rle: dict[str, Any], *, source: str | os.PathLike = "COCO RLE", w
 
 
 def _polygons(mask: np.ndarray) -> list[list[float]]:
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     polys = []
-    for c in contours:
-        c = c.reshape(-1, 2).astype(float) + 0.5  # through the boundary pixels' centres, in COCO coordinates
+    for c in cv_compat.outer_contours(mask):
+        c = c + 0.5  # through the boundary pixels' centres, in COCO coordinates
         if len(c) >= 3:
             polys.append(c.ravel().tolist())
         else:  # a one- or two-pixel sliver: its pixel square

@@ -17,9 +17,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from .. import cv_compat
 from .masks import read_image
 
 __all__ = ["InstanceSample", "iter_instance_dataset"]
@@ -90,7 +90,7 @@ def _figure_ground(root: Path, limit: int | None) -> Iterator[InstanceSample]:
         m = (m[..., 0] if m.ndim == 3 else m) > 127
         img = _rgb(read_image(p))
         if img.shape[:2] != m.shape:
-            img = cv2.resize(img, (m.shape[1], m.shape[0]), interpolation=cv2.INTER_AREA)
+            img = cv_compat.resize(img, m.shape, "area")
         yield stem, img, m.astype(np.int32)
 
 

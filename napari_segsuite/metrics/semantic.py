@@ -8,8 +8,9 @@ row), as mmsegmentation and the FCN scorer do; a class present in only one map s
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from .. import cv_compat
 
 __all__ = ["confusion_matrix", "semantic_metrics"]
 
@@ -36,11 +37,9 @@ def confusion_matrix(pred: np.ndarray, gt: np.ndarray, *, num_classes: int | Non
     if top >= k:
         raise ValueError(f"label {top} is not below num_classes={k}")
     if k <= 256 and 0 < pred.size < 2**24:  # float32 bin counts stay exact below 2**24
-        # OpenCV's 2D histogram of two uint8 channels: an order of magnitude faster than bincount
-        p = np.ascontiguousarray(pred, dtype=np.uint8).reshape(-1, 1)
-        g = np.ascontiguousarray(gt, dtype=np.uint8).reshape(-1, 1)
-        hist = cv2.calcHist([g, p], [0, 1], None, [k, k], [0, k, 0, k])
-        return np.rint(hist).astype(np.int64)
+        hist = cv_compat.pair_histogram(gt, pred, k)  # with OpenCV: ten times faster than bincount
+        if hist is not None:
+            return hist
     idx = gt.astype(np.int64).ravel() * k + pred.astype(np.int64).ravel()
     return np.bincount(idx, minlength=k * k).reshape(k, k)
 

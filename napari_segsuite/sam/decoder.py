@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .. import cv_compat
 
 __all__ = ["CHECKED_WITH", "DecoderState", "decode", "fits", "prepare", "upsample_mask", "upsample_mask_on_device",
            "upsample_region"]
@@ -284,9 +285,9 @@ def upsample_mask(logits: np.ndarray, input_size: tuple[int, int], original_size
         return out
     y0, y1, x0, x1 = box
     if (y1 - y0) * (x1 - x0) > 0.05 * input_size[0] * input_size[1]:  # larger: OpenCV's SIMD resize of it all wins
-        big = cv2.resize(logits, (img_size, img_size), interpolation=cv2.INTER_LINEAR)[: input_size[0], : input_size[1]]
+        big = cv_compat.resize(logits, (img_size, img_size), "linear")[: input_size[0], : input_size[1]]
         if (h, w) != tuple(input_size):
-            big = cv2.resize(big, (w, h), interpolation=cv2.INTER_LINEAR)
+            big = cv_compat.resize(big, (h, w), "linear")
         return big > 0
     values, oy, ox = _upsample_box(logits, box, input_size, original_size, 0.0, img_size)
     out[oy:oy + values.shape[0], ox:ox + values.shape[1]] = values > 0

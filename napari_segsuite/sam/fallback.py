@@ -1,6 +1,7 @@
 """Classical prompt backend with SamSession's interface, for when no SAM checkpoint is at hand.
 
-Boxes go to GrabCut (OpenCV; points inside the box become sure object / background pixels), and
+Boxes go to GrabCut (OpenCV; points inside the box become sure object / background pixels; without
+OpenCV, to the watershed below with the box's outside as background and its centre as object), and
 points alone to a seeded watershed of the colour gradient (scikit-image) in which positive clicks
 seed the object and negative clicks plus the border seed the background, found on the whole image
 and refined around the object at full resolution. GrabCut works on the region around the box (grown
@@ -15,9 +16,10 @@ import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from .. import cv_compat
+from ..extras import install_line
 from .image import to_sam_rgb
 from .session import Prediction, check_prompts
 
@@ -49,7 +51,10 @@ class ClassicalSession:
         self._lock = threading.RLock()
 
     def describe(self) -> str:
-        return "classical fallback (GrabCut for boxes, watershed for points)"
+        if cv_compat.available():
+            return "classical fallback (GrabCut for boxes, watershed for points)"
+        return ("classical fallback (watershed for boxes and points; GrabCut for boxes needs OpenCV: "
+                f"{install_line('opencv')})")
 
     def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> ClassicalImage:
         """Make ``image`` the current one; returns it prepared, to pass to :meth:`predict` as the
@@ -100,7 +105,8 @@ class ClassicalSession:
                 sp = None if pts is None else _pixel(to_local(pts), crop.shape)
                 return self._grabcut(crop, to_local(bx.reshape(2, 2)).ravel(), sp, lbs)
 
-            mask = self._in_roi(self._roi(pts, bx, h, w), grabcut)
+            roi = self._roi(pts, bx, h, w)
+            mask = self._in_roi(roi, grabcut) if cv_compat.available() else self._watershed_in(roi, pts, lbs, bx)
         self.decoder_runs += 1
         pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), notes)
         pred._full[0] = mask
@@ -114,16 +120,18 @@ class ClassicalSession:
         crop = self._rgb[ys, xs] if dtype is None else self._rgb[ys, xs].astype(dtype)
         s = min(1.0, self.work_size / max(crop.shape[:2]))
         if s < 1.0:
-            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))), interpolation=cv2.INTER_AREA)
+            crop = cv_compat.resize(crop, (max(1, round(crop.shape[0] * s)), max(1, round(crop.shape[1] * s))), "area")
         origin = np.array([xs.start, ys.start], float)
         local = run(crop, lambda xy: (np.asarray(xy, float) - origin) * s)
         if s < 1.0:
-            local = cv2.resize(local.astype(np.uint8), (xs.stop - xs.start, ys.stop - ys.start), interpolation=cv2.INTER_NEAREST) > 0
+            local = cv_compat.resize(local.astype(np.uint8), (ys.stop - ys.start, xs.stop - xs.start), "nearest") > 0
         mask = np.zeros((h, w), bool)
         mask[ys, xs] = local
         return mask
 
     def _grabcut(self, rgb: np.ndarray, box: np.ndarray, pts, lbs) -> np.ndarray:
+        import cv2  # only called when OpenCV is installed
+
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
         gc = np.full(rgb.shape[:2], cv2.GC_BGD, np.uint8)
@@ -159,20 +167,29 @@ class ClassicalSession:
             return coarse
         return self._watershed_in(roi, pts, lbs)
 
-    def _watershed_in(self, roi: tuple[slice, slice], pts, lbs) -> np.ndarray:
-        """Full-size mask of a seeded watershed computed inside ``roi`` (shrunk to ``work_size``)."""
+    def _watershed_in(self, roi: tuple[slice, slice], pts, lbs, box=None) -> np.ndarray:
+        """Full-size mask of a seeded watershed computed inside ``roi`` (shrunk to ``work_size``);
+        with a ``box``, its outside seeds the background and a disc at its centre the object."""
         from skimage.segmentation import watershed
 
         def run(crop, to_local):
-            smooth = cv2.GaussianBlur(crop, (0, 0), 1.0)
-            gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+            smooth = cv_compat.gaussian(crop, 1.0)
+            gx, gy = cv_compat.sobel(smooth, 1, 0), cv_compat.sobel(smooth, 0, 1)
             grad = np.sqrt(gx * gx + gy * gy)
             grad = grad.max(axis=-1) if grad.ndim == 3 else grad
             markers = np.zeros(grad.shape, np.int32)
             markers[[0, -1], :] = 2
             markers[:, [0, -1]] = 2
-            for (x, y), lab in zip(_pixel(to_local(pts), grad.shape), lbs):
-                cv2.circle(markers, (int(x), int(y)), 1, 1 if lab else 2, -1)
+            if box is not None:
+                (x0, y0), (x1, y1) = _pixel(to_local(box.reshape(2, 2)), grad.shape)
+                outside = np.ones(grad.shape, bool)
+                outside[y0:y1 + 1, x0:x1 + 1] = False
+                markers[outside] = 2
+                radius = max(1, min(x1 - x0, y1 - y0) // 6)
+                cv_compat.disk(markers, (x0 + x1) // 2, (y0 + y1) // 2, radius, 1)
+            if pts is not None:
+                for (x, y), lab in zip(_pixel(to_local(pts), grad.shape), lbs):
+                    cv_compat.disk(markers, int(x), int(y), 1, 1 if lab else 2)
             return watershed(grad, markers) == 1
 
         return self._in_roi(roi, run, dtype=np.float32)

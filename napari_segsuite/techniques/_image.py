@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
+
+from .. import cv_compat
 
 __all__ = [
     "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "lab_gradient", "prepare_slice",
@@ -239,7 +240,7 @@ def to_lab(image: np.ndarray, info: ImageInfo) -> np.ndarray:
     their intensity scaled to 0..100, so distances have the same units for gray and colour."""
     unit = np.clip(to_unit(image, info), 0, 1)
     if unit.ndim == 3 and unit.shape[-1] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(unit), cv2.COLOR_RGB2Lab)
+        return cv_compat.rgb_to_lab(unit)
     return unit.reshape(unit.shape[:2] + (-1,)) * np.float32(100)
 
 
@@ -299,6 +300,7 @@ def slice_input(checked: Any, index: tuple[int, ...], plane: tuple[int, ...]) ->
 def lab_gradient(lab: np.ndarray, sigma: float) -> np.ndarray:
     """Colour gradient magnitude (Sobel on each Lab channel, the largest per pixel)."""
     if sigma > 0:
-        lab = cv2.GaussianBlur(lab, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(lab.shape)
-    mags = [cv2.magnitude(cv2.Sobel(ch, cv2.CV_32F, 1, 0), cv2.Sobel(ch, cv2.CV_32F, 0, 1)) for ch in cv2.split(lab)]
+        lab = cv_compat.gaussian(lab, sigma, border="reflect")
+    channels = [np.ascontiguousarray(lab[..., c]) for c in range(lab.shape[-1])] if lab.ndim == 3 else [lab]
+    mags = [cv_compat.magnitude(cv_compat.sobel(ch, 1, 0), cv_compat.sobel(ch, 0, 1)) for ch in channels]
     return np.max(mags, axis=0) if len(mags) > 1 else mags[0]

@@ -9,9 +9,9 @@ across the border between two textures they do not, even when the mean colours a
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from .. import cv_compat
 from ._kmeans import assign, lloyd, plus_plus
 
 __all__ = ["histogram_boundaries", "histogram_gradient", "quantise", "textons"]
@@ -36,13 +36,13 @@ def histogram_gradient(bins: np.ndarray, n_bins: int, radius: int, n_orient: int
     disc, _ = _half_disc(radius, 0.0)
     norm = np.float32(2.0 / disc.sum())  # counts per half -> fractions
     indicators = [(bins == b).astype(np.float32) for b in range(n_bins)]
-    full = [cv2.filter2D(ind, -1, disc, borderType=cv2.BORDER_REFLECT) for ind in indicators]
+    full = [cv_compat.correlate(ind, disc, "reflect") for ind in indicators]
     best = np.zeros(bins.shape, np.float32)
     for k in range(n_orient):
         _, half = _half_disc(radius, np.pi * k / n_orient)
         chi = np.zeros(bins.shape, np.float32)
         for ind, total in zip(indicators, full):
-            one = cv2.filter2D(ind, -1, half, borderType=cv2.BORDER_REFLECT)
+            one = cv_compat.correlate(ind, half, "reflect")
             other = total - one
             chi += (one - other) ** 2 / (total + np.float32(1e-6))
         np.maximum(best, chi * (0.5 * norm), out=best)
@@ -62,12 +62,12 @@ def textons(gray: np.ndarray, k: int = 32, seed: int = 0, sample: int = 20000) -
 
     responses = []
     for s in (1.0, 2.0):
-        g = cv2.GaussianBlur(gray, (0, 0), s)
-        gxx, gyy, gxy = (cv2.Sobel(g, cv2.CV_32F, dx, dy) for dx, dy in ((2, 0), (0, 2), (1, 1)))
+        g = cv_compat.gaussian(gray, s)
+        gxx, gyy, gxy = (cv_compat.sobel(g, dx, dy) for dx, dy in ((2, 0), (0, 2), (1, 1)))
         for th in np.linspace(0, np.pi, 6, endpoint=False):
             c, sn = np.float32(np.cos(th)), np.float32(np.sin(th))
             responses.append(c * c * gxx + 2 * c * sn * gxy + sn * sn * gyy)
-        responses.append(g - cv2.GaussianBlur(gray, (0, 0), 2 * s))
+        responses.append(g - cv_compat.gaussian(gray, 2 * s))
     x = np.stack([r.ravel() for r in responses]).astype(np.float32)  # (d, N)
     x /= x.std(1, keepdims=True) + np.float32(1e-6)
     rng = np.random.default_rng(seed)
@@ -86,11 +86,11 @@ def histogram_boundaries(lab: np.ndarray, radius: int = 5, texture_weight: float
     that size and the map is resized back."""
     h, w = lab.shape[:2]
     scale = min(1.0, WORKING_DIAGONAL / float(np.hypot(h, w)))
-    work = lab if scale == 1.0 else cv2.resize(lab, (max(int(w * scale), 1), max(int(h * scale), 1)), interpolation=cv2.INTER_AREA)
+    work = lab if scale == 1.0 else cv_compat.resize(lab, (max(int(h * scale), 1), max(int(w * scale), 1)), "area")
     work = work.reshape(work.shape[:2] + (-1,))
     out = sum(histogram_gradient(quantise(work[..., c], n_bins), n_bins, radius) for c in range(work.shape[-1]))
     if texture_weight > 0:
         out = out + np.float32(texture_weight) * histogram_gradient(
             textons(np.ascontiguousarray(work[..., 0]), n_textons), n_textons, 2 * radius)
     out = np.asarray(out, np.float32)
-    return out if scale == 1.0 else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out if scale == 1.0 else cv_compat.resize(out, (h, w), "linear")

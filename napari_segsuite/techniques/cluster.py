@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import cv2
 import numpy as np
 from numba import njit, prange
 
+from .. import cv_compat
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_lab, to_unit
 from ._kmeans import lloyd, plus_plus
@@ -25,8 +25,7 @@ def _features(image: np.ndarray, info: ImageInfo, color_space: str, spatial_weig
     plus scaled (y, x) if asked. Planes keep the distance products fast."""
     h, w, c = image.shape
     if c == 3 and color_space == "hsv":
-        feats = cv2.cvtColor(np.clip(to_unit(image, info), 0, 1), cv2.COLOR_RGB2HSV)
-        feats = feats * np.array([1 / 360, 1, 1], np.float32)  # hue in turns, like s and v
+        feats = cv_compat.rgb_to_hsv(np.clip(to_unit(image, info), 0, 1))  # hue in turns, like s and v
     elif c == 3 and color_space == "lab":
         feats = to_lab(image, info) / np.float32(100)  # L in 0..1; a, b about -1..1
     else:
@@ -204,7 +203,7 @@ def contrast_scale(lab: np.ndarray) -> float:
     the range bandwidth. The gradient is per pixel, after a Gaussian blur of sigma 1."""
     if min(lab.shape[:2]) < 2:
         return 1.0  # no gradient in a single row or column of pixels: the bandwidth as given
-    gy, gx = np.gradient(cv2.GaussianBlur(np.asarray(lab, np.float32), (0, 0), 1.0), axis=(0, 1))
+    gy, gx = np.gradient(cv_compat.gaussian(np.asarray(lab, np.float32), 1.0), axis=(0, 1))
     magnitude = np.sqrt((gx * gx + gy * gy).reshape(gx.shape[0], gx.shape[1], -1).sum(-1))
     return float(np.clip(np.sqrt(np.median(magnitude) / CONTRAST_REFERENCE), 0.25, 4.0))
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import cv2
 import numpy as np
 from skimage.segmentation import watershed
 
+from .. import cv_compat
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, to_gray, to_lab
 
 __all__ = ["canny", "gradient", "laplacian_of_gaussian"]
 
 Output = Literal["edges", "regions"]
-BORDER = cv2.BORDER_REFLECT  # scipy.ndimage mode="reflect"
+BORDER = "reflect"  # d c b a | a b c d
 
 
 def _output(params: dict[str, Any]) -> str:
@@ -33,7 +33,7 @@ def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return image
     radius = max(int(4.0 * sigma + 0.5), 1)
-    return cv2.GaussianBlur(image, (2 * radius + 1, 2 * radius + 1), sigma, borderType=BORDER)
+    return cv_compat.gaussian(image, sigma, radius, BORDER)
 
 
 def _quantile(values: np.ndarray, q: float, bins: int = 4096) -> float:
@@ -48,8 +48,9 @@ def _quantile(values: np.ndarray, q: float, bins: int = 4096) -> float:
 
 def _regions(elevation: np.ndarray, interior: np.ndarray, min_size: int) -> np.ndarray:
     """Watershed of ``elevation`` from the connected components of ``interior`` (>= min_size px)."""
-    n, markers, stats, _ = cv2.connectedComponentsWithStats(interior.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_size)
+    markers, n = cv_compat.components(interior, connectivity=1)
+    n += 1  # ids 0..n-1, the background's included
+    small = np.flatnonzero(np.bincount(markers.ravel(), minlength=n) < min_size)
     if small.size:
         lut = np.arange(n, dtype=np.int32)
         lut[small] = 0
@@ -63,7 +64,7 @@ def _regions(elevation: np.ndarray, interior: np.ndarray, min_size: int) -> np.n
 
 
 def _sobel_xy(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=BORDER), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=BORDER)
+    return cv_compat.sobel(image, 1, 0, BORDER), cv_compat.sobel(image, 0, 1, BORDER)
 
 
 def _colour_gradient(image: np.ndarray, info: ImageInfo, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +74,7 @@ def _colour_gradient(image: np.ndarray, info: ImageInfo, sigma: float) -> tuple[
     best = None
     for c in range(lab.shape[-1]):
         dx, dy = _sobel_xy(_smooth(np.ascontiguousarray(lab[..., c]), sigma))
-        mag = cv2.magnitude(dx, dy)
+        mag = cv_compat.magnitude(dx, dy)
         if best is None:
             best = [dx, dy, mag]
             continue
@@ -119,17 +120,17 @@ def canny(
         dx, dy = _colour_gradient(image, info, sigma)
     else:
         dx, dy = _sobel_xy(_smooth(to_gray(image), sigma))
-    magnitude = cv2.magnitude(dx, dy)
+    magnitude = cv_compat.magnitude(dx, dy)
     t_low, t_high = _quantile(magnitude, low), _quantile(magnitude, high)
     top = float(max(np.abs(dx).max(), np.abs(dy).max()))
     if top == 0:
         edges = np.zeros(image.shape[:2], np.uint8)
     else:
-        # OpenCV's Canny takes int16 derivatives: scale them (and the thresholds) to that range
+        # Canny takes int16 derivatives (as OpenCV's does): scale them (and the thresholds) to that range
         scale = 32000.0 / top
         dx16 = (dx * np.float32(scale)).astype(np.int16)
         dy16 = (dy * np.float32(scale)).astype(np.int16)
-        edges = (cv2.Canny(dx16, dy16, t_low * scale, max(t_high, t_low) * scale, L2gradient=True) > 0).view(np.uint8)
+        edges = cv_compat.canny(dx16, dy16, t_low * scale, max(t_high, t_low) * scale)
     info = {"thresholds": [t_low, t_high]}
     if output == "edges":
         return edges, info
@@ -178,9 +179,9 @@ def gradient(
     """
     smoothed = _smooth(image, sigma)
     smooth_k, diff_k = _KERNELS[operator]
-    dx = cv2.sepFilter2D(smoothed, cv2.CV_32F, diff_k[::-1].copy(), smooth_k, borderType=BORDER)
-    dy = cv2.sepFilter2D(smoothed, cv2.CV_32F, smooth_k, diff_k[::-1].copy(), borderType=BORDER)
-    magnitude = cv2.magnitude(dx, dy)
+    dx = cv_compat.sep_filter(smoothed, diff_k[::-1], smooth_k, BORDER)
+    dy = cv_compat.sep_filter(smoothed, smooth_k, diff_k[::-1], BORDER)
+    magnitude = cv_compat.magnitude(dx, dy)
     if output == "edges":
         return magnitude, {}
     return _regions(magnitude, magnitude < _quantile(magnitude, flat), min_size), {}
@@ -212,7 +213,7 @@ def laplacian_of_gaussian(
         Enclosed areas smaller than this (pixels) do not start a region.
     """
     smoothed = _smooth(image, sigma)
-    log = cv2.Laplacian(smoothed, cv2.CV_32F, ksize=1, borderType=BORDER)
+    log = cv_compat.laplacian(smoothed, BORDER)
     jump = np.zeros(image.shape, np.float32)
     right = np.signbit(log[:, :-1]) != np.signbit(log[:, 1:])
     down = np.signbit(log[:-1, :]) != np.signbit(log[1:, :])
@@ -224,4 +225,4 @@ def laplacian_of_gaussian(
     if output == "edges":
         return edges, {"thresholds": [t]}
     dx, dy = _sobel_xy(smoothed)
-    return _regions(cv2.magnitude(dx, dy), edges == 0, min_size), {"thresholds": [t]}
+    return _regions(cv_compat.magnitude(dx, dy), edges == 0, min_size), {"thresholds": [t]}

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import cv2
 import numpy as np
 import scipy.linalg
 from numba import njit
 from scipy.sparse import csgraph, csr_matrix
 
+from .. import cv_compat
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, lab_gradient, to_lab, to_unit
 from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, flatten, touching_pairs, union_min
@@ -80,7 +80,7 @@ def felzenszwalb(
     img = to_unit(image, info)
     if sigma > 0:
         radius = max(int(4.0 * sigma + 0.5), 1)
-        img = cv2.GaussianBlur(img, (2 * radius + 1, 2 * radius + 1), sigma, borderType=cv2.BORDER_REFLECT)
+        img = cv_compat.gaussian(img, sigma, radius, "reflect")
         if img.ndim == 2:
             img = img[..., None]
     idx = np.arange(h * w, dtype=np.int64).reshape(h, w)
@@ -234,7 +234,7 @@ def slic(
 def _smoothed_lab(image: np.ndarray, info: ImageInfo, sigma: float) -> np.ndarray:
     lab = to_lab(image, info)
     if sigma > 0:
-        lab = cv2.GaussianBlur(lab, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(lab.shape)
+        lab = cv_compat.gaussian(lab, sigma, border="reflect")
     return lab
 
 

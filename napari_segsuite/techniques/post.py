@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import cv2
 import numpy as np
 from numba import njit
 from scipy import ndimage as ndi
 
+from .. import cv_compat
 from ._catalog import Range, technique
 from ._rag import find_root, relabel_sequential, touching_pairs, union_min
 
@@ -39,21 +39,21 @@ def footprint(shape: str, radius: int) -> np.ndarray:
 
 
 def _as_float(labels: np.ndarray) -> np.ndarray:
-    # cv2's min/max filters run on float64 exactly for any integer id below 2^53
+    # min/max filters run on float64 exactly for any integer id below 2^53
     return labels.astype(np.float64)
 
 
 def _erode(labels: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """Per-label erosion: a pixel keeps its id only if every pixel under the footprint has it."""
     f = _as_float(labels)
-    lo = cv2.erode(f, fp, borderType=cv2.BORDER_REPLICATE)
-    hi = cv2.dilate(f, fp, borderType=cv2.BORDER_REPLICATE)
+    lo = cv_compat.erode(f, fp, "nearest")
+    hi = cv_compat.dilate(f, fp, "nearest")
     return np.where((lo == f) & (hi == f), labels, 0).astype(labels.dtype)
 
 
 def _dilate(labels: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """Per-label dilation into background only (where ids compete, the largest id wins)."""
-    grown = cv2.dilate(_as_float(labels), fp, borderType=cv2.BORDER_REPLICATE).astype(labels.dtype)
+    grown = cv_compat.dilate(_as_float(labels), fp, "nearest").astype(labels.dtype)
     return np.where(labels == 0, grown, labels)
 
 
@@ -361,7 +361,7 @@ def split_touching(
     # peaks: pixels that are the maximum of the distance within the footprint (a plateau of equal
     # maxima is one peak), at least one per piece so that no object disappears
     fp = footprint(footprint_shape, min_distance)
-    top = cv2.dilate(dist, fp, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    top = cv_compat.dilate(dist, fp, "constant", 0.0)
     markers, n = ndi.label((dist >= top) & (dist > 0), np.ones((3, 3), bool))
     n_pieces = int(pieces.max())
     has_marker = np.zeros(n_pieces + 1, bool)
@@ -390,9 +390,9 @@ def split_touching(
 
 def inner_distance(mask: np.ndarray) -> np.ndarray:
     """Exact Euclidean distance of each pixel of ``mask`` to the nearest pixel outside it, the image
-    border counting as outside (OpenCV's precise mask equals scipy's ``distance_transform_edt``)."""
+    border counting as outside (as scipy's ``distance_transform_edt``)."""
     padded = np.pad(np.asarray(mask, bool), 1).astype(np.uint8)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return cv_compat.distance_inside(padded)[1:-1, 1:-1]
 
 
 def _inner_boundaries(labels: np.ndarray) -> np.ndarray:

@@ -10,11 +10,11 @@ import heapq
 import warnings
 from typing import Annotated, Literal
 
-import cv2
 import numpy as np
 from numba import njit
 from scipy import ndimage as ndi
 
+from .. import cv_compat
 from ._catalog import Input, Range, When, technique
 from ._image import ImageInfo, lab_gradient, to_lab
 from ._rag import agglomerate, build_rag
@@ -297,7 +297,7 @@ def watershed(
     mask = None
     if markers == "distance" and seeds is None:
         gray = lab[..., 0]
-        thr = cv2.threshold(np.clip(gray * 2.55, 0, 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[0] / 2.55
+        thr = cv_compat.otsu_u8(np.clip(gray * 2.55, 0, 255).astype(np.uint8)) / 2.55
         mask = gray <= thr if invert else gray > thr
         dist = ndi.distance_transform_edt(mask)
         peaks = peak_local_max(dist, min_distance=min_distance, labels=mask.astype(np.int32), exclude_border=False)
@@ -368,7 +368,7 @@ def random_walker(
     small_seeds = seeds
     if factor > 1:
         size = (max(w // factor, 2), max(h // factor, 2))
-        data = cv2.resize(data, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+        data = cv_compat.resize(data, (size[1], size[0]), "area").reshape(size[1], size[0], -1)
         small_seeds = np.zeros((size[1], size[0]), np.int32)
         ys, xs = np.nonzero(seeds)
         small_seeds[np.minimum(ys * size[1] // h, size[1] - 1), np.minimum(xs * size[0] // w, size[0] - 1)] = seeds[ys, xs]
@@ -377,7 +377,7 @@ def random_walker(
         warnings.filterwarnings("ignore", message="The probability range is outside")
         prob = sk_random_walker(data, small_seeds, beta=beta, mode="cg_j", tol=tol, channel_axis=-1, return_full_prob=True)
     if prob.shape[1:] != (h, w):
-        prob = np.stack([cv2.resize(p.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) for p in prob])
+        prob = np.stack([cv_compat.resize(p.astype(np.float32), (h, w), "linear") for p in prob])
     out = values[prob.argmax(0)].astype(np.int32)
     out[seeds > 0] = seeds[seeds > 0]  # seeds keep their own label
     return out, {"notes": notes}

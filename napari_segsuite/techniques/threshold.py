@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import cv2
 import numpy as np
 from skimage import filters
 
+from .. import cv_compat
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, intensity_histogram
 
@@ -33,8 +33,7 @@ def _to_labels(foreground: np.ndarray, components: bool, connectivity: int) -> n
     mask = foreground.view(np.uint8) if foreground.dtype == np.bool_ else foreground.astype(np.uint8)
     if not components:
         return mask
-    _, labels = cv2.connectedComponents(mask, connectivity=4 if connectivity == 1 else 8, ltype=cv2.CV_32S)
-    return labels
+    return cv_compat.components(mask, connectivity)[0]
 
 
 def _finite_values(image: np.ndarray, info: ImageInfo) -> np.ndarray:
@@ -183,7 +182,7 @@ def multiotsu(
 
 
 def _median_8bit(image: np.ndarray, info: ImageInfo, block_size: int) -> np.ndarray:
-    """Window median with OpenCV's constant-time 8-bit median filter, reflected borders.
+    """Window median with a constant-time 8-bit median filter, reflected borders.
 
     Exact for integer images within 0..255; other images are quantized to 256 levels over
     [min, max] first, so the median is within half a level, (max - min) / 510, of the exact one.
@@ -196,7 +195,7 @@ def _median_8bit(image: np.ndarray, info: ImageInfo, block_size: int) -> np.ndar
         lo, step = info.vmin, (info.vmax - info.vmin) / 255.0 or 1.0
     levels = np.rint((image - np.float32(lo)) * np.float32(1.0 / step)).clip(0, 255).astype(np.uint8)
     padded = np.pad(levels, pad, mode="symmetric")  # symmetric = d c b a | a b c d
-    med = cv2.medianBlur(padded, block_size)[pad:-pad, pad:-pad]
+    med = cv_compat.median_u8(padded, block_size)[pad:-pad, pad:-pad]
     return med.astype(np.float32) * np.float32(step) + np.float32(lo)
 
 
@@ -204,20 +203,19 @@ def local_threshold(
     image: np.ndarray, info: ImageInfo, method: str, block_size: int, *, offset: float = 0.0, k: float = 0.2, r: float = 0.0
 ) -> np.ndarray:
     """Per-pixel threshold surface T(x) of a float32 gray image (see :func:`adaptive`)."""
-    border = cv2.BORDER_REFLECT  # scipy.ndimage mode="reflect": d c b a | a b c d
+    border = "reflect"  # d c b a | a b c d
     if method == "gaussian":
         sigma = (block_size - 1) / 6.0
         radius = int(4.0 * sigma + 0.5)
-        kernel = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_32F)
-        return cv2.sepFilter2D(image, cv2.CV_32F, kernel, kernel, borderType=border) - np.float32(offset)
+        return cv_compat.gaussian(image, sigma, radius, border) - np.float32(offset)
     if method == "mean":
-        return cv2.blur(image, (block_size, block_size), borderType=border) - np.float32(offset)
+        return cv_compat.box_mean(image, block_size, border) - np.float32(offset)
     if method == "median":
         return _median_8bit(image, info, block_size) - np.float32(offset)
     # Sauvola / Niblack: mean and standard deviation over the window, in float64
     img64 = image.astype(np.float64)
-    m = cv2.blur(img64, (block_size, block_size), borderType=border)
-    m2 = cv2.blur(img64 * img64, (block_size, block_size), borderType=border)
+    m = cv_compat.box_mean(img64, block_size, border)
+    m2 = cv_compat.box_mean(img64 * img64, block_size, border)
     s = np.sqrt(np.maximum(m2 - m * m, 0.0))
     if method == "niblack":
         return (m - k * s).astype(np.float32)

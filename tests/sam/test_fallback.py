@@ -30,6 +30,20 @@ def test_box_uses_grabcut():
     assert pred.masks.shape == (1, 240, 320) and s.decoder_runs == 1
 
 
+def test_without_opencv_boxes_use_a_seeded_watershed_and_say_so(monkeypatch):
+    from napari_segsuite import cv_compat
+
+    monkeypatch.setattr(cv_compat, "cv2", None)
+    img, disk = _scene()
+    s = ClassicalSession()
+    s.set_image(img)
+    assert _iou(s.predict(box=[80, 50, 220, 190]).mask(), disk) > 0.9
+    assert _iou(s.predict(box=[80, 50, 220, 190], points=[[150, 120]], labels=[1]).mask(), disk) > 0.9
+    assert 'pip install "napari-segsuite[opencv]"' in s.describe()
+    s.set_image(np.zeros((50, 60), np.uint16))
+    assert s.predict(box=[0, 0, 59, 49]).mask().shape == (50, 60)  # box covering the image
+
+
 def test_points_use_a_seeded_watershed():
     img, disk = _scene()
     s = ClassicalSession()

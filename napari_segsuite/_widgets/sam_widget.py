@@ -1,6 +1,8 @@
 """Segment Anything dock: click points / drag boxes, the mask preview follows, Enter commits.
 
-The image embedding of the displayed slice is computed in a worker thread when an image is chosen
+The dock is assembled from three mixins: the model (sam_model.py), the prompt layers
+(sam_prompts.py) and the embedding (sam_embedding.py); this module decodes and commits. The image
+embedding of the displayed slice is computed in a worker thread when an image is chosen
 (or the slice changes): the slice is read, converted and hashed there too, never on the UI thread.
 Prompts given meanwhile are queued and answered when it is ready. Each prompt change then runs only
 the decoder (or the classical fallback's GrabCut / watershed), also in a worker, newest request
@@ -12,56 +14,40 @@ next-image embedding cannot change which image a click answers.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from magicgui import widgets
 from napari.layers import Image, Labels, Points, Shapes
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
 
-from .. import settings
 from ..labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices, registry
 from .fit import fit_width
-from .jobs import Job, describe_error, start_worker
+from .jobs import Job, describe_error
 from .layers import (
-    PREVIEW,
-    PREVIEW_CYAN,
     commit_labels,
     layer_choices,
-    preview_colormap,
     reset_keeping_value,
     scrolling_content,
-    update_preview_layer,
 )
 from .post_steps import PostStepsPanel
 from .preview import PreviewRunner
 from .sam_auto_panel import AutoMasksPanel
 from .sam_embedding import EmbedsSlices
 from .sam_keys import KeysPanel
+from .sam_model import CLASSICAL, LoadsModels
+from .sam_prompts import KEYS, PromptLayers
 from .sam_refine_panel import RefinePanel
 from .suite import FollowsDock
 
 __all__ = ["SamWidget"]
 
-CLASSICAL = "classical (no checkpoint)"
-POSITIVE, NEGATIVE = (0.1, 0.85, 0.2, 1.0), (0.95, 0.15, 0.15, 1.0)
-KEYS = ("Click: object point · Shift/Alt-click: background point · draw a rectangle in 'SAM box' · "
-        "in 'SAM points': {keys} (change them under Keys; the 'SAM box' layer keeps napari's own keys)")
 
-
-def _on_slice(coords: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
-    """Which rows of ``coords`` (n, ndim) lie on the 2-D slice ``index`` of the leading axes."""
-    if not index:
-        return np.ones(len(coords), bool)
-    return np.all(np.round(coords[:, : len(index)]) == np.asarray(index), axis=1)
-
-
-class SamWidget(EmbedsSlices, QWidget, FollowsDock):
+class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
     """Prompt a SAM model (or the classical fallback) with points and boxes; commit masks."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
@@ -169,23 +155,6 @@ class SamWidget(EmbedsSlices, QWidget, FollowsDock):
 
     # -- model ----------------------------------------------------------------------------------
 
-    def _restore_settings(self) -> None:
-        """Preselect the last session's model, checkpoint, device and models folder (nothing is
-        loaded until *Load model*), and remember each change."""
-        folder = settings.get("sam.models_dir")
-        if folder and Path(folder).is_dir():
-            self.models_dir.value = folder
-            registry.set_models_dir(folder)
-        for key, w, valid in (("sam.model", self.backend, lambda v: v in self.backend.choices),
-                              ("sam.device", self.device, lambda v: v in self.device.choices),
-                              ("sam.checkpoint", self.checkpoint, lambda v: Path(v).is_file())):
-            kept = settings.get(key)
-            if kept and valid(kept):
-                w.value = kept
-        for key, w in (("sam.model", self.backend), ("sam.device", self.device), ("sam.checkpoint", self.checkpoint),
-                       ("sam.models_dir", self.models_dir)):
-            w.changed.connect(lambda value, key=key: settings.remember(key, str(value)))
-
     def post_process(self, labels: np.ndarray) -> np.ndarray:
         """``labels`` through the dock's post-processing steps (none: unchanged)."""
         steps = self.post.steps()
@@ -194,51 +163,6 @@ class SamWidget(EmbedsSlices, QWidget, FollowsDock):
         from ..techniques.chain import Chain
 
         return np.asarray(Chain(steps).run(labels).data)
-
-    def use_session(self, session: SamSession | ClassicalSession) -> None:
-        """Make ``session`` the active backend (the current embedding is recomputed for it)."""
-        self.session = session
-        name = getattr(session, "model_name", None)
-        if session.backend == "classical":
-            self.backend.value = CLASSICAL
-        elif name in registry.REGISTRY:
-            self.backend.value = name
-        self.ready_key = None
-        self.embedding = None
-        self._logits = None
-        self._show_status()
-        self._image_changed()
-
-    def load_model(self) -> None:
-        """Load the chosen backend (model + checkpoint + device)."""
-        name = self.backend.value
-        if name == CLASSICAL:
-            self.use_session(ClassicalSession())
-            return
-        path = self.checkpoint.value
-        ckpt = path if path and str(path) not in ("", ".") and path.is_file() else None
-        try:
-            session = SamSession(name, ckpt, device=self.device.value, notify=show_warning)
-        except (registry.CheckpointError, RuntimeError, KeyError) as e:
-            active = getattr(self.session, "model_name", "classical")
-            still = "the classical fallback" if self.session.backend == "classical" else f"SAM {active}"
-            show_error(f"{e}\n{still} stays active.")
-            self.backend.value = CLASSICAL if self.session.backend == "classical" else active  # say what is in use
-            return
-        self.use_session(session)
-
-    def download(self) -> None:
-        name = self.backend.value
-        if name == CLASSICAL:
-            show_info("the classical fallback needs no download; choose a SAM model first")
-            return
-        self.download_button.enabled = False
-        self.status.setText(f"downloading {name} ({registry.REGISTRY[name].size / 1e6:.0f} MB) into {registry.models_dir()} …")
-        worker = start_worker(registry.download, name, progress=False, what=f"the download of {name}",
-                              _progress={"desc": f"downloading SAM {name}"})
-        worker.returned.connect(lambda path: (show_info(f"{name} downloaded to {path}"), self.load_model()))
-        worker.finished.connect(lambda: (setattr(self.download_button, "enabled", True), self._show_status()))
-        worker.start()
 
     # -- layers ---------------------------------------------------------------------------------
 
@@ -260,105 +184,7 @@ class SamWidget(EmbedsSlices, QWidget, FollowsDock):
         elif self.image.value is not before:
             self._image_changed()
 
-    def _ensure_prompt_layers(self, image: Image) -> None:
-        scale, translate = image.scale[-2:], image.translate[-2:]
-        ndim = image.ndim  # napari counts spatial axes only (not RGB)
-        if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
-            self._preview_for(image)  # below the prompt layers: made before them when both are new
-        if self.points_layer is None or self.points_layer not in self.viewer.layers:
-            pts = self.viewer.add_points(
-                np.empty((0, ndim)), name="SAM points", size=max(6, int(min(image.data.shape[-3 if image.rgb else -2:][:2]) / 40)),
-                face_color=[POSITIVE], border_color="white", features={"positive": np.zeros(0, bool)},
-                scale=(1,) * (ndim - 2) + tuple(scale), translate=(0,) * (ndim - 2) + tuple(translate), metadata={PREVIEW: True},
-            )
-            pts.feature_defaults = {"positive": True}
-            pts.mouse_drag_callbacks.insert(0, self._on_press)
-            pts.events.data.connect(self._on_points)
-            self._bind_keys(pts)
-            pts.mode = "add"
-            self.points_layer = pts
-        if self.box_layer is None or self.box_layer not in self.viewer.layers:
-            box = self.viewer.add_shapes(
-                name="SAM box", ndim=ndim, edge_color="yellow", face_color=[0, 0, 0, 0], edge_width=2,
-                scale=(1,) * (ndim - 2) + tuple(scale), translate=(0,) * (ndim - 2) + tuple(translate), metadata={PREVIEW: True},
-            )
-            box.events.data.connect(self._on_box)
-            self.box_layer = box
-            self.viewer.layers.selection.active = self.points_layer
-
-    def _preview_for(self, image: Image, mask: np.ndarray | None = None) -> Labels:
-        """The mask preview layer over ``image`` (made empty with the prompt layers, so that the
-        first click only fills it: making a layer takes napari a few hundred ms)."""
-        fresh = self.preview_layer is None or self.preview_layer not in self.viewer.layers
-        if mask is None:
-            spatial = image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:]
-            mask = np.zeros(tuple(spatial), np.uint8)
-        self.preview_layer = update_preview_layer(self.viewer, self.preview_layer, mask, name="SAM preview",
-                                                  source=image, output="labels")
-        if fresh:  # one bright colour, whatever napari's label palette gives to 1
-            self.preview_layer.colormap = preview_colormap(PREVIEW_CYAN, only=True)
-        return self.preview_layer
-
-    def _bind_keys(self, layer: Any) -> None:
-        handlers = {"next": self.next_candidate, "commit": self.commit, "clear": self.clear}
-        self._bound_keys = self.keys_panel.bind(layer, handlers, previous=self._bound_keys)
-        self.keys_help.setText(KEYS.format(keys=self.keys_panel.describe()))
-
     # -- prompts --------------------------------------------------------------------------------
-
-    def _on_press(self, layer: Points, event: Any):
-        negative = self.negative.value or any(m in event.modifiers for m in ("Shift", "Alt"))
-        layer.feature_defaults = {"positive": not negative}
-        layer.current_face_color = NEGATIVE if negative else POSITIVE  # drawn right at once
-        yield
-        while event.type == "mouse_move":
-            yield
-
-    def _on_points(self, event: Any) -> None:
-        action = str(getattr(event, "action", "changed"))
-        if action.lower().endswith("ing") or self._recolouring:
-            return
-        self._recolour()
-        self._prompts_changed()
-
-    def _recolour(self) -> None:
-        pts = self.points_layer
-        if pts is None or not len(pts.data):
-            return
-        positive = np.asarray(pts.features["positive"], bool) if "positive" in pts.features else np.ones(len(pts.data), bool)
-        wanted = np.where(positive[:, None], POSITIVE, NEGATIVE)
-        if np.allclose(pts.face_color, wanted):
-            return
-        self._recolouring = True
-        try:
-            pts.face_color = wanted
-        finally:
-            self._recolouring = False
-
-    def _on_box(self, event: Any) -> None:
-        if not str(getattr(event, "action", "changed")).lower().endswith("ing"):
-            self._prompts_changed()
-
-    def _prompts_on_slice(self, index: tuple[int, ...]):
-        """Points as (x, y) + labels, and the last box (x0, y0, x1, y1), on the slice ``index``."""
-        points = labels = box = None
-        if self.points_layer is not None and len(self.points_layer.data):
-            data = np.asarray(self.points_layer.data)
-            on = _on_slice(data, index)
-            if on.any():
-                points = data[on][:, [-1, -2]]
-                pos = self.points_layer.features["positive"] if "positive" in self.points_layer.features else np.ones(len(data), bool)
-                labels = np.asarray(pos, bool)[on].astype(int)
-        if self.box_layer is not None and len(self.box_layer.data):
-            on = _on_slice(np.array([np.asarray(v)[0] for v in self.box_layer.data]), index)
-            if on.any():
-                v = np.asarray(self.box_layer.data[int(np.flatnonzero(on)[-1])])  # the last box drawn there
-                (y0, x0), (y1, x1) = v[:, -2:].min(0), v[:, -2:].max(0)
-                box = np.array([x0, y0, x1, y1])
-        return points, labels, box
-
-    def _has_prompts(self) -> bool:
-        return bool((self.points_layer is not None and len(self.points_layer.data)) or (self.box_layer is not None and len(self.box_layer.data)))
 
     def _prompts_changed(self) -> None:
         """Decode the prompts of the displayed slice in a worker, against that slice's embedding."""
@@ -367,7 +193,7 @@ class SamWidget(EmbedsSlices, QWidget, FollowsDock):
         if cur is None:
             return
         image, index = cur
-        points, labels, box = self._prompts_on_slice(index)
+        points, labels, box = self._promptson_slice(index)
         if points is None and box is None:
             self._logits = None
             self.clicks.cancel_pending()
@@ -428,7 +254,7 @@ class SamWidget(EmbedsSlices, QWidget, FollowsDock):
         self._preview_for(image, mask.astype(np.uint8))
         n = len(self.prediction.scores)
         if self.session.backend == "classical":  # one mask, no predicted IoU: say what made it
-            made = "GrabCut in the box" if self._prompts_on_slice(cur[1])[2] is not None else "watershed from the points"
+            made = "GrabCut in the box" if self._promptson_slice(cur[1])[2] is not None else "watershed from the points"
             ms = f" · {self.last_click_ms:.0f} ms" if self.last_click_ms is not None else ""
             self.candidate_label.setText(f"classical mask: {made}{ms}")
         else:
@@ -446,23 +272,6 @@ class SamWidget(EmbedsSlices, QWidget, FollowsDock):
         if self.prediction.logits.size:
             self._logits = self.prediction.logits[self.candidate]
         self._show_mask(self.prediction.mask(self.candidate))
-
-    def clear(self) -> None:
-        """Remove the prompts of the displayed slice and the preview (Esc)."""
-        cur = self.displayed()
-        index = cur[1] if cur is not None else ()
-        for layer in (self.points_layer, self.box_layer):
-            if layer is None or not len(layer.data):
-                continue
-            firsts = np.asarray(layer.data) if layer is self.points_layer else np.array([np.asarray(v)[0] for v in layer.data])
-            on = _on_slice(firsts, index)
-            if on.any():
-                layer.selected_data = set(np.flatnonzero(on).tolist())
-                layer.remove_selected()
-        self._logits = None
-        self._prompt_version += 1  # an answer still on its way is for prompts that are gone
-        self.clicks.cancel_pending()
-        self._show_mask(None)
 
     def commit(self) -> None:
         """Write the shown mask into the target labels layer (Enter): a new instance id or the class

@@ -246,7 +246,7 @@ def test_classical_fallback_is_the_default(make_napari_viewer, qtbot):
     assert (m & truth).sum() / (m | truth).sum() > 0.85
 
 
-def test_missing_checkpoint_keeps_the_fallback(make_napari_viewer, tmp_path, monkeypatch):
+def test_missing_checkpoint_keeps_the_fallback(make_napari_viewer, tmp_path, monkeypatch, qtbot):
     from napari_segsuite.sam import registry
 
     monkeypatch.setattr(registry, "_models_dir_override", None)  # restored after the test, whatever happens
@@ -255,10 +255,11 @@ def test_missing_checkpoint_keeps_the_fallback(make_napari_viewer, tmp_path, mon
     w.models_dir.value = str(tmp_path)  # the setting in the dock
     assert registry.models_dir() == tmp_path
     errors = []
-    monkeypatch.setattr("napari_segsuite._widgets.sam_widget.show_error", errors.append)
+    monkeypatch.setattr("napari_segsuite._widgets.sam_model.show_error", errors.append)
     w.load_model()
-    assert errors and "models download vit_b" in errors[0]
-    assert w.session.backend == "classical"
+    qtbot.waitUntil(lambda: not w.loading, timeout=TIMEOUT)
+    assert len(errors) == 1 and "models download vit_b" in errors[0] and "stays active" in errors[0]
+    assert w.session.backend == "classical" and w.load_button.enabled
 
 
 def test_precompute_all_slices_in_the_background(make_napari_viewer, tiny_sam, qtbot):
@@ -455,12 +456,41 @@ def test_precompute_can_be_cancelled(make_napari_viewer, tiny_sam, qtbot):
     assert session.encoder_runs < 6 and w.precompute_button.enabled
 
 
-def test_a_failed_model_load_shows_the_backend_in_use(make_napari_viewer, tmp_path, monkeypatch):
+def test_a_failed_model_load_shows_the_backend_in_use(make_napari_viewer, tmp_path, monkeypatch, qtbot):
     from napari_segsuite.sam import registry
 
     monkeypatch.setattr(registry, "_models_dir_override", tmp_path)
     viewer, w = _docked(make_napari_viewer)
-    monkeypatch.setattr("napari_segsuite._widgets.sam_widget.show_error", lambda m: None)
+    monkeypatch.setattr("napari_segsuite._widgets.sam_model.show_error", lambda m: None)
     w.backend.value = "vit_b"
     w.load_model()
+    qtbot.waitUntil(lambda: not w.loading, timeout=TIMEOUT)
     assert w.session.backend == "classical" and w.backend.value == "classical (no checkpoint)"
+
+
+def test_a_model_loads_in_a_worker_and_the_dock_keeps_answering_meanwhile(make_napari_viewer, tiny_sam, monkeypatch,
+                                                                         qtbot):
+    """Reading and checking a checkpoint takes seconds: it happens off the UI thread, the Load button
+    is disabled meanwhile, and the new session is used once it is ready."""
+    import threading
+
+    from napari_segsuite._widgets import sam_model
+
+    viewer, w = _docked(make_napari_viewer)
+    release, threads = threading.Event(), []
+
+    def slow_session(name, checkpoint, **kwargs):
+        threads.append(threading.current_thread())
+        release.wait(10)
+        return SamSession(tiny_sam, device="cpu", cache_dir=False)
+
+    monkeypatch.setattr(sam_model, "SamSession", slow_session)
+    w.backend.value = "vit_b"
+    w.load_model()
+    qtbot.waitUntil(lambda: bool(threads), timeout=TIMEOUT)
+    assert threads[0] is not threading.main_thread()
+    assert w.loading and not w.load_button.enabled and "loading SAM vit_b" in w.status.text()
+    assert w.session.backend == "classical"  # still answering clicks with the session it had
+    release.set()
+    qtbot.waitUntil(lambda: not w.loading, timeout=TIMEOUT)
+    assert w.session.backend != "classical" and w.load_button.enabled

@@ -107,7 +107,7 @@ def _child(mode: str) -> None:
     import numpy as np
 
     from napari_segsuite.techniques.chain import Chain
-    from napari_segsuite.tiles import run_tiled
+    from napari_segsuite.techniques.tiles import run_tiled
 
     rng = np.random.default_rng(0)
     yy = np.arange(SIDE, dtype=np.float32)[:, None]

@@ -14,7 +14,7 @@ import numpy as np
 from _timing import median_ms
 from skimage import color, feature, filters
 
-from napari_segsuite.samples import scene
+from napari_segsuite.io.samples import scene
 from napari_segsuite.techniques import CATALOG, prepare_slice
 
 

@@ -46,7 +46,7 @@ import napari
 from qtpy.QtWidgets import QApplication
 viewer = napari.Viewer(show=False)
 if sys.argv[1] == "napari":
-    from napari_segsuite.samples import cells
+    from napari_segsuite.io.samples import cells
     viewer.add_image(cells()[0]); QApplication.processEvents()
 else:
     from napari_segsuite.cli import build_viewer

@@ -19,7 +19,7 @@ import numpy as np
 from _timing import median_ms, settle_while
 from skimage import color, filters
 
-from napari_segsuite.samples import scene
+from napari_segsuite.io.samples import scene
 from napari_segsuite.techniques import CATALOG, prepare_slice
 
 TARGETS = {"otsu preview": 10.0, "adaptive preview": 20.0, "gui slider -> preview": 100.0}

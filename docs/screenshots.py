@@ -43,7 +43,7 @@ def new_family_shots(viewer, thresholding, region_widget, contour_widget, post_w
     """Region growing from clicked seeds, a contour from a drawn box, post-processing steps."""
     import numpy as np
 
-    from napari_segsuite import samples
+    from napari_segsuite.io import samples
 
     keep = list(viewer.layers)
     image, _ = samples.cells()
@@ -147,7 +147,7 @@ def project_shots(viewer, project_widget) -> None:
     import numpy as np
 
     from napari_segsuite.io import write_labels
-    from napari_segsuite.samples import cells_layers
+    from napari_segsuite.io.samples import cells_layers
 
     (image, _, _), (truth, _, _) = cells_layers()[:2]
     folder = Path(tempfile.mkdtemp()) / "cells"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_segsuite.batch import expand_inputs, run_files
 from napari_segsuite.cli import main
 from napari_segsuite.io import read_image, write_labels
+from napari_segsuite.io.batch import expand_inputs, run_files
 from napari_segsuite.techniques.chain import Chain
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from napari_segsuite.cli import main
 from napari_segsuite.io import read_image, write_labels
-from napari_segsuite.presets import save_preset
 from napari_segsuite.techniques import CATALOG
+from napari_segsuite.techniques.presets import save_preset
 
 
 def test_techniques_json_lists_the_whole_catalog(capsys):

@@ -67,6 +67,38 @@ def _circles(graph: dict[str, set[str]]) -> list[set[str]]:
     return out
 
 
+# each layer (a sub-package) may import the ones below it; the modules at the package's top are
+# foundations that import no layer (README "Layout")
+LAYERS = [{"_widgets", "cli"}, {"sam", "learn"}, {"techniques"}, {"metrics", "io"}]
+
+
+def _layer_of(module: str) -> int | None:
+    """Rank of a module's layer (0 = top), or None for a foundation module at the top."""
+    parts = module.split(".")
+    if len(parts) < 3 and not (len(parts) == 2 and any(parts[1] in layer for layer in LAYERS)):
+        return None
+    for rank, layer in enumerate(LAYERS):
+        if parts[1] in layer:
+            return rank
+    return None
+
+
+def test_imports_point_down_the_layers_and_foundations_import_no_layer():
+    modules = _modules()
+    upward = []
+    for name, path in modules.items():
+        here = _layer_of(name)
+        for target in _imports(name, path, modules):
+            there = _layer_of(target)
+            if there is None:
+                continue
+            if here is None and name != "napari_segsuite":
+                upward.append(f"{name} (a foundation) imports {target}")
+            elif here is not None and there < here:
+                upward.append(f"{name} imports {target}, a layer above it")
+    assert not upward, "\n".join(upward)
+
+
 def test_no_module_imports_in_a_circle():
     modules = _modules()
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_segsuite.labels import ClassInfo, commit_plan, labels_metadata, panoptic_features, smallest_label_dtype
+from napari_segsuite.io.labels import ClassInfo, commit_plan, labels_metadata, panoptic_features, smallest_label_dtype
 
 
 def _apply(target, plan):

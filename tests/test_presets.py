@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from napari_segsuite.presets import load_preset, parse_preset, save_preset
 from napari_segsuite.techniques import CATALOG
+from napari_segsuite.techniques.presets import load_preset, parse_preset, save_preset
 
 
 def test_round_trip_and_apply(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 from napari_segsuite.io import write_labels
 from napari_segsuite.io.coco import read_coco
+from napari_segsuite.io.project import Project
 from napari_segsuite.io.voc import read_voc_mask
-from napari_segsuite.project import Project
 
 
 @pytest.fixture

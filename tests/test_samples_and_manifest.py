@@ -8,7 +8,7 @@ import numpy as np
 from npe2 import PluginManifest
 
 import napari_segsuite
-from napari_segsuite import samples
+from napari_segsuite.io import samples
 from napari_segsuite.techniques import CATALOG, families
 
 MANIFEST = Path(napari_segsuite.__file__).parent / "napari.yaml"

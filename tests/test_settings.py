@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from napari_segsuite import settings
+from napari_segsuite._widgets import settings
 
 
 def test_values_survive_a_new_session(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 from napari_segsuite.cli import main
 from napari_segsuite.io import read_image, write_labels
 from napari_segsuite.techniques.chain import Chain
-from napari_segsuite.tiles import run_tiled
+from napari_segsuite.techniques.tiles import run_tiled
 
 
 def _image(h=300, w=470, seed=0, rgb=False):

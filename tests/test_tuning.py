@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_segsuite import samples
+from napari_segsuite.io import samples
 from napari_segsuite.techniques import CATALOG
-from napari_segsuite.tuning import METRICS, grid_values, sweep, tunable
+from napari_segsuite.techniques.tuning import METRICS, grid_values, sweep, tunable
 
 
 def test_grid_values_respect_types_and_odd_sizes():

@@ -18,10 +18,10 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QWidget
 from superqt import QCollapsible
 
-from .. import settings
-from ..presets import load_preset, save_preset
 from ..techniques import Result, Technique, families
 from ..techniques.chain import Chain
+from ..techniques.presets import load_preset, save_preset
+from . import settings
 from .family_commit import KEEP, NEW_LAYER, OVERWRITE, CommitsResults
 from .family_preview import PreviewsLive
 from .fit import fit_width

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Labels
 
-from ..labels import LabelKind, commit_plan, labels_metadata
+from ..io.labels import LabelKind, commit_plan, labels_metadata
 
 __all__ = ["FAMILY_COLOURS", "PREVIEW", "PREVIEW_CYAN", "scrolling_content", "commit_labels", "displayed_index", "displayed_slice",
            "preview_colormap", "read_slice", "is_preview", "label_kind_of", "layer_choices", "reset_keeping_value",
@@ -161,7 +161,7 @@ def commit_labels(
 
     ``target=None`` creates a new labels layer of the image's shape. Into an existing layer the
     write goes through ``Labels.data_setitem`` (one undo step, Ctrl+Z reverts it) and follows
-    :func:`napari_segsuite.labels.commit_plan`: labelled pixels are kept unless ``overwrite``.
+    :func:`napari_segsuite.io.labels.commit_plan`: labelled pixels are kept unless ``overwrite``.
     Returns the layer and user-facing notes.
     """
     shape = spatial_shape(source)

@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QLabel, QListWidget, QProgressBar, QWidget
 from superqt import QCollapsible
 
 from ..device import available_devices
-from ..labels import ClassInfo, labels_metadata
+from ..io.labels import ClassInfo, labels_metadata
 from .fit import fit_width
 from .jobs import describe_error, start_worker
 from .layers import (

@@ -21,8 +21,8 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QLabel, QProgressBar, QWidget
 
-from ..labels import labels_metadata, object_classes
-from ..project import Project
+from ..io.labels import labels_metadata, object_classes
+from ..io.project import Project
 from .fit import fit_width
 from .jobs import start_worker
 from .layers import scrolling_content

@@ -14,7 +14,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import QFormLayout, QKeySequenceEdit, QLabel, QWidget
 
-from .. import settings
+from . import settings
 
 __all__ = ["ACTIONS", "KeysPanel", "napari_key"]
 

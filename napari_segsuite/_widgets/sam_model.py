@@ -12,8 +12,8 @@ from pathlib import Path
 
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from .. import settings
 from ..sam import ClassicalSession, SamSession, registry
+from . import settings
 from .jobs import describe_error, start_worker
 
 __all__ = ["CLASSICAL", "LoadsModels"]

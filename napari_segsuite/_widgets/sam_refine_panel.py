@@ -15,7 +15,7 @@ from napari.layers import Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..labels import labels_metadata
+from ..io.labels import labels_metadata
 from ..sam.hybrid import MODES, refine_labels
 from .jobs import Job, start_worker
 from .layers import layer_choices, read_slice, reset_keeping_value

@@ -24,7 +24,7 @@ from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
 
-from ..labels import labels_metadata
+from ..io.labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices, registry
 from .fit import fit_width
 from .jobs import Job, describe_error

@@ -14,10 +14,10 @@ from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from .. import settings
 from ..metrics import Score, match_objects, score
 from ..metrics.instance import iou_matrix
 from ..metrics.score import auto_kind
+from . import settings
 from .fit import fit_width
 from .layers import PREVIEW, layer_choices, reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner

@@ -11,7 +11,7 @@ from napari.layers import Labels
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
+from ..techniques.tuning import METRICS, SweepResult, grid_values, iter_sweep, tunable
 from .jobs import Job, start_worker
 from .layers import displayed_slice, layer_choices, reset_keeping_value, spatial_shape
 

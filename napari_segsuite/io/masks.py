@@ -9,16 +9,21 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import smallest_label_dtype
 from .atomic import atomic_write
+from .labels import smallest_label_dtype
 from .limits import check_pixels
 
-__all__ = ["CLASSES_KEY", "MASK_FORMATS", "open_image_lazy", "read_image", "read_image_with_notes", "read_label_classes",
+__all__ = ["CLASSES_KEY", "MASK_FORMATS", "guess_channel_axis", "open_image_lazy", "read_image", "read_image_with_notes", "read_label_classes",
            "write_labels"]
 
 CLASSES_KEY = "napari-segsuite:classes"  # PNG text chunk / TIFF description holding the classes as JSON
 
 MASK_FORMATS = ("png", "tif", "npy")
+
+
+def guess_channel_axis(shape: tuple[int, ...]) -> int | None:
+    """Return -1 when ``shape`` looks like an RGB(A) image (last axis 3 or 4, as napari guesses)."""
+    return -1 if len(shape) >= 3 and shape[-1] in (3, 4) else None
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import feature_classes, labels_metadata, object_classes
 from .bsds import read_bsds_groundtruth
 from .coco import load_coco, read_coco, write_coco
+from .labels import feature_classes, labels_metadata, object_classes
 from .masks import write_labels
 from .voc import VOC_CLASSES, VOC_IGNORE, read_voc_mask, voc_palette
 
@@ -132,7 +132,7 @@ def read_coco_layers(path: str | os.PathLike, *, semantic: bool = False) -> list
 
 def read_voc_layers(path: str | os.PathLike) -> list[LayerData]:
     """A VOC class or object mask: indices, 255 = ignore, in the VOC colours."""
-    from ..labels import ClassInfo
+    from .labels import ClassInfo
 
     labels = read_voc_mask(path)
     palette = voc_palette() / 255.0

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batch import Outcome
+from ..io.batch import Outcome
 
 __all__ = ["embed_file", "embed_files"]
 
@@ -82,7 +82,7 @@ def embed_files(
             progress(outcome, len(outcomes), len(paths))
 
     if scheduler:
-        from ..batch import run_distributed
+        from ..io.batch import run_distributed
 
         run_distributed(scheduler, list(range(len(paths))), [(p, model, checkpoint, device, cache) for p in paths],
                          finished, func=embed_file)

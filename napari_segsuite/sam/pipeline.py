@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..presets import FORMAT, VERSION, parse_step, read_preset_json
 from ..techniques.chain import Chain, Step
+from ..techniques.presets import FORMAT, VERSION, parse_step, read_preset_json
 from .hybrid import MODES as REFINE_MODES
 
 __all__ = ["SamPipeline", "is_pipeline", "load_pipeline", "parse_pipeline", "save_pipeline"]

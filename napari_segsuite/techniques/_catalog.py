@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import numpy as np
 
-from ..labels import LabelKind
+from ..io.labels import LabelKind
 from ._blas import one_blas_thread
 from ._functions import public_function
 from ._image import ImageInfo, check_image, check_input, guess_channel_axis, iter_slices, prepare_slice, slice_input
@@ -468,7 +468,7 @@ def technique(
     ``overlap`` declares a local technique: how many pixels of context each output pixel needs (an
     int, or a function of the validated parameters returning one, or None for settings that make
     the result depend on the whole image). Local techniques can run in overlapping tiles
-    (:mod:`napari_segsuite.tiles`) with the same result as on the whole image.
+    (:mod:`napari_segsuite.techniques.tiles`) with the same result as on the whole image.
 
     The decorated name becomes the technique's public function (:mod:`._functions`): the slice
     function itself is ``CATALOG[name].func``.

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import cv_compat
+from ..io.masks import guess_channel_axis
 
 __all__ = [
     "ImageInfo", "check_image", "guess_channel_axis", "intensity_histogram", "iter_slices", "lab_gradient", "prepare_slice",
@@ -30,11 +31,6 @@ __all__ = [
 ]
 
 LUMINANCE = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
-
-
-def guess_channel_axis(shape: tuple[int, ...]) -> int | None:
-    """Return -1 when ``shape`` looks like an RGB(A) image (last axis 3 or 4, as napari guesses)."""
-    return -1 if len(shape) >= 3 and shape[-1] in (3, 4) else None
 
 
 def check_image(image: Any, *, channel_axis: int | None = None) -> Any:

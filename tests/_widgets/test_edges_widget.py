@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from napari.layers import Image, Labels
 
-from napari_segsuite import samples
 from napari_segsuite._widgets import EdgesWidget
+from napari_segsuite.io import samples
 from napari_segsuite.techniques import CATALOG
 
 TIMEOUT = 10_000

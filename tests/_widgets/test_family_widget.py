@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from napari.utils.notifications import notification_manager
 
-from napari_segsuite import samples
 from napari_segsuite._widgets import ThresholdingWidget
+from napari_segsuite.io import samples
 from napari_segsuite.techniques import CATALOG
 
 TIMEOUT = 10_000

@@ -14,7 +14,7 @@ LONG = "0" * 8 + "e5f1c9d2b7a84f6e9d3c1b5a7f2e8d4c6b9a1f3e5d7c9b2a4f6e8d0c2b4a6"
 
 
 def _setup(make_napari_viewer, qtbot, size):
-    from napari_segsuite import samples
+    from napari_segsuite.io import samples
 
     viewer = make_napari_viewer(show=True)
     image, truth = samples.cells()
@@ -82,8 +82,8 @@ def test_layout_screenshots(make_napari_viewer, qtbot, tmp_path):
                                   "Annotation project", "Scoring"])
 def test_a_tool_opened_alone_fits_too(make_napari_viewer, qtbot, name):
     """Plugins → SegSuite → <tool> docks the tool by itself: it keeps the suite's width and fits in it."""
-    from napari_segsuite import samples
     from napari_segsuite._widgets.suite import DOCK_WIDTH
+    from napari_segsuite.io import samples
 
     viewer = make_napari_viewer(show=True)
     image, truth = samples.cells()

@@ -138,7 +138,7 @@ def test_autosave_writes_in_the_background_and_the_newest_labels_win(make_napari
     after it, never before."""
     import time
 
-    from napari_segsuite.project import Project
+    from napari_segsuite.io.project import Project
 
     viewer, w = _opened(make_napari_viewer, folder, settled)
     slow_save = Project.save
@@ -166,7 +166,7 @@ def test_next_saves_and_reads_in_a_worker_with_the_labels_locked(make_napari_vie
     takes no stroke meanwhile, and the next image appears when it is read."""
     import time
 
-    from napari_segsuite.project import Project
+    from napari_segsuite.io.project import Project
 
     viewer, w = _opened(make_napari_viewer, folder, settled)
     slow_image = Project.image
@@ -191,7 +191,7 @@ def test_closing_the_dock_finishes_the_write_under_way(make_napari_viewer, folde
     """An autosave still writing when the dock closes is finished, not lost, and its thread ends."""
     import time
 
-    from napari_segsuite.project import Project
+    from napari_segsuite.io.project import Project
 
     viewer, w = _opened(make_napari_viewer, folder, settled)
     slow_save = Project.save

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from napari_segsuite import samples
 from napari_segsuite._widgets import ContourWidget, PostProcessingWidget, RegionWidget, ThresholdingWidget
+from napari_segsuite.io import samples
 from napari_segsuite.techniques import CATALOG
 from napari_segsuite.techniques.chain import Chain
 

@@ -140,7 +140,7 @@ def test_the_keys_are_shown_and_can_be_rebound(sam_dock, make_napari_viewer):
     says M, and the next session keeps it. Tab and a key another action has are refused."""
     from qtpy.QtGui import QKeySequence
 
-    from napari_segsuite import settings
+    from napari_segsuite._widgets import settings
 
     viewer, w = sam_dock
     assert "N next candidate mask" in w.keys_help.text()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from napari.utils.notifications import notification_manager
 
-from napari_segsuite import samples
 from napari_segsuite._widgets import ScoringWidget
+from napari_segsuite.io import samples
 from napari_segsuite.metrics import score
 
 TIMEOUT = 10_000

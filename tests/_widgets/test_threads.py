@@ -9,8 +9,8 @@ import threading
 import numpy as np
 from napari.layers import Image, Labels, Layer
 
-from napari_segsuite import samples
 from napari_segsuite._widgets import SamWidget, ThresholdingWidget
+from napari_segsuite.io import samples
 
 TIMEOUT = 30_000
 

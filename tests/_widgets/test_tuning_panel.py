@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_segsuite import samples
 from napari_segsuite._widgets import ThresholdingWidget
+from napari_segsuite.io import samples
 from napari_segsuite.metrics import score
 from napari_segsuite.techniques import CATALOG
 

@@ -11,7 +11,7 @@ import pytest
 
 from napari_segsuite.io import read_image, write_labels
 from napari_segsuite.io.atomic import remove_stale_temporaries
-from napari_segsuite.project import Project
+from napari_segsuite.io.project import Project
 
 
 def _image(value: int) -> np.ndarray:

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_segsuite.batch import expand_inputs, run_files
 from napari_segsuite.cli import main
 from napari_segsuite.io import write_labels
 from napari_segsuite.io.atomic import atomic_write
+from napari_segsuite.io.batch import expand_inputs, run_files
 from napari_segsuite.io.lock import output_lock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,7 +164,7 @@ def test_workers_die_with_a_killed_run(tmp_path):
         import sys, time
         import numpy as np
         sys.path.insert(0, {str(REPO)!r})
-        from napari_segsuite.batch import run_files
+        from napari_segsuite.io.batch import run_files
 
         def slow(image, axis):
             time.sleep(60)

@@ -96,8 +96,8 @@ def test_a_rewritten_file_is_hashed_again_even_with_its_mtime_forged_back(tmp_pa
 
 @pytest.mark.parametrize("name", ["learn.../x/evil", "learn./abs/path", "learn.Caps", "learn.a b"])
 def test_learned_names_are_names_not_paths(tmp_path, name):
-    from napari_segsuite.presets import parse_preset
     from napari_segsuite.techniques import get
+    from napari_segsuite.techniques.presets import parse_preset
 
     with pytest.raises(KeyError, match="not a learned model's name"):
         get(name)

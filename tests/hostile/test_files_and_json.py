@@ -13,8 +13,8 @@ import pytest
 from napari_segsuite.io import read_json, write_labels
 from napari_segsuite.io.atomic import atomic_write
 from napari_segsuite.io.coco import read_coco, write_coco
-from napari_segsuite.presets import load_preset, save_preset
-from napari_segsuite.project import Project
+from napari_segsuite.io.project import Project
+from napari_segsuite.techniques.presets import load_preset, save_preset
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o002])

@@ -8,7 +8,7 @@ import pytest
 
 from napari_segsuite._widgets import ProjectWidget
 from napari_segsuite.io import read_image, write_labels
-from napari_segsuite.project import Project
+from napari_segsuite.io.project import Project
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import zlib
 import numpy as np
 import pytest
 
-from napari_segsuite.batch import process_one
 from napari_segsuite.io import read_image
+from napari_segsuite.io.batch import process_one
 from napari_segsuite.io.bsds import read_bsds_groundtruth
 from napari_segsuite.io.coco import read_coco, rle_decode, rle_encode
 from napari_segsuite.io.limits import ENV_MAX_PIXELS

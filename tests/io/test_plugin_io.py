@@ -120,7 +120,7 @@ def test_coco_layer_round_trip_keeps_categories_and_crowd(shared_data, tmp_path)
 
 def test_class_names_and_colours_travel_with_png_and_tif(tmp_path):
     from napari_segsuite.io import read_label_classes
-    from napari_segsuite.labels import ClassInfo, labels_metadata
+    from napari_segsuite.io.labels import ClassInfo, labels_metadata
 
     lab = np.zeros((12, 12), np.uint8)
     lab[2:6, 2:6], lab[7:11, 7:11] = 1, 2

@@ -10,9 +10,9 @@ from napari_segsuite.cli import main
 from napari_segsuite.io import read_image, write_labels
 from napari_segsuite.learn.store import save_model
 from napari_segsuite.learn.technique import learned_models_dir, register_model, technique_name
-from napari_segsuite.presets import load_preset, save_preset
 from napari_segsuite.techniques import CATALOG, get
 from napari_segsuite.techniques.chain import Chain
+from napari_segsuite.techniques.presets import load_preset, save_preset
 
 
 def test_a_registered_model_runs_per_slice_like_any_technique(trained_semantic, blobs):
@@ -72,7 +72,7 @@ def test_predict_reports_a_damaged_model_without_a_traceback(trained_semantic, t
 
 
 def test_tuning_sweeps_a_learned_technique(trained_semantic, blobs):
-    from napari_segsuite.tuning import sweep
+    from napari_segsuite.techniques.tuning import sweep
 
     tech = register_model(trained_semantic)
     img, lab = blobs[2]

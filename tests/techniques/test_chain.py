@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from napari_segsuite.presets import load_preset, parse_preset, save_preset
 from napari_segsuite.techniques import get
 from napari_segsuite.techniques.chain import Chain
+from napari_segsuite.techniques.presets import load_preset, parse_preset, save_preset
 
 
 def _cells():

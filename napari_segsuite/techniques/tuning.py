@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import score
-from .techniques import Cancelled, Param, Technique, prepare_slice
+from ..metrics import score
+from . import Cancelled, Param, Technique, prepare_slice
 
 __all__ = ["METRICS", "SweepResult", "grid_values", "iter_sweep", "sweep", "tunable"]
 

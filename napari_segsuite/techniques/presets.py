@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .io.atomic import atomic_write
-from .io.limits import read_json
-from .techniques import Technique, get
-from .techniques.chain import Chain, Step
+from ..io.atomic import atomic_write
+from ..io.limits import read_json
+from . import Technique, get
+from .chain import Chain, Step
 
 __all__ = ["FORMAT", "Preset", "load_preset", "parse_preset", "parse_step", "read_preset_json", "save_preset"]
 

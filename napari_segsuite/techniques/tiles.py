@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .techniques.chain import Chain
+from .chain import Chain
 
 __all__ = ["run_tiled"]
 

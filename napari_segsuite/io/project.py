@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from . import read_image, read_json, write_labels
+from .atomic import atomic_write, remove_stale_temporaries
 from .batch import expand_inputs
-from .io import read_image, read_json, write_labels
-from .io.atomic import atomic_write, remove_stale_temporaries
 
 __all__ = ["Project"]
 
@@ -196,7 +196,7 @@ class Project:
         SegmentationClass/ (class ids; 255 stays ignore), ImageSets/Segmentation/all.txt, and
         classes.json. Every mask is checked first: an object or class id VOC cannot hold (255 or
         more) refuses the export before anything is written."""
-        from .io.voc import VOC_IGNORE, write_voc_mask
+        from .voc import VOC_IGNORE, write_voc_mask
 
         out = Path(out_dir)
         bad_classes = sorted(k for k in self.classes if not 0 < k < VOC_IGNORE)
@@ -237,7 +237,7 @@ class Project:
 
     def export_coco(self, path: str | os.PathLike, *, mode: str = "rle", overwrite: bool = False) -> Path:
         """One COCO instances file for every annotated image (RLE by default, or polygons)."""
-        from .io.coco import write_coco
+        from .coco import write_coco
 
         items = []
         default = min(self.classes) if self.classes else 1

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .io.atomic import remove_stale_temporaries
-from .io.lock import output_lock
+from .atomic import remove_stale_temporaries
+from .lock import output_lock
+from .masks import guess_channel_axis
 
 __all__ = ["IMAGE_SUFFIXES", "Outcome", "expand_inputs", "process_one", "run_distributed", "run_files"]
 
@@ -135,8 +136,6 @@ def _is_file(entry: os.DirEntry) -> bool:
 
 def channel_axis_for(option: str | int | None, shape: tuple[int, ...]) -> int | None:
     """``"auto"`` (RGB(A) when the last axis has 3 or 4 entries), ``"none"``, or an axis number."""
-    from .techniques import guess_channel_axis
-
     if option in ("auto", None):
         return guess_channel_axis(shape) if option == "auto" else None
     if option == "none":
@@ -151,7 +150,7 @@ def process_one(process: Process, source: str, target: str, channel_axis: str | 
                 overwrite: bool = False, lazy: bool = False) -> Outcome:
     """Read ``source`` (memory-mapped when ``lazy`` and the format allows), process it, write
     ``target``; every expected failure becomes an Outcome."""
-    from .io import open_image_lazy, read_image_with_notes, write_labels
+    from . import open_image_lazy, read_image_with_notes, write_labels
 
     t0 = time.perf_counter()
     try:
@@ -330,7 +329,7 @@ def run_distributed(address: str, todo: list[int], args: list[tuple], finished, 
     RuntimeError
         When dask.distributed is not installed or the scheduler cannot be reached.
     """
-    from .extras import require
+    from ..extras import require
 
     require("distributed")
     from distributed import Client, as_completed

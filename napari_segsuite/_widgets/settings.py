@@ -45,7 +45,7 @@ def _load() -> dict[str, Any]:
         return _cache
     data: dict[str, Any] = {}
     if path.is_file():
-        from .io.limits import read_json
+        from ..io.limits import read_json
 
         try:
             loaded = read_json(path, "settings file")
@@ -90,7 +90,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         text = json.dumps(data, indent=1, sort_keys=True).encode()
         _pending = None
     try:
-        from .io.atomic import atomic_write
+        from ..io.atomic import atomic_write
 
         atomic_write(path, lambda f: f.write(text), overwrite=True)
     except OSError:

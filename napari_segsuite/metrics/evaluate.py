@@ -67,10 +67,10 @@ def evaluate_files(
     -------
     Evaluation
     """
-    from .io import read_image
-    from .io.groundtruth import pair_files, read_groundtruth
-    from .metrics import score
-    from .metrics.score import auto_kind, mean_of_defined
+    from ..io import read_image
+    from ..io.groundtruth import pair_files, read_groundtruth
+    from . import score
+    from .score import auto_kind, mean_of_defined
 
     pairs = pair_files(Path(pred), Path(gt))
     if all(g.suffix.lower() == ".mat" for _, g in pairs) and kind in ("auto", "all"):
@@ -100,11 +100,11 @@ def evaluate_files(
 
 def _bsds(pairs: Sequence[tuple[Path, Path]], failed) -> Evaluation:
     """The BSDS500 benchmark of one segmentation per image against every annotator."""
-    from .io import read_image
-    from .io.bsds import read_bsds_groundtruth
-    from .metrics import bsds_boundary_maps, bsds_collect
-    from .metrics.boundary import label_boundaries
-    from .metrics.region import bsds_region_collect, bsds_region_image
+    from ..io import read_image
+    from ..io.bsds import read_bsds_groundtruth
+    from . import bsds_boundary_maps, bsds_collect
+    from .boundary import label_boundaries
+    from .region import bsds_region_collect, bsds_region_image
 
     result = Evaluation("bsds")
     boundary, region = [], []

@@ -9,8 +9,7 @@ import numpy as np
 from magicgui import widgets
 from napari.layers import Labels, Points, Shapes
 
-from ..techniques import Technique
-from ..techniques._image import check_input, slice_input
+from ..techniques import Technique, check_input, slice_input
 
 __all__ = ["InputsForm", "layer_input_value"]
 

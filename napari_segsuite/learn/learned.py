@@ -57,8 +57,10 @@ class LearnedModel:
         overlap: int = 64,
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
+        flips: bool = False,
     ) -> np.ndarray:
-        """Per-class probabilities ``(n_outputs, H, W)`` of one 2D image (gray or with a channel axis)."""
+        """Per-class probabilities ``(n_outputs, H, W)`` of one 2D image (gray or with a channel axis);
+        ``flips``: averaged with those of its mirror images (four times the work)."""
         self.check_channels(image, channel_axis)
         x = normalize(image, channel_axis)
         x = with_contrast(x) if self.config.contrast else x
@@ -68,7 +70,7 @@ class LearnedModel:
             self._inference.clear()
             net = self._inference[str(dev)] = inference_network(self.network, dev)
         return predict_probabilities(net, x, self.config.n_outputs, size_multiple(self.config), device=dev,
-                                     tile=tile, overlap=overlap, progress=progress, cancel=cancel)
+                                     tile=tile, overlap=overlap, progress=progress, cancel=cancel, flips=flips)
 
     @property
     def min_object_size(self) -> int:

@@ -64,9 +64,12 @@ def predict_probabilities(
     batch_size: int = 2,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    flips: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities ``(n_outputs, H, W)`` of ``net`` (from :func:`inference_network`) on a
-    normalised ``(C, H, W)`` image. ``progress(done, total)`` is called per batch of tiles."""
+    normalised ``(C, H, W)`` image. ``progress(done, total)`` is called per batch of tiles. With
+    ``flips``, each tile is also predicted mirrored left-right, top-bottom and both, and the four
+    answers (mirrored back) are averaged: four times the work, steadier borders."""
     from ..techniques import Cancelled
 
     c, h, w = image.shape
@@ -94,10 +97,19 @@ def predict_probabilities(
             part = corners[k * batch_size:(k + 1) * batch_size]
             x = torch.from_numpy(np.stack([padded[:, y:y + th, x0:x0 + tw] for y, x0 in part]))
             x = x.to(device).contiguous(memory_format=memory)
-            prob = torch.softmax(net(x).float(), dim=1).cpu().numpy()
+            prob = _mean_over_flips(net, x) if flips else torch.softmax(net(x).float(), dim=1)
+            prob = prob.cpu().numpy()
             for (y, x0), p in zip(part, prob):
                 acc[:, y:y + th, x0:x0 + tw] += p * weight
                 norm[y:y + th, x0:x0 + tw] += weight
             if progress is not None:
                 progress(k + 1, total)
     return (acc / norm)[:, :h, :w]
+
+
+def _mean_over_flips(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Softmax of ``net`` on a batch and its three mirror images, mirrored back and averaged."""
+    dims = [(), (3,), (2,), (2, 3)]
+    flipped = torch.cat([x.flip(d) if d else x for d in dims])
+    prob = torch.softmax(net(flipped).float(), dim=1).split(x.shape[0])
+    return sum(p.flip(d) if d else p for p, d in zip(prob, dims)) / len(dims)

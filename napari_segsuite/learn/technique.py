@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..techniques._catalog import CATALOG, Param, Range, Technique
+from ..techniques import CATALOG, Param, Range, Technique
 from .learned import LearnedModel
 
 __all__ = ["PREFIX", "keep_model", "learned_models_dir", "load_registered", "register_model", "technique_name"]

@@ -40,7 +40,7 @@ def embed_file(path: str, model: Any = "vit_b", checkpoint: str | None = None, d
                cache_dir: str | None = None) -> Outcome:
     """Embed every 2D slice of one image file into the cache; failures become an Outcome."""
     from ..io import read_image
-    from ..techniques._image import guess_channel_axis, iter_slices
+    from ..techniques import guess_channel_axis, iter_slices
 
     t0 = time.perf_counter()
     try:

@@ -21,7 +21,7 @@ import numpy as np
 from .. import cv_compat
 from ..extras import install_line
 from .image import to_sam_rgb
-from .session import Prediction, check_prompts
+from .prompts import Prediction, check_prompts
 
 
 @dataclass(frozen=True)

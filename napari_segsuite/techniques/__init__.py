@@ -23,7 +23,17 @@ from ._catalog import (
     technique,
 )
 from ._functions import FUNCTIONS
-from ._image import ImageInfo, check_image, guess_channel_axis, intensity_histogram, prepare_slice, to_gray
+from ._image import (
+    ImageInfo,
+    check_image,
+    check_input,
+    guess_channel_axis,
+    intensity_histogram,
+    iter_slices,
+    prepare_slice,
+    slice_input,
+    to_gray,
+)
 
 __all__ = [
     "CATALOG",
@@ -37,11 +47,14 @@ __all__ = [
     "Technique",
     "When",
     "check_image",
+    "check_input",
     "families",
     "get",
     "guess_channel_axis",
     "intensity_histogram",
+    "iter_slices",
     "prepare_slice",
+    "slice_input",
     "technique",
     "to_gray",
     *FUNCTIONS,

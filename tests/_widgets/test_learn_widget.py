@@ -35,16 +35,16 @@ def _gap_until_commit(qtbot, monkeypatch, start):
 
     from qtpy.QtCore import QTimer
 
-    from napari_segsuite._widgets import learn_widget
+    from napari_segsuite._widgets import learn_model
 
     ticks, committed = [], []
-    original = learn_widget.commit_labels
+    original = learn_model.commit_labels
 
     def commit(*args, **kwargs):
         committed.append(time.perf_counter())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(learn_widget, "commit_labels", commit)
+    monkeypatch.setattr(learn_model, "commit_labels", commit)
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(10)
@@ -80,6 +80,16 @@ def test_train_in_a_worker_then_predict_into_a_new_layer(dock, qtbot, tmp_path, 
     w.model = None
     w.load(saved)
     assert w.model.name == "cells_unet" and w.predict_button.enabled
+    w.model = None
+    worker = w.load_in_background(saved)  # what the Load button does: the file is read off the UI thread
+    qtbot.waitUntil(lambda: w.model is not None, timeout=TIMEOUT)
+    assert w.model.name == "cells_unet" and not worker.is_running
+    errors = []
+    monkeypatch.setattr("napari_segsuite._widgets.learn_model.show_error", errors.append)
+    (tmp_path / "junk.json").write_text("{not json")
+    w.load_in_background(tmp_path / "junk.json")
+    qtbot.waitUntil(lambda: bool(errors), timeout=TIMEOUT)
+    assert len(errors) == 1 and "junk.json" in errors[0] and w.model.name == "cells_unet"
 
 
 def test_cancel_keeps_the_best_epoch_so_far(dock, qtbot):

@@ -12,7 +12,7 @@ from napari_segsuite.cli import main
 from napari_segsuite.io.datasets import iter_instance_dataset
 from napari_segsuite.sam import ClassicalSession
 from napari_segsuite.sam.clicks import ClickReport, next_click, pick_objects, run_benchmark, simulate_object
-from napari_segsuite.sam.session import Prediction
+from napari_segsuite.sam.prompts import Prediction
 
 
 def test_first_click_is_the_deepest_interior_point():

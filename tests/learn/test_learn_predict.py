@@ -35,3 +35,23 @@ def test_tiles_blend_into_the_untiled_result(trained_semantic):
     np.testing.assert_allclose(tiled.sum(0), 1.0, atol=1e-5)
     agree = (whole.argmax(0) == tiled.argmax(0)).mean()
     assert agree > 0.99, agree
+
+
+def test_flips_average_the_predictions_of_the_mirrored_image(trained_semantic):
+    from synthetic_blobs import make_blobs
+
+    img, _ = make_blobs(4, size=96, n=8)
+    x = with_contrast(normalize(img))
+    cfg = trained_semantic.config
+    net = inference_network(trained_semantic.network, torch.device("cpu"))
+
+    def prob(a, **kw):
+        return predict_probabilities(net, np.ascontiguousarray(a), cfg.n_outputs, size_multiple(cfg),
+                                     device=torch.device("cpu"), tile=128, **kw)
+
+    by_hand = (prob(x) + prob(x[:, :, ::-1])[:, :, ::-1] + prob(x[:, ::-1])[:, ::-1]
+               + prob(x[:, ::-1, ::-1])[:, ::-1, ::-1]) / 4
+    flipped = prob(x, flips=True)
+    np.testing.assert_allclose(flipped, by_hand, atol=1e-5)
+    assert np.abs(flipped - prob(x)).max() > 1e-4, "the mirrored predictions differ, so averaging changes something"
+    np.testing.assert_allclose(flipped.sum(0), 1.0, atol=1e-5)

@@ -109,7 +109,7 @@ class PromptLayers:
         if not str(getattr(event, "action", "changed")).lower().endswith("ing"):
             self._prompts_changed()
 
-    def _promptson_slice(self, index: tuple[int, ...]):
+    def _prompts_on_slice(self, index: tuple[int, ...]):
         """Points as (x, y) + labels, and the last box (x0, y0, x1, y1), on the slice ``index``."""
         points = labels = box = None
         if self.points_layer is not None and len(self.points_layer.data):

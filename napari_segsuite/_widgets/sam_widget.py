@@ -24,6 +24,7 @@ from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible
 
+from .. import cv_compat
 from ..io.labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices, registry
 from .fit import fit_width
@@ -193,7 +194,7 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         if cur is None:
             return
         image, index = cur
-        points, labels, box = self._promptson_slice(index)
+        points, labels, box = self._prompts_on_slice(index)
         if points is None and box is None:
             self._logits = None
             self.clicks.cancel_pending()
@@ -254,7 +255,8 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         self._preview_for(image, mask.astype(np.uint8))
         n = len(self.prediction.scores)
         if self.session.backend == "classical":  # one mask, no predicted IoU: say what made it
-            made = "GrabCut in the box" if self._promptson_slice(cur[1])[2] is not None else "watershed from the points"
+            box_made = "GrabCut in the box" if cv_compat.available() else "watershed in the box"
+            made = box_made if self._prompts_on_slice(cur[1])[2] is not None else "watershed from the points"
             ms = f" · {self.last_click_ms:.0f} ms" if self.last_click_ms is not None else ""
             self.candidate_label.setText(f"classical mask: {made}{ms}")
         else:

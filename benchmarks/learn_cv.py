@@ -6,7 +6,8 @@ The images of a data set in ../shared/data, in sorted order, form five folds (im
 i % 5). For each fold a network is trained on the other four fifths with the recipe that
 `napari-segsuite train` and the Train dock use (learn.train.TrainConfig's defaults; it holds out
 20 % of its training images for model selection), then scored on the fold's images, which it has
-never seen. Beside it, in the same run and on the same images, the classical pipelines of
+never seen, predicted as `napari-segsuite predict` does (with the mirror images averaged;
+``--no-flips``: without). Beside it, in the same run and on the same images, the classical pipelines of
 benchmarks/datasets.py. Reported per fold and as mean ± standard deviation over the folds.
 
 * ``--set dsb`` (default): the 50 DSB2018 nucleus images; an instance U-Net (interior + boundary,
@@ -95,7 +96,7 @@ def _horse_classical(names: list[str], truths: list[np.ndarray], data: Path) -> 
 
 
 def _fold(samples: list, k: int, folds: int, kind: str, minutes: float | None, device: str,
-          data: Path) -> tuple[dict[str, Scores], str]:
+          data: Path, flips: bool = True) -> tuple[dict[str, Scores], str]:
     held = [s for i, s in enumerate(samples) if i % folds == k]
     fit = [s for i, s in enumerate(samples) if i % folds != k]
     names, images, truths = [s[0] for s in held], [s[1] for s in held], [s[2] for s in held]
@@ -110,7 +111,7 @@ def _fold(samples: list, k: int, folds: int, kind: str, minutes: float | None, d
     model = train(pairs, network=NetConfig(), task=task, sparse=sparse, channel_axis=-1,
                   config=TrainConfig(max_minutes=minutes, device=device), name=f"fold{k}")
     minutes_run = (time.perf_counter() - t) / 60
-    preds = [model.predict(img, -1) for img in images]
+    preds = [model.predict(img, -1, flips=flips) for img in images]
     net = "U-Net (the CLI's recipe" + (", scribbles)" if sparse else ")")
     if kind == "horses":
         results = {net: {"IoU": float(np.mean([dice_iou(p == 1, g > 0)[1] for p, g in zip(preds, truths)]))}}
@@ -143,6 +144,8 @@ def main() -> None:
     ap.add_argument("--only-fold", type=int, default=None, help="run this fold only (0-based)")
     ap.add_argument("--minutes", type=float, default=None, help="training time limit (default: none, as the CLI)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-flips", action="store_true",
+                    help="predict each image only, not also its mirror images (as `predict --no-flips`)")
     ap.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     args = ap.parse_args()
     folder = args.data / ("dsb2018" if args.set == "dsb" else "weizmann_horse")
@@ -154,7 +157,7 @@ def main() -> None:
     folds = range(args.folds) if args.only_fold is None else [args.only_fold]
     rows: dict[str, list[Scores]] = {}
     for k in folds:
-        results, info = _fold(samples, k, args.folds, kind, args.minutes, args.device, args.data)
+        results, info = _fold(samples, k, args.folds, kind, args.minutes, args.device, args.data, not args.no_flips)
         print(f"fold {k}: {info}")
         _print(results)
         best = max((n for n in results if not n.startswith("U-Net")), key=lambda n: key(results[n]))

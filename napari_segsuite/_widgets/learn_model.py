@@ -103,7 +103,7 @@ class UsesModel:
             return None
         config = self.model.config
         kind = "instance" if config.task == "instance" else "semantic"
-        params = {"min_size": self.min_size.value} if kind == "instance" else {}
+        params = {"flips": self.flips.value} | ({"min_size": self.min_size.value} if kind == "instance" else {})
         try:
             tech = register_model(self.model)
             index = () if all_slices or image.ndim == 2 else displayed_index(self.viewer, image)

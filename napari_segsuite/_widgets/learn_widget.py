@@ -116,6 +116,9 @@ class LearnWidget(UsesModel, QWidget):
                                     tooltip="Also keep the model in the learned-models folder, as technique learn.NAME")
         self.min_size = widgets.SpinBox(label="min size (px)", tooltip="instance models: remove objects smaller than this",
                                         value=0, min=0, max=100000)
+        self.flips = widgets.CheckBox(value=True, text="average mirror images",
+                                      tooltip="Also predict the image mirrored three ways and average: steadier outlines, "
+                                              "four times the work")
         self.predict_button = widgets.PushButton(text="Predict slice", enabled=False)
         self.predict_all_button = widgets.PushButton(text="Predict all slices", enabled=False)
 
@@ -137,7 +140,7 @@ class LearnWidget(UsesModel, QWidget):
         layout.addWidget(self.canvas)
         layout.addWidget(widgets.Container(widgets=[self.name, self.keep]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False, widgets=[self.save_button, self.load_button]).native)
-        layout.addWidget(widgets.Container(widgets=[self.min_size]).native)
+        layout.addWidget(widgets.Container(widgets=[self.min_size, self.flips]).native)
         layout.addWidget(widgets.Container(layout="horizontal", labels=False,
                                            widgets=[self.predict_button, self.predict_all_button]).native)
         layout.addStretch(1)

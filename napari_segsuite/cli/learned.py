@@ -161,7 +161,7 @@ def predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     model.device = args.device
     tech = register_model(model)
-    params = {"tile": args.tile} | ({"min_size": args.min_size}
+    params = {"tile": args.tile, "flips": not args.no_flips} | ({"min_size": args.min_size}
                                     if model.config.task == "instance" and args.min_size is not None else {})
     params = tech.validate_params(params)
 

@@ -92,11 +92,14 @@ class LearnedModel:
         return None if value is None else float(value)
 
     def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int | None = None,
-                **kwargs: Any) -> np.ndarray:
+                flips: bool = True, **kwargs: Any) -> np.ndarray:
         """Label image of one 2D image: class ids (semantic) or instance ids (instance); instance
         objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped, their
-        holes filled when :attr:`fills_holes`, and touching ones split at :attr:`split_h`."""
-        prob = self.probabilities(image, channel_axis, **kwargs)
+        holes filled when :attr:`fills_holes`, and touching ones split at :attr:`split_h`. ``flips``
+        averages the probabilities with those of the image's three mirror images (four times the
+        network's work; on five DSB2018 folds +0.008 pixel F1 and +0.02 instance F1 on average,
+        docs/benchmarks.md)."""
+        prob = self.probabilities(image, channel_axis, flips=flips, **kwargs)
         size = self.min_object_size if min_size is None else min_size
         return to_labels(prob, self.config.task, self.config.class_ids, min_size=size, fill_holes=self.fills_holes,
                          split_h=self.split_h)

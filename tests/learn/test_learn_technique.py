@@ -62,6 +62,13 @@ def test_train_and_predict_commands_end_to_end(tmp_path, capsys):
     np.testing.assert_array_equal(read_image(tmp_path / "run" / "im0.png") > 0, pred > 0)  # one learnt min size
     huge = ["predict", str(model), str(data / "images"), "-o", str(tmp_path / "none"), "--min-size", str(gt.size)]
     assert main(huge) == 0 and not read_image(tmp_path / "none" / "im0.png").any()
+    # --no-flips: the image alone, as the engine's flips=False gives (the default averages mirror images)
+    assert main(["predict", str(model), str(data / "images"), "-o", str(tmp_path / "plain"), "--no-flips"]) == 0
+    from napari_segsuite.learn.store import load_model
+
+    loaded, image = load_model(model), read_image(data / "images" / "im0.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "plain" / "im0.png") > 0, loaded.predict(image, flips=False) > 0)
+    np.testing.assert_array_equal(pred > 0, loaded.predict(image) > 0)
 
 
 def test_predict_reports_a_damaged_model_without_a_traceback(trained_semantic, tmp_path, capsys):

@@ -15,10 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as md
 import subprocess
-import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    raise SystemExit("benchmarks/install_size.py needs Python 3.11 or later (tomllib)") from None
 
 ROOT = Path(__file__).resolve().parents[1]
 

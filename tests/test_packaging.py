@@ -34,6 +34,6 @@ def test_ruff_finds_nothing():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (the test extra installs it)")
-    out = subprocess.run([ruff, "check", "napari_segsuite", "tests", "benchmarks", "docs"], cwd=ROOT,
+    out = subprocess.run([ruff, "check", "--no-cache", "napari_segsuite", "tests", "benchmarks", "docs"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]

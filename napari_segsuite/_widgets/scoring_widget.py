@@ -14,49 +14,17 @@ from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from ..metrics import Score, match_objects, score
-from ..metrics.instance import iou_matrix
+from ..metrics import Score, score
+from ..metrics.errors import FN, FP, error_maps
 from ..metrics.score import auto_kind
 from . import settings
 from .fit import fit_width
 from .layers import PREVIEW, layer_choices, reset_keeping_value, segsuite_metadata
 from .preview import PreviewRunner
 
-__all__ = ["ScoringWidget", "error_maps"]
+__all__ = ["ScoringWidget"]
 
-FP, FN = 1, 2
 ERROR_COLORS = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), FP: (1.0, 0.25, 0.2, 1.0), FN: (0.2, 0.6, 1.0, 1.0)})
-
-
-def error_maps(pred: np.ndarray, gt: np.ndarray, kind: str, *, ignore_index: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Error overlay: 1 = false positive, 2 = false negative; plus, for instances, matched IoU.
-
-    Semantic: a labelled pixel whose class differs from the truth is a false positive; a true
-    labelled pixel left as background a false negative. Instance: whole unmatched predicted objects
-    (IoU < 0.5) are false positives, unmatched true objects false negatives, and every predicted
-    object is painted with its matched IoU in the second map.
-    """
-    errors = np.zeros(pred.shape, np.uint8)
-    if kind != "instance":
-        errors[(pred != 0) & (pred != gt)] = FP
-        errors[(gt != 0) & (pred == 0)] = FN
-        if ignore_index is not None:
-            errors[gt == ignore_index] = 0
-        return errors, None
-    ov = iou_matrix(pred, gt)
-    ti, pi = match_objects(ov.iou, 0.5)
-    lut_fp = np.zeros(int(pred.max()) + 1, np.uint8)
-    lut_fp[ov.pred_ids] = FP
-    lut_fp[ov.pred_ids[pi]] = 0
-    lut_fn = np.zeros(int(gt.max()) + 1, np.uint8)
-    lut_fn[ov.true_ids] = FN
-    lut_fn[ov.true_ids[ti]] = 0
-    fp = lut_fp[pred]
-    errors = np.where(fp > 0, fp, lut_fn[gt])  # a missed object shows even under a merged prediction
-    best = ov.iou.max(axis=0) if ov.iou.size else np.zeros(len(ov.pred_ids))
-    lut_iou = np.full(int(pred.max()) + 1, np.nan, np.float32)
-    lut_iou[ov.pred_ids] = best
-    return errors, lut_iou[pred]
 
 
 class ScoringWidget(QWidget):

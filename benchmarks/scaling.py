@@ -1,0 +1,113 @@
+"""How each technique's cost grows with image size, beside scikit-image's equivalent (issue 20 §0).
+
+    python benchmarks/scaling.py [--sizes 256 512 1024 2048 4096 8192] [--only NAME ...] [--budget 60]
+
+Each technique runs once with its default parameters on an RGB scene (the astronaut image, resized
+to each size; label techniques get the connected components of its thresholded red channel), and
+the scikit-image / scipy call a user would otherwise make runs on the same input in the same run.
+Printed per size: our time and theirs; then the growth of the cost per pixel from the smallest to
+the largest size measured (1.0 = linear in pixels; the target is at most about 1.5). A technique is
+not run at the next size once one run took longer than ``--budget`` seconds (that size would take
+about four times as long).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+from napari_segsuite.techniques import CATALOG
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    from skimage.color import rgb2gray
+
+    return rgb2gray(rgb).astype(np.float32)
+
+
+def baselines() -> dict:
+    """technique name -> f(rgb, labels) calling the nearest scikit-image / scipy function."""
+    from scipy import ndimage as ndi
+    from skimage import feature, filters, measure, morphology, segmentation
+
+    return {
+        "threshold.global": lambda rgb, lab: _gray(rgb) > filters.threshold_otsu(_gray(rgb)),
+        "threshold.multiotsu": lambda rgb, lab: np.digitize(_gray(rgb), filters.threshold_multiotsu(_gray(rgb))),
+        "threshold.adaptive": lambda rgb, lab: _gray(rgb) > filters.threshold_local(_gray(rgb), 35),
+        "edges.canny": lambda rgb, lab: feature.canny(_gray(rgb), 1.5),
+        "edges.sobel": lambda rgb, lab: filters.sobel(_gray(rgb)),
+        "edges.log": lambda rgb, lab: ndi.gaussian_laplace(_gray(rgb), 2.0),
+        "graph.felzenszwalb": lambda rgb, lab: segmentation.felzenszwalb(rgb, scale=100, sigma=0.8, min_size=20),
+        "graph.slic": lambda rgb, lab: segmentation.slic(rgb, n_segments=250, compactness=10, start_label=1),
+        "region.watershed": lambda rgb, lab: segmentation.watershed(filters.sobel(_gray(rgb))),
+        "contour.chan_vese": lambda rgb, lab: segmentation.chan_vese(_gray(rgb)),
+        "post.fill_holes": lambda rgb, lab: ndi.binary_fill_holes(lab > 0),
+        "post.remove_small": lambda rgb, lab: morphology.remove_small_objects(lab, 64),
+        "post.connected_components": lambda rgb, lab: measure.label(lab > 0),
+        "post.morphology": lambda rgb, lab: morphology.binary_opening(lab > 0, morphology.disk(1)),
+    }
+
+
+def inputs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    from skimage import data
+    from skimage.measure import label
+    from skimage.transform import resize
+
+    rgb = (resize(data.astronaut(), (size, size), order=1, anti_aliasing=False) * 255).astype(np.uint8)
+    return rgb, label(rgb[..., 0] > 120).astype(np.int32)
+
+
+def seconds(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096, 8192])
+    ap.add_argument("--only", nargs="*", help="technique names (default: every one that needs no layer input)")
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds: above this, the next size is skipped")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    names = args.only or [n for n, t in CATALOG.items() if not any(i.required for i in t.inputs)]
+    theirs_of = baselines()
+    cache = {s: inputs(s) for s in args.sizes}
+    small = inputs(64)
+    for name in names:  # numba kernels compiled before timing
+        tech = CATALOG[name]
+        tech(small[1] if tech.channels == "labels" else small[0], channel_axis=None if tech.channels == "labels" else -1)
+    print(f"{'technique':26s} " + " ".join(f"{f'{s}²: ours / theirs':>24s}" for s in args.sizes)
+          + "   growth per pixel: ours / theirs")
+    for name in names:
+        tech = CATALOG[name]
+        theirs = theirs_of.get(name)
+        row, ours_t, theirs_t = f"{name:26s} ", {}, {}
+        for s in args.sizes:
+            rgb, lab = cache[s]
+            img = lab if tech.channels == "labels" else rgb
+            if ours_t and max(ours_t.values()) > args.budget:
+                row += f"{'(skipped)':>24s} "
+                continue
+            ours_t[s] = seconds(lambda: tech(img, channel_axis=None if img.ndim == 2 else -1))
+            if theirs is not None and not (theirs_t and max(theirs_t.values()) > args.budget):
+                theirs_t[s] = seconds(lambda: theirs(rgb, lab))
+            cell = f"{ours_t[s]:8.3f} / " + (f"{theirs_t[s]:7.3f} s" if s in theirs_t else "      — ")
+            row += f"{cell:>24s} "
+        row += "   " + " / ".join(_growth(t) for t in (ours_t, theirs_t))
+        print(row, flush=True)
+
+
+def _growth(times: dict[int, float]) -> str:
+    """Cost per pixel at the largest size over the cost per pixel at the smallest, ``xN.N``."""
+    if len(times) < 2:
+        return "—"
+    lo, hi = min(times), max(times)
+    return f"x{(times[hi] / hi ** 2) / (times[lo] / lo ** 2):.1f} ({lo}² → {hi}²)"
+
+
+if __name__ == "__main__":
+    main()

@@ -34,6 +34,10 @@ from .parser import make_parser
 
 __all__ = ["build_viewer", "main", "markdown_table"]
 
+# the commands that take the parsed options as they are ("gui" and "techniques" take some of them)
+COMMANDS = {"run": run, "evaluate": evaluate, "models": models, "benchmark-clicks": benchmark_clicks, "embed": embed,
+            "train": train, "predict": predict}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
@@ -44,19 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return gui(getattr(args, "images", []), getattr(args, "sample", "cells"))
         if command == "techniques":
             return techniques(args.json, args.family, args.markdown)
-        if command == "evaluate":
-            return evaluate(args)
-        if command == "models":
-            return models(args)
-        if command == "benchmark-clicks":
-            return benchmark_clicks(args)
-        if command == "embed":
-            return embed(args)
-        if command == "train":
-            return train(args)
-        if command == "predict":
-            return predict(args)
-        return run(args)
+        return COMMANDS[command](args)
     except BrokenPipeError:  # `napari-segsuite techniques | head`: the reader has gone, which is no error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -82,12 +82,13 @@ class UsesModel:
         cannot be read is reported once. Returns the worker."""
         from ..learn.store import load_model
 
-        def failed(error: BaseException) -> None:
-            expected = isinstance(error, (OSError, ValueError))
-            show_error(str(error) if expected else describe_error(f"loading {path}", error))
+        def loaded(model: Any) -> None:
+            self.use_model(model)
+            self.status.setText(f"loaded {Path(path).name}")
 
-        worker = start_worker(load_model, path, what=f"loading {path}", on_error=failed)
-        worker.returned.connect(self.use_model)
+        what = f"loading {path}"
+        worker = start_worker(load_model, path, what=what, on_error=self._failure_reporter(what))
+        worker.returned.connect(loaded)
         self.status.setText(f"loading {Path(path).name} …")
         worker.start()
         return worker
@@ -128,15 +129,20 @@ class UsesModel:
             self.prediction_layer = layer
             self.status.setText(f"{name}: {int(result.max())} {'objects' if kind == 'instance' else 'classes at most'}")
 
-        def failed(error: BaseException) -> None:
-            message = describe_error("the prediction", error)
-            show_error(message)
-            self.status.setText(message)
-
-        worker = start_worker(run, what="the prediction", on_error=failed, _progress={"desc": f"predicting with {self.model.name}"})
+        worker = start_worker(run, what="the prediction", on_error=self._failure_reporter("the prediction"),
+                              _progress={"desc": f"predicting with {self.model.name}"})
         worker.returned.connect(done)
         worker.finished.connect(lambda: setattr(self, "predict_worker", None))
         self.predict_worker = worker
         self.status.setText(f"predicting with {self.model.name} …")
         worker.start()
         return worker
+
+    def _failure_reporter(self, what: str) -> Any:
+        """A worker's ``on_error`` for ``what``: one error notification, the same words in the status."""
+        def failed(error: BaseException) -> None:
+            message = describe_error(what, error)
+            show_error(message)
+            self.status.setText(message)
+
+        return failed

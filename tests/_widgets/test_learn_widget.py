@@ -84,12 +84,14 @@ def test_train_in_a_worker_then_predict_into_a_new_layer(dock, qtbot, tmp_path, 
     worker = w.load_in_background(saved)  # what the Load button does: the file is read off the UI thread
     qtbot.waitUntil(lambda: w.model is not None, timeout=TIMEOUT)
     assert w.model.name == "cells_unet" and not worker.is_running
+    qtbot.waitUntil(lambda: w.status.text() == "loaded cells_unet.json", timeout=TIMEOUT)
     errors = []
     monkeypatch.setattr("napari_segsuite._widgets.learn_model.show_error", errors.append)
     (tmp_path / "junk.json").write_text("{not json")
     w.load_in_background(tmp_path / "junk.json")
     qtbot.waitUntil(lambda: bool(errors), timeout=TIMEOUT)
     assert len(errors) == 1 and "junk.json" in errors[0] and w.model.name == "cells_unet"
+    assert w.status.text() == errors[0], "the status says why, instead of 'loading …'"
 
 
 def test_cancel_keeps_the_best_epoch_so_far(dock, qtbot):

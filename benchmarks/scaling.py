@@ -18,6 +18,7 @@ import time
 import warnings
 
 import numpy as np
+from without_opencv import inputs
 
 from napari_segsuite.techniques import CATALOG
 
@@ -49,15 +50,6 @@ def baselines() -> dict:
         "post.connected_components": lambda rgb, lab: measure.label(lab > 0),
         "post.morphology": lambda rgb, lab: morphology.binary_opening(lab > 0, morphology.disk(1)),
     }
-
-
-def inputs(size: int) -> tuple[np.ndarray, np.ndarray]:
-    from skimage import data
-    from skimage.measure import label
-    from skimage.transform import resize
-
-    rgb = (resize(data.astronaut(), (size, size), order=1, anti_aliasing=False) * 255).astype(np.uint8)
-    return rgb, label(rgb[..., 0] > 120).astype(np.int32)
 
 
 def seconds(fn) -> float:

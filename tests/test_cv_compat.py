@@ -125,14 +125,14 @@ def test_outer_contours_enclose_the_objects(monkeypatch):
 
 
 def test_discs_equal_opencv(monkeypatch):
+    def drawn(x, y, r):
+        target = np.zeros((20, 20), np.uint8)
+        cv_compat.disk(target, x, y, r, 3)
+        return target
+
     for r in (1, 2, 3, 7):
         for x, y in ((10, 10), (0, 3), (19, 19)):
-            a, b = np.zeros((20, 20), np.uint8), np.zeros((20, 20), np.uint8)
-            cv_compat.disk(a, x, y, r, 3)
-            monkeypatch.setattr(cv_compat, "cv2", None)
-            cv_compat.disk(b, x, y, r, 3)
-            monkeypatch.setattr(cv_compat, "cv2", cv2)
-            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(*both(monkeypatch, drawn, x, y, r))
 
 
 def _example(tech):

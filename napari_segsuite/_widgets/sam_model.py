@@ -89,7 +89,7 @@ class LoadsModels:
     @property
     def loading(self) -> bool:
         """Whether a model is being loaded."""
-        return getattr(self, "_load_worker", None) is not None
+        return self._load_worker is not None
 
     def download(self) -> None:
         name = self.backend.value

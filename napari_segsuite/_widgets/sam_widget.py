@@ -67,6 +67,7 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         self.clicks = PreviewRunner(delay_ms=0, parent=self)
         self.clicks.done.connect(self._on_decoded)
         self.worker = None
+        self._load_worker = None  # a model being loaded (sam_model.py)
         self.last_click_ms: float | None = None
         self._logits: np.ndarray | None = None
         self._recolouring = False

@@ -140,10 +140,11 @@ def resize(image: np.ndarray, shape: tuple[int, int], how: str = "linear") -> np
         xs = np.minimum((np.arange(w) * (image.shape[1] / w)).astype(np.intp), image.shape[1] - 1)
         return image[ys[:, None], xs[None, :]]
     shrinking = h <= image.shape[0] and w <= image.shape[1]
-    weights = _area_weights if how == "area" and shrinking else _linear_weights
     work = image.astype(np.float32)
     for axis, n in ((0, h), (1, w)):
-        work = np.moveaxis(np.tensordot(weights(image.shape[axis], n, how == "area"), work, axes=(1, axis)), 0, axis)
+        n_in = image.shape[axis]
+        weights = _area_weights(n_in, n) if how == "area" and shrinking else _linear_weights(n_in, n, how == "area")
+        work = np.moveaxis(np.tensordot(weights, work, axes=(1, axis)), 0, axis)
     if image.dtype.kind in "biu":
         info = np.iinfo(image.dtype)
         work = np.clip(np.rint(work), info.min, info.max)
@@ -171,7 +172,7 @@ def _linear_weights(n_in: int, n_out: int, area: bool = False) -> np.ndarray:
     return weights
 
 
-def _area_weights(n_in: int, n_out: int, area: bool = True) -> np.ndarray:
+def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     """(n_out, n_in) matrix: the share of output pixel i covered by input pixel j."""
     scale = n_in / n_out
     lo = np.arange(n_out)[:, None] * scale

@@ -113,6 +113,48 @@ def sam_shots(viewer, sam_widget) -> None:
     viewer.screenshot(str(OUT / "sam_committed.png"), canvas_only=False)
 
 
+def propagation_shots(viewer, sam_widget) -> None:
+    """One click on a nucleus of a 3D stack (../shared/data/stardist/img3d.tif when present, else
+    a synthetic stack), then *Propagate* through z with the classical backend."""
+    import numpy as np
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "stardist" / "img3d.tif"
+    if data.is_file():
+        import tifffile
+
+        stack, z, yx = tifffile.imread(data), 15, (27, 32)
+    else:
+        zz, yy, xx = np.indices((24, 64, 64), dtype=float)
+        ball = ((zz - 11) * 1.5) ** 2 + (yy - 32) ** 2 + (xx - 32) ** 2 <= 81
+        stack, z, yx = (40 + 150 * ball + np.random.default_rng(0).normal(0, 12, ball.shape)).astype(np.uint8), 11, (32, 32)
+    viewer.layers.clear()  # the 2D samples would set the canvas' extent
+    image = viewer.add_image(stack, name="nuclei_3d_stack_embryo_sample_2026-11-28_confocal_z31_ch0.tif")
+    _raise_dock(sam_widget)
+    sam_widget.image.value = image
+    sam_widget.target.value = None
+    viewer.dims.set_current_step(0, z)
+    viewer.reset_view()
+    settle(sam_widget, 1000)
+    sam_widget.propagate_section.expand(animate=False)
+    from qtpy.QtWidgets import QScrollArea
+
+    scroll = sam_widget.findChild(QScrollArea)
+    settle(sam_widget, 300)
+    scroll.ensureWidgetVisible(sam_widget.propagation.status, 0, 0)
+    sam_widget.points_layer.add([z, *yx])
+    settle(sam_widget)
+    sam_widget.propagation.propagate()
+    while sam_widget.propagation.worker is not None:
+        settle(sam_widget, 200)
+    settle(sam_widget)
+    scroll.ensureWidgetVisible(sam_widget.propagation.status, 0, 0)
+    settle(sam_widget, 300)
+    viewer.screenshot(str(OUT / "sam_propagated.png"), canvas_only=False)
+    viewer.dims.set_current_step(0, z + 3)
+    settle(sam_widget)
+    viewer.screenshot(str(OUT / "sam_propagated_z_plus_3.png"), canvas_only=False)
+
+
 def learn_shots(viewer, learn_widget) -> None:
     """The Train a network dock: an instance U-Net trained on the cells sample's ground truth, its
     loss / validation Dice plot, and its prediction."""
@@ -184,6 +226,10 @@ def main() -> None:
      learn_widget, project_widget, scoring) = docked
     if "--only-sam" in sys.argv:
         sam_shots(viewer, sam_widget)
+        viewer.close()
+        return
+    if "--only-propagation" in sys.argv:
+        propagation_shots(viewer, sam_widget)
         viewer.close()
         return
     if "--only-project" in sys.argv:
@@ -315,6 +361,7 @@ def main() -> None:
     viewer.screenshot(str(OUT / "scoring_instance.png"), canvas_only=False)
     scoring.overlay.value = False  # or the scoring panel paints its error overlay on the next samples
     sam_shots(viewer, sam_widget)
+    propagation_shots(viewer, sam_widget)
     learn_shots(viewer, learn_widget)
     project_shots(viewer, project_widget)
     viewer.close()

@@ -35,6 +35,11 @@ class PromptLayers:
     def _ensure_prompt_layers(self, image: Image) -> None:
         scale, translate = image.scale[-2:], image.translate[-2:]
         ndim = image.ndim  # napari counts spatial axes only (not RGB)
+        for name in ("points_layer", "box_layer"):  # made for an image of other dimensions: made anew
+            layer = getattr(self, name)
+            if layer is not None and layer in self.viewer.layers and layer.ndim != ndim:
+                self.viewer.layers.remove(layer)
+                setattr(self, name, None)
         if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
             self._preview_for(image)  # below the prompt layers: made before them when both are new
         if self.points_layer is None or self.points_layer not in self.viewer.layers:

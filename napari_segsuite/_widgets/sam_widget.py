@@ -42,6 +42,7 @@ from .sam_embedding import EmbedsSlices
 from .sam_keys import KeysPanel
 from .sam_model import CLASSICAL, LoadsModels
 from .sam_prompts import KEYS, PromptLayers
+from .sam_propagate_panel import PropagatePanel
 from .sam_refine_panel import RefinePanel
 from .suite import FollowsDock
 
@@ -127,6 +128,10 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         self.post_section = QCollapsible("Post-processing")
         self.post_section.addWidget(self.post)
         layout.addWidget(self.post_section)
+        self.propagation = PropagatePanel(self)
+        self.propagate_section = QCollapsible("Propagate through z or time")
+        self.propagate_section.addWidget(self.propagation)
+        layout.addWidget(self.propagate_section)
         self.refine = RefinePanel(self)
         self.refine_section = QCollapsible("Refine a labels layer")
         self.refine_section.addWidget(self.refine)
@@ -143,6 +148,7 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         self.load_button.changed.connect(lambda *_: self.load_model())
         self.download_button.changed.connect(lambda *_: self.download())
         self.image.changed.connect(lambda *_: self._image_changed())
+        self.image.changed.connect(lambda *_: self.propagation.reset_choices())
         self.precompute_button.changed.connect(lambda *_: self.precompute_all())
         self.mode.changed.connect(lambda v: setattr(self.class_id, "visible", v == "class id"))
         self.next_button.changed.connect(lambda *_: self.next_candidate())
@@ -180,6 +186,7 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         reset_keeping_value(self.target)
         if hasattr(self, "refine"):
             self.refine.reset_choices()
+            self.propagation.reset_choices()
         images = self._image_choices()
         if self.image.value is None and images:
             self.image.value = images[0][1]

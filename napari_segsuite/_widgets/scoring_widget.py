@@ -113,10 +113,13 @@ class ScoringWidget(QWidget):
         self._default_prediction()
 
     def _default_prediction(self) -> None:
-        """Score the newest labels layer that is not the ground truth, unless one is chosen."""
+        """Score the newest labels layer that is not the ground truth and has its shape, unless one
+        is chosen (a labels layer made for another image is not a prediction of this one)."""
         if self.pred.value is not None and self.pred.value is not self.gt.value:
             return
-        others = [layer for _, layer in self._labels_choices() if layer is not self.gt.value]
+        gt = self.gt.value
+        others = [layer for _, layer in self._labels_choices()
+                  if layer is not gt and (gt is None or tuple(layer.data.shape) == tuple(gt.data.shape))]
         self.pred.value = others[-1] if others else None
 
     def _guess_ground_truth(self) -> None:

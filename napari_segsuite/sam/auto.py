@@ -206,17 +206,10 @@ def generate(
     batch of points; ``cancel()`` returning true stops the run with ``InterruptedError`` (nothing partial is
     returned). The session's current image is ``image`` afterwards.
     """
-    steps = iter_generate(session, image, **options)
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(done, total)
-        if cancel is not None and cancel():
-            steps.close()
-            raise InterruptedError("automatic masks cancelled; nothing was kept")
+    from ..techniques.cancel import run_steps
+
+    return run_steps(iter_generate(session, image, **options), progress, cancel,
+                     InterruptedError("automatic masks cancelled; nothing was kept"))
 
 
 def grid_size(image_shape: tuple[int, int], *, points_per_side: int = 32, crop_n_layers: int = 0,

@@ -93,6 +93,28 @@ class ClassicalSession:
             finally:
                 self._rgb = previous
 
+    def follow(self, previous: np.ndarray, *, embedding: ClassicalImage | None = None) -> Prediction:
+        """The object that covers ``previous`` (a bool mask on a neighbouring slice) on this image:
+        how :func:`.propagate.propagate` carries an object with the classical backend.
+
+        The brightness that tells object from background is learnt here, from the smoothed
+        luminance inside ``previous`` against a ring around it: pixels within the ring's outer edge
+        on the object's side of the midpoint, in pieces that overlap ``previous``, holes filled.
+        Empty when the object has ended (the inside is no longer brighter, or darker, than the ring
+        by more than the ring's own spread). The ring is a third of the object's radius wide (at
+        least 2 pixels), which bounds how far the border moves per slice.
+        """
+        with self._lock:
+            rgb = embedding.rgb if embedding is not None else self._rgb
+            if rgb is None:
+                raise RuntimeError("no image is set: call set_image(image) before follow")
+            mask = _follow(rgb, np.asarray(previous, bool))
+            self.decoder_runs += 1
+        h, w = mask.shape
+        pred = Prediction(np.array([1.0], np.float32), np.zeros((1, 0, 0), np.float32), (h, w), (h, w), [])
+        pred._full[0] = mask
+        return pred
+
     def _predict(self, points, labels, box) -> Prediction:
         if self._rgb is None:
             raise RuntimeError("no image is set: call set_image(image) before predict")
@@ -193,6 +215,34 @@ class ClassicalSession:
             return watershed(grad, markers) == 1
 
         return self._in_roi(roi, run, dtype=np.float32)
+
+
+def _follow(rgb: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """See :meth:`ClassicalSession.follow`; works in the box around ``previous`` and its ring."""
+    from scipy import ndimage as ndi
+
+    out = np.zeros(previous.shape, bool)
+    area = int(previous.sum())
+    if not area:
+        return out
+    width = max(2, int(round(np.sqrt(area / np.pi) / 3)))
+    ys, xs = np.nonzero(previous)
+    box = (slice(max(0, ys.min() - width - 1), ys.max() + width + 2), slice(max(0, xs.min() - width - 1), xs.max() + width + 2))
+    inside = previous[box]
+    gray = cv_compat.gaussian(rgb[box].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32), 1.0)
+    reach = ndi.binary_dilation(inside, iterations=width)
+    ring = reach & ~ndi.binary_dilation(inside)
+    if not ring.any():  # the object fills the image: nothing to compare it with
+        out[box] = inside
+        return out
+    m_in, m_out = float(gray[inside].mean()), float(gray[ring].mean())
+    if abs(m_in - m_out) <= float(gray[ring].std()):
+        return out  # no brighter (or darker) than its surroundings: the object has ended
+    side = (gray > (m_in + m_out) / 2) if m_in > m_out else (gray < (m_in + m_out) / 2)
+    pieces, _ = ndi.label(side & reach)
+    keep = np.unique(pieces[inside & (pieces > 0)])
+    out[box] = ndi.binary_fill_holes(np.isin(pieces, keep[keep > 0]))
+    return out
 
 
 def _pixel(xy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

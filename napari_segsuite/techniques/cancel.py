@@ -11,10 +11,11 @@ iteration; without a callback nothing is ever raised.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["Cancelled", "cancellable", "checkpoint"]
+__all__ = ["Cancelled", "cancellable", "checkpoint", "run_steps"]
 
 _state = threading.local()
 
@@ -40,3 +41,20 @@ def checkpoint(*_: object) -> None:
     cancel = getattr(_state, "cancel", None)
     if cancel is not None and cancel():
         raise Cancelled("cancelled")
+
+
+def run_steps(steps: Generator[tuple[int, int], None, Any], progress: Callable[[int, int], None] | None,
+              cancel: Callable[[], bool] | None, stop: Exception) -> Any:
+    """Run a generator that yields ``(done, total)`` and returns a result (the ``iter_*`` form of a
+    long job) to its end: ``progress(done, total)`` after each step, and when ``cancel()`` turns
+    True the generator is closed and ``stop`` raised. Returns the generator's result."""
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as end:
+            return end.value
+        if progress is not None:
+            progress(done, total)
+        if cancel is not None and cancel():
+            steps.close()
+            raise stop

@@ -110,6 +110,17 @@ def test_shape_mismatch_is_refused_and_nothing_changes(make_napari_viewer, qtbot
     assert a.data.sum() == 100 and b.data.sum() == 120
 
 
+def test_a_labels_layer_of_another_image_is_not_taken_for_the_prediction(setup, qtbot):
+    viewer, w, pred_layer, gt_layer = setup
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(str(n.message)))
+    w.pred.value = None  # nothing chosen: the newest matching layer is scored
+    viewer.add_labels(np.zeros((31, 61, 57), np.int32), name="SAM labels")  # made in another image's dock
+    wait(qtbot, w)
+    assert w.pred.value is pred_layer and w.gt.value is gt_layer
+    assert not [m for m in seen if "must match" in m]
+
+
 def test_both_layers_empty_is_explained(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.add_labels(np.zeros((10, 10), np.uint8), name="ground truth")

@@ -14,6 +14,7 @@ import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info
 
+from ..sam.tiled import TiledImage, tile_embedding
 from .jobs import describe_error, start_worker
 from .layers import displayed_index, read_slice
 
@@ -101,20 +102,26 @@ class EmbedsSlices:
         return cur is not None and self.ready_key == (id(cur[0]), cur[1])
 
     def precompute_all(self) -> None:
-        """Embed every slice of the image in the background (progress bar; *Cancel* stops it after
-        the slice being embedded)."""
+        """Embed every slice of the image in the background, and every tile of a slice large
+        enough to be tiled (progress bar; *Cancel* stops it after the slice or tile being embedded)."""
         image = self.image.value
-        if image is None or image.ndim <= 2:
+        if image is None:
+            return
+        shape = image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:]
+        tiles = getattr(self.session, "tiles", lambda _: False)(shape)  # the classical backend tiles nothing
+        if image.ndim <= 2 and not tiles:
             show_info("the image has a single slice; its embedding is computed when it is chosen")
             return
-        lead = image.data.shape[: image.ndim - 2]
-        indices = list(np.ndindex(*lead))
+        indices = list(np.ndindex(*image.data.shape[: image.ndim - 2]))
         session = self.session
         rgb = bool(image.rgb)
 
         def run():
             for i, index in enumerate(indices):
-                session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
+                emb = session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
+                for window in emb.windows if isinstance(emb, TiledImage) else ():
+                    tile_embedding(session, emb, window)
+                    yield i
                 yield i
 
         worker = start_worker(run, what="precomputing the slice embeddings",

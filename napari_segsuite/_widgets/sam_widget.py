@@ -27,6 +27,7 @@ from superqt import QCollapsible
 from .. import cv_compat
 from ..io.labels import labels_metadata
 from ..sam import ClassicalSession, SamSession, available_devices, registry
+from ..sam.tiled import TiledImage
 from .fit import fit_width
 from .jobs import Job, describe_error
 from .layers import (
@@ -322,6 +323,9 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
     def _show_status(self, embedding: str | None = None) -> None:
         if embedding is None:
             embedding = "cached" if self.embedding_ready else "none"
+            if embedding == "cached" and isinstance(self.embedding, TiledImage):
+                embedding = (f"tiled, {len(self.embedding.windows)} tiles of {self.embedding.tile} px at full "
+                             "resolution, each computed when a click first needs it")
         backend = self.session.describe() if hasattr(self.session, "describe") else str(self.session)
         if self.session.backend == "classical":  # no encoder, no decoder: say what it did
             embedding = "not needed" if embedding == "cached" else embedding

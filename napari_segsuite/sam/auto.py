@@ -246,7 +246,8 @@ def iter_generate(
     store: list = []
     for c, (crop, layer) in enumerate(zip(crop_boxes, layer_idxs)):
         x0, y0, x1, y1 = crop
-        emb = session.set_image(rgb[y0:y1, x0:x1], key=("crop", tuple(crop)) if (x1 - x0, y1 - y0) != (w, h) else None)
+        emb = session.set_image(rgb[y0:y1, x0:x1], key=("crop", tuple(crop)) if (x1 - x0, y1 - y0) != (w, h) else None,
+                                tiled=False)
         crop_size = (y1 - y0, x1 - x0)
         points = grids[layer] * np.array(crop_size)[None, ::-1]
         for start in range(0, len(points), points_per_batch):
@@ -270,7 +271,7 @@ def iter_generate(
             done += len(batch)
             yield done, total
     if crop_n_layers:  # leave the session on the whole image
-        session.set_image(rgb)
+        session.set_image(rgb, tiled=False)
     return AutoMasks(
         shape=(h, w), iou=np.asarray(cols["iou"], np.float32), stability=np.asarray(cols["stability"], np.float32),
         boxes=np.asarray(cols["boxes"], np.int64).reshape(-1, 4), areas=np.asarray(cols["areas"], np.int64),

@@ -1,7 +1,8 @@
 """Precompute SAM image embeddings for a data set into the disk cache (``napari-segsuite embed``).
 
-Each image (and each 2D slice of a stack) is encoded once and written to the embedding cache that
-the dock and ``SamSession`` read, so opening those images later skips the encoder. Locally one
+Each image (and each 2D slice of a stack; each tile of a large one, :mod:`.tiled`) is encoded once
+and written to the embedding cache that the dock and ``SamSession`` read, so opening those images
+later skips the encoder. Locally one
 session (one model on one device) serves every file. With a dask.distributed scheduler each worker
 loads the model once on its own device (one GPU per worker when the cluster has them) and the files
 are spread over the workers; the cache folder must then be one that all workers and the user's
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..io.batch import Outcome
+from .tiled import TiledImage, embed_tiles
 
 __all__ = ["embed_file", "embed_files"]
 
@@ -50,14 +52,21 @@ def embed_file(path: str, model: Any = "vit_b", checkpoint: str | None = None, d
         session.cache_error = None
         axis = guess_channel_axis(image.shape)
         slices = list(iter_slices(image.shape, has_channels=axis is not None))
+        pieces = 0  # embeddings the file needs: one per slice, or one per tile of a large slice
         for index in slices:
-            session.set_image(np.asarray(image[index]), channel_axis=axis)
+            emb = session.set_image(np.asarray(image[index]), channel_axis=axis)
+            if isinstance(emb, TiledImage):
+                embed_tiles(session, emb)
+                pieces += len(emb.windows)
+            else:
+                pieces += 1
         if session.cache_error:  # embedded, but not kept: the whole point of this command failed
             raise OSError(session.cache_error)
     except Exception as e:  # one file's failure (a bad image, an unwritable cache) is reported, the rest go on
         return Outcome(path, "", "failed", str(e) or type(e).__name__, time.perf_counter() - t0)
     new = session.encoder_runs - before
-    what = f"{len(slices)} slice{'s' * (len(slices) > 1)}, {new} encoded, {len(slices) - new} already cached"
+    tiles = f" in {pieces} tiles" if pieces != len(slices) else ""
+    what = f"{len(slices)} slice{'s' * (len(slices) > 1)}{tiles}, {new} encoded, {pieces - new} already cached"
     return Outcome(path, str(session.cache_dir), "written", what, time.perf_counter() - t0)
 
 

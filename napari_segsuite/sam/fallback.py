@@ -56,9 +56,11 @@ class ClassicalSession:
         return ("classical fallback (watershed for boxes and points; GrabCut for boxes needs OpenCV: "
                 f"{install_line('opencv')})")
 
-    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> ClassicalImage:
+    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None,
+                  tiled: bool | None = None) -> ClassicalImage:
         """Make ``image`` the current one; returns it prepared, to pass to :meth:`predict` as the
-        ``embedding`` of prompts on it (there is no encoder: nothing is precomputed)."""
+        ``embedding`` of prompts on it (there is no encoder: nothing is precomputed, and nothing is
+        tiled: ``tiled`` is accepted for :class:`.session.SamSession`'s sake and ignored)."""
         rgb = to_sam_rgb(image, channel_axis)
         with self._lock:
             self._rgb = rgb

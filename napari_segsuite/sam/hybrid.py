@@ -103,7 +103,7 @@ def refine_labels(
     prompts, widened = _widen_thin_boxes(prompts, labels.shape)
     if widened:
         notes.append(f"{widened} object(s) one pixel wide or high were prompted with a box widened by a pixel")
-    emb = session.set_image(image)
+    emb = session.set_image(image, tiled=False)  # prompts go through the decoder in batches: one embedding
     masks = []
     kept_original = 0
     batched = hasattr(session, "predict_batch")

@@ -9,6 +9,7 @@ Coordinates follow segment-anything: points are (x, y) pixels, boxes (x0, y0, x1
 Embeddings live in an in-memory LRU (on the device) and, when ``cache_dir`` is set (the default
 is the user cache), on disk keyed by image hash + model hash (:mod:`.embedding_cache`), so a
 reopened image skips the encoder; the disk cache is kept under ``cache_limit_gb``.
+Images much larger than the encoder's input are tiled at full resolution (:mod:`.tiled`).
 ``encoder_runs`` and ``decoder_runs`` count what ran. One lock serialises embedding and decoding,
 so a background ``set_image`` and clicks from the UI cannot interleave.
 
@@ -41,6 +42,7 @@ from .embedding_cache import DiskCache, default_embedding_dir
 from .image import image_hash, resize_longest_side, resized_shape, to_sam_rgb
 from .prompts import Prediction, check_prompts
 from .registry import checkpoint_path, file_sha256, load_model
+from .tiled import TiledImage, predict_tiled, tile_windows
 
 __all__ = ["Embedding", "Prediction", "SamSession"]
 
@@ -76,6 +78,9 @@ class SamSession:
         cuda_graph: bool | None = None,
         cache_limit_gb: float | None = None,
         notify: Callable[[str], None] | None = None,
+        tile_above: float | None = 1.5,
+        tile: int | None = None,
+        halo: int = 128,
     ) -> None:
         self.device = resolve_device(device)
         if isinstance(model, str):
@@ -92,6 +97,13 @@ class SamSession:
 
         ResizeLongestSide = import_segment_anything().utils.transforms.ResizeLongestSide  # noqa: N806
         self.img_size = int(self.model.image_encoder.img_size)
+        self.tile = self.img_size if tile is None else int(tile)
+        if self.tile < self.img_size:
+            raise ValueError(f"a tile of {self.tile} px is smaller than the encoder's input ({self.img_size} px): "
+                             "tiles would be upscaled for nothing; use at least the encoder's input")
+        self.halo = int(halo)
+        tile_windows((self.tile + 1, self.tile + 1), self.tile, self.halo)  # a bad halo says so now, not at a click
+        self.tile_above = tile_above  # tile images longer than this x the encoder's input (None: never)
         self.transform = ResizeLongestSide(self.img_size)
         if cache_dir is None or cache_dir is True:
             cache_dir = default_embedding_dir()
@@ -154,15 +166,32 @@ class SamSession:
 
     # -- embeddings -------------------------------------------------------------------------------
 
-    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> Embedding:
+    def set_image(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None,
+                  tiled: bool | None = None) -> Embedding | TiledImage:
         """Make ``image`` (a 2D gray/colour slice, see :mod:`.image`) the current one.
 
         The encoder runs only when neither the memory LRU nor the disk cache holds its embedding
         (keyed by content, so equal slices share one). ``key`` names the slice (e.g. its index)
-        and is kept on the returned :class:`Embedding`.
+        and is kept on the returned :class:`Embedding`. An image longer than ``tile_above`` x the
+        encoder's input is tiled instead (:mod:`.tiled`): a :class:`.tiled.TiledImage` comes back at
+        once and each tile is embedded when a prompt first needs it; ``tiled`` forces either way
+        (automatic masks embed the whole image).
         """
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
+        with self._lock:
+            if tiled is None:
+                tiled = self.tiles(rgb.shape[:2])
+            if tiled:
+                windows = tile_windows(rgb.shape[:2], self.tile, self.halo)
+                self.current = TiledImage(rgb, digest, key, windows, self.tile, self.halo)
+            else:
+                self.current = self.embedding_of(rgb, digest, key)
+            return self.current
+
+    def embedding_of(self, rgb: np.ndarray, digest: str, key: Hashable = None) -> Embedding:
+        """The embedding of ``rgb`` (SAM's RGB uint8, :func:`.image.to_sam_rgb`) whose
+        :func:`.image.image_hash` is ``digest``: from memory, disk or the encoder (then kept in both)."""
         with self._lock:
             emb = self._memory.get(digest)  # equal content, equal embedding, whatever slice it came from
             if emb is not None:
@@ -179,14 +208,20 @@ class SamSession:
                 self._memory[digest] = emb
                 while len(self._memory) > self.memory_slots:
                     self._memory.popitem(last=False)
-            self.current = emb
             return emb
 
     def has_embedding(self, image: np.ndarray, key: Hashable = None, *, channel_axis: int | None = None) -> bool:
-        """Whether ``set_image`` would skip the encoder for this image (memory or disk)."""
+        """Whether ``set_image`` would skip the encoder for this image (memory or disk; a tiled
+        image never runs it there)."""
         rgb = to_sam_rgb(image, channel_axis)
+        if self.tiles(rgb.shape[:2]):
+            return True
         digest = image_hash(rgb)
         return digest in self._memory or (self.disk is not None and self.disk.has(digest))
+
+    def tiles(self, shape: tuple[int, ...]) -> bool:
+        """Whether an image of ``shape`` (H, W, ...) is tiled rather than embedded whole."""
+        return self.tile_above is not None and max(shape[:2]) > self.tile_above * self.img_size
 
     def reset_image(self) -> None:
         with self._lock:
@@ -306,6 +341,8 @@ class SamSession:
             if emb is None:
                 raise RuntimeError("no image is set: call set_image(image) before predict (the widget does this "
                                    "when an image layer is chosen)")
+            if isinstance(emb, TiledImage):
+                return predict_tiled(self, emb, points, labels, box, mask_input, multimask)
             pts, lbs, bx, notes = check_prompts(points, labels, box, emb.original_size)
             sparse, dense = self._encode_prompts(emb, pts, lbs, bx, mask_input)
             logits, iou = self._decode(emb, sparse, dense, multimask)
@@ -332,8 +369,9 @@ class SamSession:
         IoUs (B, m). Prompts are not checked (callers build them from the image)."""
         with self._lock:
             emb = self.current
-            if emb is None:
-                raise RuntimeError("no image is set: call set_image(image) before predicting")
+            if emb is None or isinstance(emb, TiledImage):
+                raise RuntimeError("no whole-image embedding is set: call set_image(image, tiled=False) before "
+                                   "predicting a batch")
             if points is None and boxes is None:
                 raise ValueError("no prompt: give points and/or boxes")
             with torch.inference_mode():

@@ -494,3 +494,20 @@ def test_a_model_loads_in_a_worker_and_the_dock_keeps_answering_meanwhile(make_n
     release.set()
     qtbot.waitUntil(lambda: not w.loading, timeout=TIMEOUT)
     assert w.session.backend != "classical" and w.load_button.enabled
+
+
+def test_a_large_image_is_tiled_and_a_click_answers_at_full_resolution(make_napari_viewer, tiny_sam, qtbot):
+    img = np.full((2048, 2048, 3), 40, np.uint8)
+    img[1500:1600, 1500:1620] = (200, 70, 60)
+    viewer, w = _docked(make_napari_viewer, img, "slide_scan_2048_with_a_long_name.tif", rgb=True)
+    w.use_session(SamSession(tiny_sam, device="cpu", cache_dir=False))
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    assert "tiled, 9 tiles of 1024 px" in w.status.text() and w.session.encoder_runs == 0
+    click(w.points_layer, (1550, 1560))
+    settle(qtbot, w)
+    assert w.session.encoder_runs == 1, "only the clicked tile was embedded"
+    mask = w.prediction.mask(w.candidate)
+    assert mask.shape == (2048, 2048) and not mask[:1024 - 128].any(), "the mask lies in the clicked tile"
+    w.commit()
+    labels = viewer.layers["SAM labels"]
+    assert labels.data.shape == (2048, 2048) and np.array_equal(labels.data > 0, mask)

@@ -1,0 +1,111 @@
+"""Large images: tiles embedded as clicks need them, answers in full-image coordinates, the same
+result as on the tile's own pixels, prompts never cut, per-tile disk cache, bad settings refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite.sam import SamSession
+from napari_segsuite.sam.embed import embed_file
+from napari_segsuite.sam.tiled import TiledImage, Window, embed_tiles, prompt_window, tile_windows
+
+
+def _large(h=2048, w=2048, seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 40, np.uint8)
+    for y, x in [(300, 300), (1000, 1700), (1800, 200)]:
+        img[y - 60:y + 60, x - 80:x + 80] = (200, 70, 60)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture()
+def session(tiny_sam, tmp_path):
+    return SamSession(tiny_sam, device="cpu", cache_dir=tmp_path / "emb")
+
+
+def test_windows_cover_the_image_with_overlapping_cores():
+    windows = tile_windows((2048, 3000), 1024, 128)
+    covered = np.zeros((2048, 3000), int)
+    for w in windows:
+        assert (w.h, w.w) == (1024, 1024)
+        covered[w.slices] += 1
+    assert covered.min() >= 1 and len(windows) == 3 * 4
+    assert tile_windows((600, 900), 1024, 128) == [Window(0, 0, 600, 900)]
+    with pytest.raises(ValueError, match="the halo .512 px. must be under half the tile .1024 px."):
+        tile_windows((2048, 2048), 1024, 512)
+
+
+def test_a_prompt_goes_to_the_tile_with_most_context_or_gets_a_window_of_its_own():
+    windows = tile_windows((2048, 2048), 1024, 128)
+    chosen = prompt_window((2048, 2048), windows, (1000, 1000, 1010, 1010), 1024)
+    assert (chosen.y0, chosen.x0) == (768, 768), "the tile with the widest margin around the click"
+    wide = prompt_window((2048, 2048), windows, (100, 900, 1900, 1100), 1024)  # a box wider than a tile
+    assert wide.margin((100, 900, 1900, 1100)) >= 0 and wide.w > 1024
+
+
+def test_an_image_that_fits_is_embedded_whole_as_before(session, tiny_sam):
+    img = _large(1200, 1500)
+    emb = session.set_image(img)
+    assert not isinstance(emb, TiledImage) and session.encoder_runs == 1
+    whole = SamSession(tiny_sam, device="cpu", cache_dir=False, tile_above=None)
+    whole.set_image(img)
+    a = session.predict(points=[[300, 300]], labels=[1])
+    b = whole.predict(points=[[300, 300]], labels=[1])
+    assert np.array_equal(a.logits, b.logits)
+
+
+def test_clicks_on_a_large_image_embed_only_the_tiles_they_need(session, tiny_sam):
+    img = _large()
+    emb = session.set_image(img)
+    assert isinstance(emb, TiledImage) and session.encoder_runs == 0, "nothing embedded before a click"
+    pred = session.predict(points=[[300, 300]], labels=[1])
+    assert session.encoder_runs == 1
+    mask = pred.mask()
+    assert mask.shape == (2048, 2048)
+    assert not mask[pred.window.slices[0].stop:].any() and not mask[:, pred.window.slices[1].stop:].any()
+    # the same answer as SAM on the tile's own pixels, shifted
+    window = pred.window
+    alone = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    alone.set_image(img[window.slices])
+    ref = alone.predict(points=[[300 - window.x0, 300 - window.y0]], labels=[1])
+    assert np.array_equal(pred.logits, ref.logits)
+    assert np.array_equal(mask[window.slices], ref.mask())
+    session.predict(points=[[310, 290]], labels=[1], mask_input=pred.logits[pred.best])
+    assert session.encoder_runs == 1, "a second click on the same tile reuses it"
+    session.predict(points=[[1700, 1000]], labels=[1])
+    assert session.encoder_runs == 2, "a click elsewhere embeds its own tile"
+
+
+def test_a_box_wider_than_a_tile_is_answered_whole(session):
+    session.set_image(_large())
+    pred = session.predict(box=[100, 900, 1900, 1100])
+    assert pred.window.margin((100, 900, 1900, 1100)) >= 0, "never cropped"
+    assert pred.mask().shape == (2048, 2048)
+
+
+def test_tiles_are_cached_on_disk_one_by_one(tiny_sam, tmp_path):
+    first = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    img = _large()
+    tiled = first.set_image(img)
+    assert embed_tiles(first, tiled) == len(tiled.windows) == 9
+    again = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path)
+    again.set_image(img)
+    again.predict(points=[[1700, 1000]], labels=[1])
+    assert again.encoder_runs == 0, "the clicked tile came from the disk cache"
+
+
+def test_napari_segsuite_embed_precomputes_the_tiles(tiny_sam, tmp_path):
+    import tifffile
+
+    path = tmp_path / "large.tif"
+    tifffile.imwrite(path, _large())
+    outcome = embed_file(str(path), tiny_sam, cache_dir=str(tmp_path / "cache"), device="cpu")
+    assert outcome.status == "written" and "in 9 tiles, 9 encoded" in outcome.message, outcome
+
+
+def test_bad_tile_settings_are_refused_when_the_session_is_made(tiny_sam):
+    with pytest.raises(ValueError, match="a tile of 512 px is smaller than the encoder's input .1024 px."):
+        SamSession(tiny_sam, device="cpu", cache_dir=False, tile=512)
+    with pytest.raises(ValueError, match="must be under half the tile"):
+        SamSession(tiny_sam, device="cpu", cache_dir=False, halo=600)

@@ -16,6 +16,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..sam.auto import AutoMasks, grid_size, iter_generate
+from ..sam.tiled import tile_windows
 from .jobs import Job, start_worker
 from .layers import commit_labels, read_slice, update_preview_layer
 
@@ -73,8 +74,13 @@ class AutoMasksPanel(QWidget):
         image, index = cur
         options = dict(points_per_side=self.points.value, crop_n_layers=self.crop_layers.value)
         spatial = image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:]
-        total = grid_size(tuple(spatial), **options)
         session = self.owner.session
+        if session.tiles(spatial):  # a large image: its tiles at full resolution, besides the whole image
+            if options["crop_n_layers"]:
+                show_info("a tiled image takes no crop layers (its tiles are the crops): set crop layers to 0")
+                return
+            options["tiles"] = tile_windows(tuple(spatial), session.tile, session.halo)
+        total = grid_size(tuple(spatial), **options)
 
         def run():  # the slice is read in the worker too
             return (yield from iter_generate(session, read_slice(image, index), **options))

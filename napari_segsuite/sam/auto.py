@@ -18,8 +18,9 @@ exceed the lower stability threshold. ``min_area`` drops masks smaller than it (
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -213,10 +214,23 @@ def generate(
 
 
 def grid_size(image_shape: tuple[int, int], *, points_per_side: int = 32, crop_n_layers: int = 0,
-              crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1) -> int:
+              crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1,
+              tiles: Sequence[Any] | None = None) -> int:
     """How many grid points (decoder runs) :func:`iter_generate` makes for an image of this shape."""
-    _, layers = _crop_boxes(tuple(image_shape[:2]), crop_n_layers, crop_overlap_ratio)
+    _, layers = _crops(tuple(image_shape[:2]), crop_n_layers, crop_overlap_ratio, tiles)
     return sum(int(points_per_side / crop_n_points_downscale_factor**layer) ** 2 for layer in layers)
+
+
+def _crops(shape: tuple[int, int], n_layers: int, overlap_ratio: float, tiles: Sequence[Any] | None):
+    """Crop boxes (x0, y0, x1, y1) and their layers: segment-anything's crop layers, or the whole
+    image (layer 0) and the ``tiles`` (layer 1, full resolution)."""
+    if not tiles:
+        return _crop_boxes(shape, n_layers, overlap_ratio)
+    if n_layers:
+        raise ValueError("a tiled image takes no crop layers: its tiles are the crops (set crop layers to 0)")
+    h, w = shape
+    boxes = [[0, 0, w, h]] + [[t.x0, t.y0, t.x0 + t.w, t.y0 + t.h] for t in tiles]
+    return boxes, [0] + [1] * len(tiles)
 
 
 def iter_generate(
@@ -229,17 +243,25 @@ def iter_generate(
     crop_n_points_downscale_factor: int = 1,
     stability_score_offset: float = 1.0,
     points_per_batch: int = 16,
+    tiles: Sequence[Any] | None = None,
 ):
     """Generator form of :func:`generate`: yields ``(done, total)`` after each batch of grid points
     (``points_per_batch`` go through the decoder together) and
     returns the :class:`AutoMasks` (``StopIteration.value``), for workers that report progress and
-    stop between points."""
+    stop between points.
+
+    ``tiles`` (the windows of a large image, :func:`.tiled.tile_windows`): each window is a crop at
+    full resolution with its own grid, beside the whole image shrunk (crop layer 0), as
+    segment-anything's crop layers work: a mask touching a tile's edge inside the image is dropped
+    there and kept from the neighbour that holds it whole (tiles overlap by twice the halo), and the
+    duplicates across crops go by NMS, the smaller crop's mask preferred; objects larger than the
+    overlap come from the whole image."""
     from .image import to_sam_rgb
 
     rgb = to_sam_rgb(image)
     h, w = rgb.shape[:2]
-    crop_boxes, layer_idxs = _crop_boxes((h, w), crop_n_layers, crop_overlap_ratio)
-    grids = [point_grid(int(points_per_side / crop_n_points_downscale_factor**i)) for i in range(crop_n_layers + 1)]
+    crop_boxes, layer_idxs = _crops((h, w), crop_n_layers, crop_overlap_ratio, tiles)
+    grids = [point_grid(int(points_per_side / crop_n_points_downscale_factor**i)) for i in range(max(layer_idxs) + 1)]
     total = sum(len(grids[layer]) for layer in layer_idxs)
     done = 0
     cols = {k: [] for k in ("iou", "stability", "boxes", "areas", "points", "crop")}
@@ -270,7 +292,7 @@ def iter_generate(
                         store.append(mask_info)  # the ("empty",) entry
             done += len(batch)
             yield done, total
-    if crop_n_layers:  # leave the session on the whole image
+    if len(crop_boxes) > 1:  # leave the session on the whole image
         session.set_image(rgb, tiled=False)
     return AutoMasks(
         shape=(h, w), iou=np.asarray(cols["iou"], np.float32), stability=np.asarray(cols["stability"], np.float32),

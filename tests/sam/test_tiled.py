@@ -109,3 +109,62 @@ def test_bad_tile_settings_are_refused_when_the_session_is_made(tiny_sam):
         SamSession(tiny_sam, device="cpu", cache_dir=False, tile=512)
     with pytest.raises(ValueError, match="must be under half the tile"):
         SamSession(tiny_sam, device="cpu", cache_dir=False, halo=600)
+
+
+class _BrightBlobSession:
+    """A stand-in for SamSession with a perfect 'decoder': a point is answered with the bright blob
+    under it on the image set last, as SAM's low-resolution logits (so the tiling and the merging
+    of automatic masks are tested, not the weights)."""
+
+    backend, img_size, tile, halo = "sam", 1024, 1024, 128
+
+    def tiles(self, shape):
+        return max(shape[:2]) > 1.5 * self.img_size
+
+    def set_image(self, rgb, key=None, *, tiled=None, channel_axis=None):
+        from types import SimpleNamespace
+
+        import torch
+        from scipy import ndimage as ndi
+
+        from napari_segsuite.sam.image import resized_shape
+
+        self.blobs, n = ndi.label(rgb[..., 0] > 128)
+        h, w = resized_shape(self.blobs.shape, self.img_size)
+        self.low = [np.full((256, 256), -10.0, np.float32)]  # per blob id: its logits (0: nothing)
+        for i in range(1, n + 1):
+            m = torch.nn.functional.interpolate(torch.from_numpy((self.blobs == i)[None, None].astype(np.float32)), size=(h, w))
+            padded = torch.nn.functional.pad(m, (0, self.img_size - w, 0, self.img_size - h))
+            low = torch.nn.functional.interpolate(padded, size=(256, 256), mode="area")[0, 0].numpy()
+            self.low.append(np.where(low > 0.5, 10.0, -10.0).astype(np.float32))
+        return SimpleNamespace(input_size=(h, w))
+
+    def predict_points(self, points, multimask=True):
+        h, w = self.blobs.shape
+        ids = [self.blobs[min(int(y), h - 1), min(int(x), w - 1)] for x, y in points]
+        logits = np.stack([np.repeat(self.low[i][None], 3, axis=0) for i in ids])
+        return logits, np.full((len(points), 3), 0.95, np.float32)
+
+
+def test_automatic_masks_on_a_tiled_image_keep_objects_on_seams_whole_and_once():
+    from napari_segsuite.sam.auto import generate, grid_size
+
+    yy, xx = np.mgrid[:2048, :2048]
+    centres = [(400, 1024), (400, 768), (1024, 1024), (1500, 300), (1792, 1792), (60, 2030)]  # on seams, a corner
+    truth = np.zeros((2048, 2048), np.int32)
+    for i, (cy, cx) in enumerate(centres, start=1):
+        truth[(yy - cy) ** 2 + (xx - cx) ** 2 <= 30**2] = i
+    img = np.where(truth[..., None] > 0, 220, 30).astype(np.uint8).repeat(3, -1)
+    session = _BrightBlobSession()
+    windows = tile_windows((2048, 2048), 1024, 128)
+    assert grid_size((2048, 2048), points_per_side=32, tiles=windows) == 32 * 32 * 10
+    masks = generate(session, img, points_per_side=32, tiles=windows)
+    labels = masks.labels(pred_iou_thresh=0.9, stability_score_thresh=0.9)
+    assert labels.max() == len(centres), "each object once"
+    for i in range(1, len(centres) + 1):
+        found = np.bincount(labels[truth == i]).argmax()
+        got = labels == found
+        iou = (got & (truth == i)).sum() / (got | (truth == i)).sum()
+        assert found > 0 and iou > 0.9, (centres[i - 1], iou)
+    with pytest.raises(ValueError, match="a tiled image takes no crop layers"):
+        generate(session, img, points_per_side=4, tiles=windows, crop_n_layers=1)

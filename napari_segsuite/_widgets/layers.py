@@ -10,7 +10,7 @@ from napari.layers import Image, Labels
 from ..io.labels import LabelKind, commit_plan, labels_metadata
 
 __all__ = ["FAMILY_COLOURS", "PREVIEW", "PREVIEW_CYAN", "scrolling_content", "commit_labels", "displayed_index", "displayed_slice",
-           "preview_colormap", "read_slice", "is_preview", "label_kind_of", "layer_choices", "reset_keeping_value",
+           "preview_colormap", "read_slice", "slice_view", "is_preview", "label_kind_of", "layer_choices", "reset_keeping_value",
            "segsuite_metadata", "spatial_shape", "update_preview_layer"]
 
 
@@ -46,6 +46,12 @@ def read_slice(layer: Image, index: tuple[int, ...]) -> np.ndarray:
     """The pixels of slice ``index`` of ``layer`` (the whole 2D layer for ``()``). Reading a dask or
     large slice takes time: call it in a worker."""
     return np.asarray(layer.data[index] if index else layer.data)
+
+
+def slice_view(layer: Image, index: tuple[int, ...]) -> Any:
+    """Slice ``index`` of ``layer`` without reading it: a view of a numpy array, still lazy for a
+    dask or zarr one (SAM reads a large one tile by tile)."""
+    return layer.data[index] if index else layer.data
 
 
 def displayed_index(viewer: Any, layer: Image) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ from napari.utils.notifications import show_error, show_info
 
 from ..sam.tiled import TiledImage, tile_embedding
 from .jobs import describe_error, start_worker
-from .layers import displayed_index, read_slice
+from .layers import displayed_index, slice_view
 
 __all__ = ["EmbedsSlices"]
 
@@ -66,7 +66,7 @@ class EmbedsSlices:
         rgb = bool(image.rgb)
 
         def embed():
-            return session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
+            return session.set_image(slice_view(image, index), index, channel_axis=-1 if rgb else None)
 
         worker = start_worker(embed, what="the SAM image embedding", on_error=self._embedding_failed,
                               _progress={"desc": "SAM image embedding"})
@@ -118,7 +118,7 @@ class EmbedsSlices:
 
         def run():
             for i, index in enumerate(indices):
-                emb = session.set_image(read_slice(image, index), index, channel_axis=-1 if rgb else None)
+                emb = session.set_image(slice_view(image, index), index, channel_axis=-1 if rgb else None)
                 for window in emb.windows if isinstance(emb, TiledImage) else ():
                     tile_embedding(session, emb, window)
                     yield i

@@ -22,7 +22,7 @@ from qtpy.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ..sam.propagate import DIRECTIONS, Propagation, iter_propagate
 from .jobs import Job, start_worker
-from .layers import label_kind_of, read_slice
+from .layers import label_kind_of, slice_view
 
 __all__ = ["PropagatePanel", "SliceStack", "write_plan"]
 
@@ -43,8 +43,8 @@ class SliceStack:
         """The full slice index of slice ``k`` along the axis."""
         return self.index[: self.axis] + (int(k),) + self.index[self.axis + 1:]
 
-    def __getitem__(self, k: int) -> np.ndarray:
-        return read_slice(self.image, self.at(k))
+    def __getitem__(self, k: int) -> Any:
+        return slice_view(self.image, self.at(k))  # the session reads it (a large lazy one by tiles)
 
 
 def write_plan(current: dict[int, np.ndarray], result: Propagation, directions: tuple[int, ...], *,

@@ -18,18 +18,60 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["image_hash", "resize_longest_side", "to_sam_rgb"]
+__all__ = ["LazyRGB", "image_hash", "is_lazy", "resize_longest_side", "to_sam_rgb"]
 
 MIN_SIDE = 8
 
 
 def to_sam_rgb(image: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 from a 2D gray or colour slice (see the module docstring)."""
-    a = np.asarray(image)
+    a = _channels_last(np.asarray(image), channel_axis)
+    if a.dtype == np.uint8 or a.dtype == bool:
+        return _to_uint8(a, None)
+    f = a.astype(np.float32)
+    finite = np.isfinite(f)
+    if not finite.any():
+        raise ValueError("the image has no finite value (all NaN or infinite); nothing to segment")
+    vals = f[finite]
+    if vals.size > 1_000_000:  # percentiles of a strided sample: same to the grey level, faster
+        vals = vals[:: vals.size // 1_000_000]
+    return _to_uint8(f, _limits(vals))
+
+
+class LazyRGB:
+    """A large slice kept where it is (a dask or zarr array, a memory-mapped file) and converted to
+    SAM's RGB uint8 one window at a time, with the stretch of the whole slice: the 0.1st..99.9th
+    percentile of a strided sample of about a million pixels (read once, here). A 40000² slide is
+    then never in memory whole: tiles read only their own pixels."""
+
+    def __init__(self, image, channel_axis: int | None = None) -> None:
+        self.source = _channels_last(image, channel_axis)
+        self.shape = tuple(int(n) for n in self.source.shape[:2])
+        step = max(1, int(np.ceil(np.sqrt(self.shape[0] * self.shape[1] / 1_000_000))))
+        sample = np.asarray(self.source[::step, ::step])
+        self.limits = None
+        if sample.dtype != np.uint8 and sample.dtype != bool:
+            vals = sample.astype(np.float32)
+            vals = vals[np.isfinite(vals)]
+            if not vals.size:
+                raise ValueError("the image has no finite value (all NaN or infinite); nothing to segment")
+            self.limits = _limits(vals)
+        self.identity = image_hash(sample) + repr((self.shape, str(sample.dtype)))  # names it without reading it all
+
+    def crop(self, rows: slice, cols: slice) -> np.ndarray:
+        """The RGB uint8 of ``[rows, cols]``, read now."""
+        return _to_uint8(np.asarray(self.source[rows, cols]), self.limits)
+
+
+def is_lazy(image) -> bool:
+    """Whether ``image`` is not (only) in memory: a memory map, or an array-like that is not numpy's."""
+    return isinstance(image, np.memmap) or not isinstance(image, np.ndarray)
+
+
+def _channels_last(a, channel_axis: int | None):
+    """``a`` as (H, W, C) with C in 1 or 3, checked (numpy, dask and zarr arrays alike)."""
     if channel_axis is not None:
         a = np.moveaxis(a, channel_axis, -1)
-    elif a.ndim == 3 and a.shape[-1] in (3, 4) and a.shape[0] > 4:
-        pass  # channels last, as napari's rgb images
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3:
@@ -44,26 +86,30 @@ def to_sam_rgb(image: np.ndarray, channel_axis: int | None = None) -> np.ndarray
     if min(a.shape[:2]) < MIN_SIDE:
         raise ValueError(f"the image is {a.shape[0]} x {a.shape[1]} pixels; SAM needs at least "
                          f"{MIN_SIDE} x {MIN_SIDE}")
+    if not (a.dtype == bool or (np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating))):
+        raise ValueError(f"SAM cannot read images of dtype {a.dtype}; convert it to numbers first")
+    return a
+
+
+def _limits(vals: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.percentile(vals, [0.1, 99.9])
+    if hi <= lo:
+        lo, hi = float(vals.min()), float(vals.max())
+    return float(lo), float(hi)
+
+
+def _to_uint8(a: np.ndarray, limits: tuple[float, float] | None) -> np.ndarray:
+    """(H, W, 3) uint8: ``a`` as it is (uint8), 0/255 (bool), or stretched from ``limits`` to 0..255
+    (NaN and infinity 0)."""
     if a.dtype == np.uint8:
         out = a
     elif a.dtype == bool:
         out = a.astype(np.uint8) * 255
-    elif np.issubdtype(a.dtype, np.number) and not np.iscomplexobj(a):
-        f = a.astype(np.float32)
-        finite = np.isfinite(f)
-        if not finite.any():
-            raise ValueError("the image has no finite value (all NaN or infinite); nothing to segment")
-        vals = f[finite]
-        if vals.size > 1_000_000:  # percentiles of a strided sample: same to the grey level, faster
-            vals = vals[:: vals.size // 1_000_000]
-        lo, hi = np.percentile(vals, [0.1, 99.9])
-        if hi <= lo:
-            lo, hi = float(vals.min()), float(vals.max())
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        f = np.where(finite, (f - lo) * scale, 0)
-        out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
     else:
-        raise ValueError(f"SAM cannot read images of dtype {a.dtype}; convert it to numbers first")
+        f = a.astype(np.float32, copy=False)
+        lo, hi = limits
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        out = np.clip(np.rint(np.where(np.isfinite(f), (f - lo) * scale, 0)), 0, 255).astype(np.uint8)
     if out.shape[-1] == 1:
         out = np.repeat(out, 3, axis=-1)
     return np.ascontiguousarray(out)

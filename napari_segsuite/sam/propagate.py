@@ -164,7 +164,7 @@ def iter_propagate(session: Any, stack: Sequence[np.ndarray], start: int, labels
         areas = {i: [int(np.count_nonzero(start_labels == i))] * 2 for i in ids}  # largest, smallest since
         active = list(ids)
         for position, k in enumerate(indices):
-            embedding = session.set_image(np.asarray(stack[k]), k, channel_axis=channel_axis)
+            embedding = session.set_image(stack[k], k, channel_axis=channel_axis)  # a lazy slice stays lazy
             here = np.zeros_like(previous)
             for i in list(active):
                 before = previous == i

@@ -39,7 +39,7 @@ from ..device import resolve_device
 from . import decoder as _dec
 from . import embedding_cache
 from .embedding_cache import DiskCache, default_embedding_dir
-from .image import image_hash, resize_longest_side, resized_shape, to_sam_rgb
+from .image import LazyRGB, image_hash, is_lazy, resize_longest_side, resized_shape, to_sam_rgb
 from .prompts import Prediction, check_prompts
 from .registry import checkpoint_path, file_sha256, load_model
 from .tiled import TiledImage, predict_tiled, tile_windows
@@ -175,8 +175,16 @@ class SamSession:
         and is kept on the returned :class:`Embedding`. An image longer than ``tile_above`` x the
         encoder's input is tiled instead (:mod:`.tiled`): a :class:`.tiled.TiledImage` comes back at
         once and each tile is embedded when a prompt first needs it; ``tiled`` forces either way
-        (automatic masks embed the whole image).
+        (automatic masks embed the whole image). A large image that is not in memory (a dask or
+        zarr array, a memory map) is never read whole: each tile reads its own pixels.
         """
+        if is_lazy(image) and tiled is not False:  # not in memory: tiled without reading it whole, if large
+            lazy = LazyRGB(image, channel_axis)
+            if tiled or self.tiles(lazy.shape):
+                with self._lock:
+                    self.current = TiledImage(lazy, lazy.identity, key, tile_windows(lazy.shape, self.tile, self.halo),
+                                              self.tile, self.halo)
+                    return self.current
         rgb = to_sam_rgb(image, channel_axis)
         digest = image_hash(rgb)
         with self._lock:

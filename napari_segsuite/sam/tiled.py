@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .image import image_hash
+from .image import LazyRGB, image_hash
 from .prompts import Prediction, check_prompts
 
 __all__ = ["TiledImage", "TiledPrediction", "Window", "embed_tiles", "predict_tiled", "prompt_window",
@@ -94,10 +94,11 @@ def prompt_window(shape: tuple[int, int], windows: list[Window], bbox: tuple[flo
 @dataclass
 class TiledImage:
     """A large image prepared for tiled prompting (what ``set_image`` returns for it): nothing is
-    embedded yet. ``rgb`` is the whole image converted once (so that every tile shares one
-    intensity stretch); ``windows`` the tiles."""
+    embedded yet. ``pixels`` is the whole image converted once (so that every tile shares one
+    intensity stretch), or for an image not in memory (dask, zarr, a memory map) a
+    :class:`.image.LazyRGB` that reads and converts each tile when it is needed; ``windows`` the tiles."""
 
-    rgb: np.ndarray
+    pixels: np.ndarray | LazyRGB
     image_hash: str
     key: Hashable
     windows: list[Window]
@@ -108,10 +109,13 @@ class TiledImage:
 
     @property
     def original_size(self) -> tuple[int, int]:
-        return tuple(self.rgb.shape[:2])
+        return tuple(self.pixels.shape[:2])
 
     def crop(self, window: Window) -> np.ndarray:
-        return np.ascontiguousarray(self.rgb[window.slices])
+        """The RGB uint8 pixels of ``window``."""
+        if isinstance(self.pixels, LazyRGB):
+            return self.pixels.crop(*window.slices)
+        return np.ascontiguousarray(self.pixels[window.slices])
 
 
 class TiledPrediction:

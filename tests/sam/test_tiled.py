@@ -168,3 +168,32 @@ def test_automatic_masks_on_a_tiled_image_keep_objects_on_seams_whole_and_once()
         assert found > 0 and iou > 0.9, (centres[i - 1], iou)
     with pytest.raises(ValueError, match="a tiled image takes no crop layers"):
         generate(session, img, points_per_side=4, tiles=windows, crop_n_layers=1)
+
+
+def test_a_large_lazy_image_is_never_read_whole(tiny_sam):
+    """A dask array of 16-bit microscopy: after the stretch's sample, a click reads only its tile."""
+    import dask.array as da
+
+    rng = np.random.default_rng(0)
+    pixels = (rng.normal(300, 20, (3072, 3072)) + 2000 * (_large(3072, 3072)[..., 0] > 128)).astype(np.uint16)
+    read = []
+
+    class Counting:
+        shape, dtype, ndim = pixels.shape, pixels.dtype, 2
+
+        def __getitem__(self, key):
+            out = pixels[key]
+            read.append(out.size)
+            return out
+
+    lazy = da.from_array(Counting(), chunks=(512, 512))
+    session = SamSession(tiny_sam, device="cpu", cache_dir=False)
+    tiled = session.set_image(lazy)
+    assert isinstance(tiled, TiledImage) and tiled.original_size == (3072, 3072)
+    read.clear()
+    pred = session.predict(points=[[300, 300]], labels=[1])
+    assert sum(read) <= 1024 * 1024 + 2 * 512 * 1024, "the click read its tile's chunks, not the image"
+    assert pred.mask().shape == (3072, 3072)
+    whole = SamSession(tiny_sam, device="cpu", cache_dir=False).set_image(pixels)
+    assert isinstance(whole, TiledImage), "the same image in memory is tiled the same way"
+    assert whole.windows == tiled.windows

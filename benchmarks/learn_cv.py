@@ -126,7 +126,9 @@ def _fold(samples: list, k: int, folds: int, kind: str, minutes: float | None, d
         results = {net: _instance_scores(preds, truths)} | results | _dsb_classical(images, truths)
     info = (f"{len(fit)} training / {len(held)} scored images; trained {minutes_run:.1f} min (best epoch "
             f"{model.info['best_epoch']} of {model.info['epochs_run']}, by {model.info['selected_by']})"
-            + (f"; split at distance peaks {model.info['split_h']} deep" if "split_h" in model.info else ""))
+            + (f"; split at distance peaks {model.info['split_h']} deep" if "split_h" in model.info else "")
+            + (f"; objects where background < {model.info['foreground_threshold']}"
+               if "foreground_threshold" in model.info else ""))
     return results, info
 
 

@@ -20,11 +20,11 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ..sam.propagate import DIRECTIONS, Propagation, iter_propagate
+from ..sam.propagate import DIRECTIONS, iter_propagate, write_plan
 from .jobs import Job, start_worker
 from .layers import label_kind_of, slice_view
 
-__all__ = ["PropagatePanel", "SliceStack", "write_plan"]
+__all__ = ["PropagatePanel", "SliceStack"]
 
 WHICH = ("shown or selected", "all on this slice")  # the clicked mask (else the selected label), or every object
 
@@ -45,29 +45,6 @@ class SliceStack:
 
     def __getitem__(self, k: int) -> Any:
         return slice_view(self.image, self.at(k))  # the session reads it (a large lazy one by tiles)
-
-
-def write_plan(current: dict[int, np.ndarray], result: Propagation, directions: tuple[int, ...], *,
-               overwrite: bool, replace: bool = True) -> dict[int, tuple[tuple[np.ndarray, ...], np.ndarray]]:
-    """Per slice (start excluded), the pixels to write and their values: each propagated object's
-    new pixels where the slice is unlabelled or already this object (anywhere with ``overwrite``)
-    and, with ``replace`` (instance labels), its old pixels on the side(s) propagated cleared
-    first, so that propagating again after a correction replaces the object. Class ids
-    (``replace=False``) are only added to. ``current`` holds the labels layer's slices there."""
-    ids = np.array(sorted(result.extent), dtype=np.int64)
-    plan = {}
-    for k, old in current.items():
-        if k == result.start or not any((k - result.start) * d > 0 for d in directions):
-            continue
-        new = result.labels.get(k)
-        out = np.where(np.isin(old, ids), 0, old) if replace else old.copy()
-        if new is not None:
-            writable = np.ones(old.shape, bool) if overwrite else (out == 0)
-            out = np.where((new > 0) & writable, new, out)
-        changed = np.nonzero(out != old)
-        if changed[0].size:
-            plan[k] = (changed, out[changed])
-    return plan
 
 
 def _axis_name(names: tuple[str, ...], axis: int) -> str:

@@ -1,8 +1,8 @@
 """The ``napari-segsuite`` command: ``gui`` (default), ``techniques``, ``run``, ``evaluate``, ``train``,
-``predict``, ``embed``, ``models``, ``benchmark-clicks``.
+``predict``, ``embed``, ``propagate``, ``models``, ``benchmark-clicks``.
 
 The options are declared in :mod:`.parser`; the classical commands live in :mod:`.classical`, the
-SAM and learning ones in :mod:`.learned`, and the file loop with its progress bar they share in
+SAM and learning ones in :mod:`.learned` (propagation through a stack in :mod:`.propagation`), and the file loop with its progress bar they share in
 :mod:`.files`.
 
 Examples::
@@ -18,6 +18,7 @@ Examples::
     napari-segsuite predict nuclei.json new_images/ -o masks/
     napari-segsuite run graph.felzenszwalb 'photos/**/*.jpg' -o masks/ --workers auto
     napari-segsuite embed images/ --model vit_b             # SAM embeddings into the cache
+    napari-segsuite propagate stack.tif --labels slice12.tif --slice 12 -o stack_labels.tif
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from typing import Any
 from .classical import evaluate, markdown_table, run, techniques
 from .learned import benchmark_clicks, embed, models, predict, train
 from .parser import make_parser
+from .propagation import propagate
 
 __all__ = ["build_viewer", "main", "markdown_table"]
 
 # the commands that take the parsed options as they are ("gui" and "techniques" take some of them)
 COMMANDS = {"run": run, "evaluate": evaluate, "models": models, "benchmark-clicks": benchmark_clicks, "embed": embed,
-            "train": train, "predict": predict}
+            "propagate": propagate, "train": train, "predict": predict}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

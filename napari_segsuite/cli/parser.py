@@ -137,6 +137,22 @@ def make_parser() -> argparse.ArgumentParser:
                                     "with --scheduler, one that every worker sees")
     em.add_argument("--scheduler", metavar="ADDRESS", help="spread the files over a dask.distributed cluster "
                                                           "(each worker loads the model once, on its own GPU)")
+    pg = sub.add_parser("propagate", help="carry the objects labelled on one slice of a stack through the stack (z or t)")
+    pg.add_argument("stack", help="an image stack: slices along the first axis (colour last, if any)")
+    pg.add_argument("--labels", required=True, help="the objects: labels of the start slice, or a labels stack")
+    pg.add_argument("--slice", type=_at_least(0), required=True, help="the slice the objects are labelled on")
+    pg.add_argument("-o", "--output", required=True, help="the labels stack to write (.tif or .npy)")
+    pg.add_argument("--model", default="classical", help="classical (no checkpoint), or a SAM registry name: vit_b, …")
+    pg.add_argument("--checkpoint", help="a local SAM checkpoint (default: the downloaded official one)")
+    pg.add_argument("--device", default="auto", help=DEVICE_HELP)
+    pg.add_argument("--direction", choices=["both", "forward", "backward"], default="both")
+    pg.add_argument("--min-overlap", type=float, default=0.5,
+                    help="stop an object where its mask overlaps the previous slice's by an IoU below this")
+    pg.add_argument("--min-score", type=float, default=0.0, help="SAM: stop where the predicted IoU is below this")
+    pg.add_argument("--no-regrowth", action="store_true",
+                    help="do not stop objects that widen again after narrowing (a time-lapse whose objects grow)")
+    pg.add_argument("--overwrite-labels", action="store_true", help="let propagated objects cover other objects")
+    pg.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     m = sub.add_parser("models", help="SAM checkpoints: list, download, path")
     msub = m.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="the registry: name, size, downloaded or not")

@@ -87,22 +87,32 @@ class LearnedModel:
     @property
     def split_h(self) -> float | None:
         """Instance models: touching objects are split at distance peaks this deep (chosen on the
-        held-out images, :func:`.validation.choose_split`); None (older models): not split."""
+        held-out images, :func:`.validation.choose_postprocessing`); None (older models): not split."""
         value = self.info.get("split_h")
         return None if value is None else float(value)
+
+    @property
+    def foreground_threshold(self) -> float:
+        """Instance models: pixels whose background probability is below this belong to objects
+        (chosen on the held-out images, :func:`.validation.choose_postprocessing`; 0.5 for older models)."""
+        return float(self.info.get("foreground_threshold") or 0.5)
 
     def predict(self, image: np.ndarray, channel_axis: int | None = None, *, min_size: int | None = None,
                 flips: bool = True, **kwargs: Any) -> np.ndarray:
         """Label image of one 2D image: class ids (semantic) or instance ids (instance); instance
         objects below ``min_size`` pixels (default :attr:`min_object_size`) are dropped, their
-        holes filled when :attr:`fills_holes`, and touching ones split at :attr:`split_h`. ``flips``
+        holes filled when :attr:`fills_holes`, objects drawn where the background's probability is
+        below :attr:`foreground_threshold` and touching ones split at :attr:`split_h`. A two-class
+        model trained from scribbles places its border where the image's values split best
+        (:func:`.targets.border_threshold`). ``flips``
         averages the probabilities with those of the image's three mirror images (four times the
         network's work; on the five DSB2018 folds of benchmarks/learn_cv.py pixel F1 0.844 -> 0.849,
         higher in every fold, and instance F1 0.771 -> 0.778, higher in three)."""
         prob = self.probabilities(image, channel_axis, flips=flips, **kwargs)
         size = self.min_object_size if min_size is None else min_size
+        border = normalize(image, channel_axis) if self.info.get("sparse") and len(self.config.class_ids) == 2 else None
         return to_labels(prob, self.config.task, self.config.class_ids, min_size=size, fill_holes=self.fills_holes,
-                         split_h=self.split_h)
+                         split_h=self.split_h, foreground=self.foreground_threshold, border_image=border)
 
     def forget_inference(self) -> None:
         """Drop the cached inference copy (after the weights change)."""

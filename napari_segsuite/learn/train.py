@@ -30,7 +30,7 @@ from .data import Example, PatchSampler, image_channels, normalize, split_valida
 from .learned import LearnedModel
 from .models import NetConfig, build_network, size_multiple
 from .targets import DEFAULT_SPLIT, IGNORE, class_ids_of, has_holes, instance_target, min_object_size, semantic_target
-from .validation import choose_split, refresh_batch_norm, score_images
+from .validation import choose_postprocessing, refresh_batch_norm, score_images
 
 __all__ = ["MIN_LABELLED", "TrainConfig", "iter_train", "prepare_examples", "train"]
 
@@ -268,14 +268,14 @@ def iter_train(
     final = build_network(net_config)
     final.load_state_dict(best_state)
     f1 = best_record.get("val_f1", np.nan)  # NaN: a semantic model, or no held-out objects
-    split = {}
-    if task == "instance":  # how deep a distance peak splits touching objects: chosen on the held-out images
-        split_h, split_f1 = DEFAULT_SPLIT, {}
+    post = {}
+    if task == "instance":  # how probabilities become objects: chosen on the held-out images
+        post = {"foreground_threshold": 0.5, "split_h": DEFAULT_SPLIT}
         if np.isfinite(f1):
-            split_h, split_f1 = choose_split(final.to(device), val_set, net_config, device, min_size=min_size,
-                                             fill_holes=fill_holes)
+            threshold, split_h, scores = choose_postprocessing(final.to(device), val_set, net_config, device,
+                                                               min_size=min_size, fill_holes=fill_holes)
             final.cpu()
-        split = {"split_h": split_h, "split_f1": split_f1}
+            post = {"foreground_threshold": threshold, "split_h": split_h, **scores}
     info = {
         "stopped": stop,
         "best_epoch": best_epoch,
@@ -284,7 +284,7 @@ def iter_train(
         "selected_by": ("instance F1@0.5" if np.isfinite(f1) else "validation Dice") if val_set else "training loss",
         "labelled_pixels": sum(e.labelled for e in examples),
         **({"min_object_size": min_size, "fill_holes": fill_holes} if task == "instance" else {}),
-        **split,
+        **post,
         "images": len(examples),
         "validation_images": len(val_set),
         "sparse": sparse,

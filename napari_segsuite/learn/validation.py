@@ -13,8 +13,9 @@ from one epoch to the next and pick the epoch-2 weights (issue 23):
 Now each epoch recomputes the batch-norm statistics over fresh patches of every kind
 (:func:`refresh_batch_norm`), and :func:`score_images` gives per-image means of foreground Dice
 (mean class Dice for semantic models) and, for instance models, instance F1 at IoU 0.5, which
-selects the epoch kept. With the kept weights, :func:`choose_split` then picks how deep a distance
-peak must be to split touching objects, on the same held-out images.
+selects the epoch kept. With the kept weights, :func:`choose_postprocessing` then picks, on the same
+held-out images, the background probability below which a pixel belongs to an object and how deep
+a distance peak must be to split touching objects.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ import torch
 from .data import Example, PatchSampler
 from .models import NetConfig, size_multiple
 from .predict import predict_probabilities
-from .targets import IGNORE, SPLIT_CANDIDATES, instances_from_probabilities
+from .targets import DEFAULT_SPLIT, FOREGROUND_CANDIDATES, IGNORE, SPLIT_CANDIDATES, instances_from_probabilities
 
-__all__ = ["choose_split", "class_dice", "refresh_batch_norm", "score_images"]
+__all__ = ["choose_postprocessing", "class_dice", "refresh_batch_norm", "score_images"]
 
 
 def class_dice(prob: np.ndarray, target: np.ndarray, *, foreground: bool = False) -> float:
@@ -94,21 +95,49 @@ def score_images(net: torch.nn.Module, examples: Sequence[Example], config: NetC
     return out
 
 
-def choose_split(net: torch.nn.Module, examples: Sequence[Example], config: NetConfig, device: torch.device, *,
-                 min_size: int = 0, fill_holes: bool = False) -> tuple[float | None, dict[str, float]]:
-    """The ``split_h`` of :data:`.targets.SPLIT_CANDIDATES` with the best mean instance F1@0.5 on
-    ``examples`` (held-out images with their objects); a tie keeps the earlier candidate (None, no
-    split, first). Returns it and every candidate's F1 (keyed by its text)."""
+def choose_postprocessing(net: torch.nn.Module, examples: Sequence[Example], config: NetConfig,
+                          device: torch.device, *, min_size: int = 0, fill_holes: bool = False,
+                          flips: bool = True) -> tuple[float, float | None, dict[str, dict[str, float]]]:
+    """How an instance model's probabilities become objects, chosen on ``examples`` (held-out
+    images with their objects), predicted as :meth:`.LearnedModel.predict` does (``flips``):
+
+    1. the foreground threshold of :data:`.targets.FOREGROUND_CANDIDATES` with the best mean
+       foreground Dice of the objects drawn (the pixel F1 users score), with the default split;
+    2. at that threshold, the ``split_h`` of :data:`.targets.SPLIT_CANDIDATES` with the best mean
+       instance F1@0.5.
+
+    Ties keep the candidate nearest 0.5, and the earlier split (None, no split, first). Returns
+    (threshold, split_h, {"foreground_dice": per threshold, "split_f1": per split}, keyed by text).
+    """
     net.eval()
-    probs = [(_probabilities(net, e, config, device), e.objects) for e in examples if e.objects is not None]
-    f1 = {str(h): float(np.mean([_instance_f1(p, objects, min_size=min_size, fill_holes=fill_holes, split_h=h)
-                                 for p, objects in probs])) for h in SPLIT_CANDIDATES}
-    best = max(SPLIT_CANDIDATES, key=lambda h: (f1[str(h)], -SPLIT_CANDIDATES.index(h)))
-    return best, f1
+    probs = [(_probabilities(net, e, config, device, flips=flips), e.objects) for e in examples
+             if e.objects is not None]
+    post = {"min_size": min_size, "fill_holes": fill_holes}
+
+    def dice(t: float) -> float:
+        return float(np.mean([_dice(instances_from_probabilities(p, foreground=t, split_h=DEFAULT_SPLIT, **post) > 0,
+                                    objects > 0) for p, objects in probs]))
+
+    def f1(h: float | None) -> float:
+        return float(np.mean([_instance_f1(p, objects, foreground=threshold, split_h=h, **post)
+                              for p, objects in probs]))
+
+    dices = {str(t): dice(t) for t in FOREGROUND_CANDIDATES}
+    threshold = max(FOREGROUND_CANDIDATES, key=lambda t: (dices[str(t)], -abs(t - 0.5)))
+    f1s = {str(h): f1(h) for h in SPLIT_CANDIDATES}
+    split_h = max(SPLIT_CANDIDATES, key=lambda h: (f1s[str(h)], -SPLIT_CANDIDATES.index(h)))
+    return threshold, split_h, {"foreground_dice": dices, "split_f1": f1s}
 
 
-def _probabilities(net: torch.nn.Module, e: Example, config: NetConfig, device: torch.device) -> np.ndarray:
-    return predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512)
+def _dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    denom = pred.sum() + truth.sum()
+    return float(2 * (pred & truth).sum() / denom) if denom else 1.0
+
+
+def _probabilities(net: torch.nn.Module, e: Example, config: NetConfig, device: torch.device, *,
+                   flips: bool = False) -> np.ndarray:
+    return predict_probabilities(net, e.image, config.n_outputs, size_multiple(config), device=device, tile=512,
+                                 flips=flips)
 
 
 def _instance_f1(prob: np.ndarray, objects: np.ndarray, **post: Any) -> float:

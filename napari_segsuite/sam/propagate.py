@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["DIRECTIONS", "Propagation", "iter_propagate", "prompts_from_mask", "propagate"]
+__all__ = ["DIRECTIONS", "Propagation", "iter_propagate", "merge_into", "prompts_from_mask", "propagate", "write_plan"]
 
 DIRECTIONS = {"both": (-1, 1), "forward": (1,), "backward": (-1,)}
 
@@ -198,6 +198,41 @@ def iter_propagate(session: Any, stack: Sequence[np.ndarray], start: int, labels
         for i in active:
             result.stopped[i][d] = "reached the end of the stack"
     return result
+
+
+def write_plan(current: dict[int, np.ndarray], result: Propagation, directions: Sequence[int], *,
+               overwrite: bool, replace: bool = True) -> dict[int, tuple[tuple[np.ndarray, ...], np.ndarray]]:
+    """Per slice (start excluded), the pixels to write and their values: each propagated object's
+    new pixels where the slice is unlabelled or already this object (anywhere with ``overwrite``)
+    and, with ``replace`` (instance labels), its old pixels on the side(s) propagated cleared
+    first, so that propagating again after a correction replaces the object. Class ids
+    (``replace=False``) are only added to. ``current`` holds the labels layer's slices there."""
+    ids = np.array(sorted(result.extent), dtype=np.int64)
+    plan = {}
+    for k, old in current.items():
+        if k == result.start or not any((k - result.start) * d > 0 for d in directions):
+            continue
+        new = result.labels.get(k)
+        out = np.where(np.isin(old, ids), 0, old) if replace else old.copy()
+        if new is not None:
+            writable = np.ones(old.shape, bool) if overwrite else (out == 0)
+            out = np.where((new > 0) & writable, new, out)
+        changed = np.nonzero(out != old)
+        if changed[0].size:
+            plan[k] = (changed, out[changed])
+    return plan
+
+
+def merge_into(stack: np.ndarray, result: Propagation, direction: str = "both", *, overwrite: bool = False,
+               replace: bool = True) -> np.ndarray:
+    """A copy of the labels ``stack`` (slices along axis 0) with ``result`` written in as
+    :func:`write_plan` says (the start slice as it is in ``stack``)."""
+    directions = DIRECTIONS[direction]
+    out = np.array(stack, copy=True)
+    current = {k: out[k] for k in range(len(out)) if any((k - result.start) * d > 0 for d in directions)}
+    for k, (pixels, values) in write_plan(current, result, directions, overwrite=overwrite, replace=replace).items():
+        out[k][pixels] = values
+    return out
 
 
 def _regrown(seen: list[int], area: int) -> str | None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from napari_segsuite.learn.targets import (
     IGNORE,
+    border_threshold,
     class_ids_of,
     has_holes,
     instance_target,
@@ -99,6 +100,33 @@ def test_foreground_is_where_background_is_less_likely_than_not_and_holes_can_be
     assert (out[5:7, 5:7] == 0).all()
     filled = instances_from_probabilities(prob, fill_holes=True)
     assert (filled[5:7, 5:7] == 1).all() and filled.max() == 1 and (filled[0] == 0).all()
+
+
+def test_a_lower_foreground_threshold_draws_smaller_objects():
+    prob = np.zeros((3, 12, 12), np.float32)
+    prob[0] = 1.0
+    prob[:, 2:10, 2:10] = np.array([0.3, 0.2, 0.5])[:, None, None]  # the object's rim: boundary, background 0.3
+    prob[:, 4:8, 4:8] = np.array([0.0, 1.0, 0.0])[:, None, None]  # its middle: certain
+    assert (instances_from_probabilities(prob) > 0).sum() == 64
+    assert (instances_from_probabilities(prob, foreground=0.25) > 0).sum() == 16
+    assert (to_labels(prob, "instance", (), foreground=0.25) > 0).sum() == 16
+
+
+def test_a_scribble_model_border_goes_where_the_image_changes():
+    """Probabilities that put the border 4 pixels inside a bright disc (as strokes through its
+    middle and a ring outside it teach): the image moves the border out to the disc's edge."""
+    yy, xx = np.mgrid[:64, :64]
+    r = np.hypot(yy - 32, xx - 32)
+    disc = r <= 16
+    rng = np.random.default_rng(0)
+    image = (0.2 + 0.6 * disc + rng.normal(0, 0.03, disc.shape))[None].astype(np.float32)
+    p = np.clip((18 - r) / 8, 0, 1)  # 0.5 at radius 14, 0.25 at 16: the network's guess, too small
+    prob = np.stack([1 - p, p]).astype(np.float32)
+    assert border_threshold(prob, image) in (0.2, 0.3)
+    drawn = to_labels(prob, "semantic", (1, 2), border_image=image) == 2
+    assert abs(int(drawn.sum()) - int(disc.sum())) < 0.08 * disc.sum()
+    assert (to_labels(prob, "semantic", (1, 2)) == 2).sum() < 0.8 * disc.sum(), "at 0.5: too small"
+    assert border_threshold(np.stack([np.ones((8, 8)), np.zeros((8, 8))]), image[:, :8, :8]) == 0.5, "nothing drawn"
 
 
 def test_semantic_labels_take_the_class_ids_back():

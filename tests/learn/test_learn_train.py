@@ -58,11 +58,37 @@ def test_instance_model_separates_objects():
     everything = model.predict(img, min_size=0)
     assert everything.max() >= pred.max()
     assert model.fills_holes, "the training blobs have no holes, so predicted objects keep none"
-    from napari_segsuite.learn.targets import SPLIT_CANDIDATES
+    from napari_segsuite.learn.targets import FOREGROUND_CANDIDATES, SPLIT_CANDIDATES
 
     assert model.split_h in SPLIT_CANDIDATES, "chosen on the held-out images (or the default without them)"
+    assert model.foreground_threshold in FOREGROUND_CANDIDATES
     if model.info["validation_images"]:
         assert set(model.info["split_f1"]) == {str(h) for h in SPLIT_CANDIDATES}
+        assert set(model.info["foreground_dice"]) == {str(t) for t in FOREGROUND_CANDIDATES}
+        assert model.info["foreground_dice"][str(model.foreground_threshold)] == max(model.info["foreground_dice"].values())
+
+
+def test_the_foreground_threshold_is_the_one_that_fits_the_held_out_objects(monkeypatch):
+    """Probabilities that make every object one ring too large at 0.5: the choice draws them at their size."""
+    import torch
+
+    from napari_segsuite.learn import validation
+    from napari_segsuite.learn.data import Example
+
+    objects = np.zeros((40, 40), np.int32)
+    objects[5:15, 5:15], objects[22:34, 20:32] = 1, 2
+    grown = np.zeros_like(objects, bool)
+    grown[4:16, 4:16] = grown[21:35, 19:33] = True
+    prob = np.zeros((3, 40, 40), np.float32)
+    prob[0] = np.where(objects > 0, 0.0, np.where(grown, 0.42, 1.0))  # the ring: background 0.42
+    prob[1] = np.where(objects > 0, 1.0, 0.0)
+    prob[2] = 1.0 - prob[0] - prob[1]
+    monkeypatch.setattr(validation, "_probabilities", lambda *a, **k: prob)
+    example = Example(image=np.zeros((40, 40, 1), np.float32), target=np.zeros((40, 40), np.int64), objects=objects)
+    threshold, split_h, scores = validation.choose_postprocessing(torch.nn.Identity(), [example], None, None)
+    assert threshold <= 0.4 and scores["foreground_dice"][str(threshold)] == 1.0
+    assert scores["foreground_dice"]["0.5"] < 1.0
+    assert split_h is None, "nothing to split: the tie keeps no split"
 
 
 def test_too_few_labelled_pixels_says_how_many_are_needed(blobs):

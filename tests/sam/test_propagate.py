@@ -108,3 +108,29 @@ def test_with_every_slice_embedded_sam_propagation_runs_only_the_decoder(tiny_sa
     result = propagate(session, image, 3, truth[3], min_overlap=0.0, regrowth=False)
     assert session.encoder_runs == encoded, "every slice came from the cache"
     assert result.decoder_runs == session.decoder_runs >= 1
+
+
+def test_the_command_line_propagates_a_slice_through_a_stack(tmp_path, capsys):
+    import tifffile
+
+    from napari_segsuite.cli import main
+    from napari_segsuite.io import read_image
+
+    image, truth = _balls(centres=((11, 20, 20), (11, 44, 44)), radius=8.0)
+    tifffile.imwrite(tmp_path / "stack.tif", image)
+    start = np.where(truth[11] > 0, truth[11] + 4, 0).astype(np.uint16)  # ids 5 and 6
+    tifffile.imwrite(tmp_path / "slice11.tif", start)
+    out = tmp_path / "labels.tif"
+    assert main(["propagate", str(tmp_path / "stack.tif"), "--labels", str(tmp_path / "slice11.tif"), "--slice", "11",
+                 "-o", str(out)]) == 0
+    labels = read_image(out)
+    assert labels.shape == truth.shape and set(np.unique(labels)) == {0, 5, 6}
+    assert _iou(labels == 5, truth == 1) > 0.8 and _iou(labels == 6, truth == 2) > 0.8
+    assert "object 5: slices" in capsys.readouterr().out
+    assert main(["propagate", str(tmp_path / "stack.tif"), "--labels", str(tmp_path / "slice11.tif"), "--slice", "11",
+                 "-o", str(out)]) == 2
+    assert "exists: pass --overwrite" in capsys.readouterr().err
+    tifffile.imwrite(tmp_path / "flat.tif", image[0])
+    assert main(["propagate", str(tmp_path / "flat.tif"), "--labels", str(tmp_path / "slice11.tif"), "--slice", "0",
+                 "-o", str(tmp_path / "x.tif")]) == 2
+    assert "propagation needs a stack of 2D slices" in capsys.readouterr().err

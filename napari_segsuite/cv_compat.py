@@ -237,13 +237,21 @@ def otsu_u8(image: np.ndarray) -> int:
 
 
 def pair_histogram(first: np.ndarray, second: np.ndarray, k: int) -> np.ndarray | None:
-    """(k, k) int64 counts of value pairs of two uint8 arrays of fewer than 2**24 values with
-    OpenCV's 2D histogram (about ten times faster than bincount), or None without OpenCV."""
+    """(k, k) int64 counts of value pairs of two uint8 arrays with OpenCV's 2D histogram (about ten
+    times faster than bincount), or None without OpenCV. Its float32 bins count exactly only below
+    2**24, so larger arrays are counted in chunks of that size and the counts summed."""
     if cv2 is None:
         return None
     a = np.ascontiguousarray(first, dtype=np.uint8).reshape(-1, 1)
     b = np.ascontiguousarray(second, dtype=np.uint8).reshape(-1, 1)
-    return np.rint(cv2.calcHist([a, b], [0, 1], None, [k, k], [0, k, 0, k])).astype(np.int64)
+    out = np.zeros((k, k), np.int64)
+    for i in range(0, len(a), _EXACT_FLOAT32):
+        chunk = cv2.calcHist([a[i:i + _EXACT_FLOAT32], b[i:i + _EXACT_FLOAT32]], [0, 1], None, [k, k], [0, k, 0, k])
+        out += np.rint(chunk).astype(np.int64)
+    return out
+
+
+_EXACT_FLOAT32 = 2**24 - 1  # the largest count a float32 bin holds exactly, with margin for its rounding
 
 
 _TAN_22_5, _TAN_67_5 = np.tan(np.pi / 8), np.tan(3 * np.pi / 8)

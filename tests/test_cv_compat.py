@@ -71,6 +71,20 @@ def test_otsu_and_pair_histogram(monkeypatch, img):
     assert cv_compat.pair_histogram(np.zeros(4, np.uint8), np.zeros(4, np.uint8), 2) is None  # callers bincount
 
 
+def test_pair_histogram_counts_exactly_past_float32s_exact_range():
+    """OpenCV's bins are float32 (exact below 2**24): a larger image is counted in chunks, the
+    counts exact and the cost without the cliff it had when it fell back to bincount."""
+    pytest.importorskip("cv2")
+    n = 2**24 + 3
+    a = np.zeros(n, np.uint8)
+    b = np.zeros(n, np.uint8)
+    b[::7] = 1
+    hist = cv_compat.pair_histogram(a, b, 2)
+    expected = np.bincount(b.astype(np.int64), minlength=2)
+    np.testing.assert_array_equal(hist, [expected, [0, 0]])
+    assert hist.sum() == n
+
+
 @pytest.mark.parametrize("how", ["nearest", "linear", "area"])
 @pytest.mark.parametrize("shape", [(20, 15), (30, 47), (122, 94), (17, 90)])
 def test_resize_equals_opencv(monkeypatch, img, how, shape):

@@ -16,6 +16,7 @@ from scipy import ndimage as ndi
 
 from .. import cv_compat
 from ._catalog import Range, technique
+from ._flood import watershed as flood
 from ._rag import find_root, relabel_sequential, touching_pairs, union_min
 
 __all__ = ["connected_components", "fill_holes", "majority", "morphology", "remove_small", "split_touching"]
@@ -382,7 +383,7 @@ def split_touching(
 
             basins = watershed(-dist[box], np.where(split[box], markers[box], 0), mask=split[box], compactness=compactness)
         else:
-            basins = _flood(dist[box], markers[box], split[box])
+            basins = flood(-dist[box], markers[box], split[box])
         # basins are cut inside one piece each (a marker's piece), so they get new ids past the pieces
         out[box] = np.where(split[box], basins.astype(np.int64) + n_pieces, out[box])
     return _ids(out)
@@ -406,86 +407,3 @@ def _inner_boundaries(labels: np.ndarray) -> np.ndarray:
     b[1:] |= d
     b[:-1] |= d
     return b & (labels != 0)
-
-
-@njit(cache=True)
-def _flood(dist, markers, mask):  # pragma: no cover - compiled
-    """Watershed of ``-dist`` from ``markers`` within ``mask`` by priority flooding, 4-connected:
-    scikit-image's algorithm (a heap ordered by value, then age; a pixel takes the label of the
-    neighbour that reaches it first). Exact Euclidean distances are square roots of integers, so
-    one int64 key (far-first rank of the squared distance, age) orders the heap."""
-    h, w = dist.shape
-    n = h * w
-    rank = np.empty((h, w), np.int64)
-    top = 0
-    for y in range(h):
-        for x in range(w):
-            r = np.int64(np.rint(np.float64(dist[y, x]) * np.float64(dist[y, x])))
-            rank[y, x] = r
-            top = max(top, r)
-    out = np.zeros((h, w), np.int32)
-    for y in range(h):
-        for x in range(w):
-            rank[y, x] = top - rank[y, x]
-            if mask[y, x]:
-                out[y, x] = markers[y, x]
-    key = np.empty(n, np.int64)
-    idx = np.empty(n, np.int64)
-    size = 0
-    count = 0
-    for y in range(h):
-        for x in range(w):
-            if out[y, x] == 0:
-                continue
-            # only seeds with an unlabelled neighbour can spread (the others would pop and do nothing)
-            if ((y > 0 and mask[y - 1, x] and out[y - 1, x] == 0) or (x > 0 and mask[y, x - 1] and out[y, x - 1] == 0)
-                    or (x + 1 < w and mask[y, x + 1] and out[y, x + 1] == 0) or (y + 1 < h and mask[y + 1, x] and out[y + 1, x] == 0)):
-                size = _heap_push(key, idx, size, rank[y, x] << 40, y * w + x)
-    dy = (-1, 0, 0, 1)
-    dx = (0, -1, 1, 0)
-    while size > 0:
-        p = idx[0]
-        size = _heap_pop(key, idx, size)
-        y, x = p // w, p % w
-        lab = out[y, x]
-        for k in range(4):
-            yy = y + dy[k]
-            xx = x + dx[k]
-            if yy < 0 or yy >= h or xx < 0 or xx >= w or not mask[yy, xx] or out[yy, xx] != 0:
-                continue
-            count += 1
-            out[yy, xx] = lab
-            size = _heap_push(key, idx, size, (rank[yy, xx] << 40) | count, yy * w + xx)
-    return out
-
-
-@njit(cache=True)
-def _heap_push(key, idx, size, k, i):  # pragma: no cover - compiled
-    j = size
-    while j > 0:
-        parent = (j - 1) >> 1
-        if key[parent] <= k:
-            break
-        key[j], idx[j] = key[parent], idx[parent]
-        j = parent
-    key[j], idx[j] = k, i
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop(key, idx, size):  # pragma: no cover - compiled
-    size -= 1
-    k, i = key[size], idx[size]
-    j = 0
-    while True:
-        c = 2 * j + 1
-        if c >= size:
-            break
-        if c + 1 < size and key[c + 1] < key[c]:
-            c += 1
-        if key[c] >= k:
-            break
-        key[j], idx[j] = key[c], idx[c]
-        j = c
-    key[j], idx[j] = k, i
-    return size

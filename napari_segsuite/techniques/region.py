@@ -16,6 +16,8 @@ from scipy import ndimage as ndi
 
 from .. import cv_compat
 from ._catalog import Input, Range, When, technique
+from ._flood import h_minima
+from ._flood import watershed as flood
 from ._image import ImageInfo, lab_gradient, to_lab
 from ._rag import agglomerate, build_rag
 
@@ -255,17 +257,21 @@ def watershed(
     info: ImageInfo,
     seeds: Annotated[np.ndarray | None, Input("points", "labels")] = None,
     markers: Literal["minima", "distance"] = "minima",
+    surface: Annotated[Literal["gradient", "image", "inverted image"], When("markers", "minima")] = "gradient",
     h: Annotated[float, Range(0.0, 100.0, step=0.5), When("markers", "minima")] = 4.0,
     min_distance: Annotated[int, Range(1, 200), When("markers", "distance")] = 7,
     invert: Annotated[bool, When("markers", "distance")] = False,
     sigma: Annotated[float, Range(0.0, 10.0, step=0.1)] = 1.0,
     compactness: Annotated[float, Range(0.0, 10.0, step=0.001)] = 0.0,
 ) -> tuple[np.ndarray, dict]:
-    """Watershed: basins of the gradient flooded from markers (seeds, h-minima or distance peaks).
+    """Watershed: basins of a surface flooded from markers (seeds, h-minima or distance peaks).
 
-    With seeds (a Points or Labels layer) the colour gradient is flooded from them. Without,
-    markers are found automatically: ``minima`` takes the gradient's regional minima deeper than
-    ``h`` (h-minima transform, which suppresses shallow basins); ``distance`` thresholds the image
+    The surface is the colour gradient (objects are where colour is uniform), or the image itself
+    (``image``: dark cells between bright membranes; ``inverted image``: bright blobs on a dark
+    background), as lightness 0..100 smoothed by ``sigma``. With seeds (a Points or Labels layer)
+    it is flooded from them. Without, markers are found automatically: ``minima`` takes the
+    surface's regional minima deeper than ``h`` (h-minima transform, which suppresses shallow
+    basins); ``distance`` thresholds the image
     (Otsu), takes the peaks of the distance transform at least ``min_distance`` apart and floods
     the inverted distance inside the foreground: the usual way to split touching round objects.
     ``compactness`` > 0 gives compact watershed (more regular regions).
@@ -277,8 +283,12 @@ def watershed(
     markers : str
         Automatic markers: ``minima`` (h-minima of the gradient) or ``distance`` (peaks of the
         distance transform of the Otsu foreground).
+    surface : str
+        What is flooded from seeds or minima: ``gradient`` (Lab gradient magnitude), ``image``
+        (lightness: basins are dark) or ``inverted image`` (basins are bright).
     h : float
-        Depth of the minima kept as markers (gradient units: Lab per pixel).
+        Depth of the minima kept as markers, in the surface's units (Lab per pixel for the
+        gradient, lightness 0..100 for the image).
     min_distance : int
         Smallest distance between two distance-transform peaks, in pixels.
     invert : bool
@@ -289,7 +299,6 @@ def watershed(
         Compact watershed weight (0 = classic watershed).
     """
     from skimage.feature import peak_local_max
-    from skimage.morphology import h_minima
     from skimage.segmentation import watershed as sk_watershed
 
     lab = to_lab(image, info)
@@ -305,14 +314,27 @@ def watershed(
         seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
         surface = -dist
     else:
-        surface = lab_gradient(lab, sigma)
+        surface = _flooded(lab, surface, sigma)
         if seeds is None:
             seeds, _ = ndi.label(h_minima(surface, h) if h > 0 else _regional_minima(surface))
     if not seeds.any():
         notes.append("no markers were found: nothing to flood")
         return np.zeros(lab.shape[:2], np.int32), {"notes": notes}
-    out = sk_watershed(surface, seeds, mask=mask, compactness=compactness)
+    if compactness > 0:
+        out = sk_watershed(surface, seeds, mask=mask, compactness=compactness)
+    else:  # the same flood in linear time (techniques/_flood.py)
+        out = flood(surface, seeds, mask)
     return out.astype(np.int32), {"notes": notes}
+
+
+def _flooded(lab: np.ndarray, kind: str, sigma: float) -> np.ndarray:
+    """The surface :func:`watershed` floods (see its ``surface``)."""
+    if kind == "gradient":
+        return lab_gradient(lab, sigma)
+    light = np.ascontiguousarray(lab[..., 0])
+    if sigma > 0:
+        light = cv_compat.gaussian(light, sigma)
+    return np.float32(100) - light if kind == "inverted image" else light
 
 
 def _regional_minima(surface: np.ndarray) -> np.ndarray:

@@ -97,31 +97,6 @@ def test_split_touching_cuts_two_overlapping_disks():
     assert get("post.split_touching")(speck)[3, 3] > 0
 
 
-def test_flood_agrees_with_scikit_image_watershed():
-    """The compiled flood of split_touching is scikit-image's watershed up to the order in which
-    equal-valued pixels are taken (plateaus, the cut between two equally deep basins)."""
-    import cv2
-    from scipy import ndimage as ndi
-    from skimage.segmentation import watershed
-
-    from napari_segsuite.techniques.post import _flood
-
-    rng = np.random.default_rng(4)
-    for _ in range(6):
-        blobs = ndi.gaussian_filter(rng.random((120, 150)), 4) > 0.5
-        dist = cv2.distanceTransform(np.pad(blobs, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-        peaks = (dist == ndi.maximum_filter(dist, 9)) & (dist > 0)
-        markers, _ = ndi.label(peaks)
-        ours = _flood(dist, markers.astype(np.int32), blobs)
-        ref = watershed(-dist, np.where(blobs, markers, 0), mask=blobs)
-        assert np.array_equal(ours > 0, blobs) and set(np.unique(ours)) == set(np.unique(ref))
-        assert (ours == ref)[blobs].mean() > 0.97
-        # every marker keeps its own pixels, and every basin is one connected piece holding its marker
-        assert np.array_equal(ours[markers > 0], markers[markers > 0])
-        for lab in np.unique(ours[ours > 0]):
-            assert ndi.label(ours == lab)[1] == 1
-
-
 def _majority_reference(labels, fp):
     """Plain-Python statement of the rule: the most common label under the footprint (cut at the
     edge); a tie keeps the pixel's own label if it is among the most common, else the smallest."""

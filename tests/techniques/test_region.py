@@ -60,6 +60,30 @@ def test_seeded_watershed_equals_scikit_image_on_the_same_gradient():
     np.testing.assert_array_equal(ours, segmentation.watershed(lab_gradient(lab, 1.0), markers))
 
 
+def test_watershed_floods_the_image_itself_between_bright_membranes():
+    """``surface="image"``: cells are the dark basins between bright walls (a membrane stain), as
+    nsbatwm's seeded watershed on raw intensity; the result is scikit-image's on the same smoothed
+    lightness (up to the walls' tied pixels), and ``inverted image`` floods bright blobs instead."""
+    y, x = np.mgrid[:90, :120]
+    walls = (np.abs(x - 60) < 2) | (np.abs(y - 45) < 2)
+    img = np.where(walls, 220, 30).astype(np.uint8)
+    seeds = np.array([[20, 30], [20, 90], [70, 30], [70, 90]])
+    ours = get("region.watershed")(img, seeds=seeds, surface="image", sigma=1.0)
+    quads = 1 + (x > 60) + 2 * (y > 45)
+    inside = ~((np.abs(x - 60) < 4) | (np.abs(y - 45) < 4))
+    np.testing.assert_array_equal(ours[inside], quads[inside])  # one seed per cell, walls between
+    from napari_segsuite import cv_compat
+
+    light = cv_compat.gaussian(to_lab(*prepare_slice(img, has_channels=False))[..., 0].copy(), 1.0)
+    markers = np.zeros(img.shape, np.int32)
+    markers[tuple(seeds.T)] = np.arange(1, 5)
+    np.testing.assert_array_equal(ours[inside], segmentation.watershed(light, markers)[inside])  # ties on walls
+    blobs = get("region.watershed")(255 - img, seeds=seeds, surface="inverted image", sigma=1.0)
+    np.testing.assert_array_equal(blobs[inside], ours[inside])  # ties on the walls may go either way
+    auto = get("region.watershed")(img, surface="image", h=10)
+    assert len(np.unique(auto[inside])) == 4  # the four dark basins are the h-minima
+
+
 def test_distance_watershed_splits_touching_disks():
     y, x = np.mgrid[:80, :120]
     disks = ((x - 40) ** 2 + (y - 40) ** 2 < 22**2) | ((x - 78) ** 2 + (y - 40) ** 2 < 22**2)

@@ -1,7 +1,7 @@
 """SAM on large images: a click on a tiled image against a click on the image shrunk whole.
 
     python benchmarks/sam_tiles.py [--model vit_b] [--sizes 1024 2048 4096 8192] [--clicks 10]
-                                   [--device cpu] [--embed-all 4096]
+                                   [--device cpu] [--embed-all 4096] [--micro-sam 2048]
 
 Random weights of the chosen architecture (the compute is that of real ones) on a gradient-and-noise
 RGB image of each size. Per size, medians over ``--clicks`` clicks near one spot:
@@ -17,7 +17,10 @@ RGB image of each size. Per size, medians over ``--clicks`` clicks near one spot
 The click on a tiled image must stay within 1.5x of the click on a 1024² image at every size: the
 ratio column. ``--embed-all N``: embed every tile of an N² image, as ``napari-segsuite embed`` does,
 and print the time per tile and the process's peak memory beside the memory of the image itself
-(the tiles go to the disk cache, not to RAM).
+(the tiles go to the disk cache, not to RAM). ``--micro-sam N``: embed every tile of an N² image
+with micro-sam's ``precompute_image_embeddings`` (its tile_shape = our tile less two halos, the
+same halo, so the same tiles reach the encoder) and with ours, same weights, same run; needs
+``micro_sam`` importable (``pip install micro_sam python-elf bioimage-cpp xxhash zarr``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> None:
     ap.add_argument("--clicks", type=int, default=10)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--embed-all", type=int, default=0, help="also embed every tile of an image this size")
+    ap.add_argument("--micro-sam", type=int, default=0, help="embed every tile of an image this size, ours and micro-sam's")
     args = ap.parse_args()
 
     from napari_segsuite.sam import SamSession
@@ -98,6 +102,36 @@ def main() -> None:
         print(f"\nevery tile of a {size}² image: {n} tiles in {seconds:.0f} s ({seconds / n:.2f} s per tile); peak "
               f"memory of the process {peak:.0f} MB (before {before:.0f} MB; the image alone is {img.nbytes / 2**20:.0f} MB, "
               f"its {n} embeddings {n * 4:.0f} MB on disk)")
+    if args.micro_sam:
+        _against_micro_sam(model, args.micro_sam, args.device)
+
+
+def _against_micro_sam(model, size: int, device: str) -> None:
+    """Every tile of a ``size``² image embedded by micro-sam's tiled path and by ours, same weights."""
+    from micro_sam.util import precompute_image_embeddings
+    from segment_anything import SamPredictor
+
+    from napari_segsuite.sam import SamSession
+    from napari_segsuite.sam.tiled import embed_tiles
+
+    img = gradient_image(size, size)
+    session = SamSession(model, device=device, cache_dir=False)
+    t = time.perf_counter()
+    n = embed_tiles(session, session.set_image(img))
+    ours = (time.perf_counter() - t) / n
+    halo = session.halo
+    inner = session.tile - 2 * halo
+    predictor = SamPredictor(model.to(device))
+    predictor.model_type = predictor.model_name = "random"  # what micro-sam's get_sam_model sets, for its signature
+    t = time.perf_counter()
+    embeddings = precompute_image_embeddings(predictor, img, ndim=2, tile_shape=(inner, inner), halo=(halo, halo),
+                                             verbose=False)
+    theirs_n = int(np.ceil(size / inner)) ** 2  # micro-sam's Blocking: tile_shape blocks, each read with its halo
+    assert embeddings["features"] is not None
+    theirs = (time.perf_counter() - t) / theirs_n
+    print(f"\nevery tile of a {size}² image, {session.tile} px tiles with a {halo} px halo: ours {n} tiles, "
+          f"{ours:.2f} s per tile; micro-sam's precompute_image_embeddings (tile_shape {inner}, halo {halo}) "
+          f"{theirs_n} tiles, {theirs:.2f} s per tile; {theirs / ours:.2f}x")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,39 @@ def _argsort_nonnegative_float32(values: np.ndarray) -> np.ndarray:
     return low_first[np.argsort(high, kind="stable")]
 
 
+def _argsort_nonnegative_float64(values: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative float64 values: by their float32 roundings (radix, above),
+    whose order the float64 values keep, then each run of equal roundings put in float64 order."""
+    rounded = values.astype(np.float32)
+    order = _argsort_nonnegative_float32(rounded)
+    _order_ties(order, rounded[order], values)
+    return order
+
+
+@njit(cache=True)
+def _order_ties(order, sorted_rounded, values):  # pragma: no cover - compiled
+    """Sort ``order`` by ``values`` (stably) within runs of equal ``sorted_rounded``."""
+    n = order.size
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and sorted_rounded[end] == sorted_rounded[start]:
+            end += 1
+        if end - start > 32:
+            run = order[start:end].copy()
+            order[start:end] = run[np.argsort(values[run], kind="mergesort")]
+        else:
+            for i in range(start + 1, end):  # insertion sort: the runs are short
+                item = order[i]
+                v = values[item]
+                j = i - 1
+                while j >= start and values[order[j]] > v:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = item
+        start = end
+
+
 @technique("graph.felzenszwalb", family="Graph-based", output="labels", label_kind="instance", channels="color")
 def felzenszwalb(
     image: np.ndarray,
@@ -75,9 +108,20 @@ def felzenszwalb(
         Gaussian smoothing before building the graph, in pixels.
     min_size : int
         Smallest segment kept, in pixels.
+
+    Notes
+    -----
+    Kruskal's merge takes the edges in cost order, so its union-find jumps across the image: the
+    cost per pixel grows about 6x from 256² to 8192² once the arrays leave the CPU cache (scikit-
+    image's as much; docs/benchmarks.md), and an 8192² image needs about 12 GB. The live preview
+    runs on a downscaled image.
     """
     h, w, c = image.shape
-    img = to_unit(image, info)
+    # float64 throughout, as scikit-image: float32 smoothing or costs reorder near-equal edges
+    if info.dtype.kind == "u":  # skimage's img_as_float64
+        img = image.astype(np.float64) * (1.0 / info.dtype_range[1])
+    else:
+        img = to_unit(image, info).astype(np.float64)
     if sigma > 0:
         radius = max(int(4.0 * sigma + 0.5), 1)
         img = cv_compat.gaussian(img, sigma, radius, "reflect")
@@ -93,8 +137,8 @@ def felzenszwalb(
     costs = np.concatenate([np.sqrt(((p - q) ** 2).sum(-1)).ravel() for p, q, _, _ in pairs])
     a = np.concatenate([i.ravel() for _, _, i, _ in pairs])
     b = np.concatenate([j.ravel() for _, _, _, j in pairs])
-    order = _argsort_nonnegative_float32(costs)
-    roots = _merge(a[order], b[order], costs[order].astype(np.float64), h * w, scale / 255.0, min_size)
+    order = _argsort_nonnegative_float64(costs)
+    roots = _merge(a[order], b[order], costs[order], h * w, scale / 255.0, min_size)
     present = np.zeros(h * w + 1, np.int32)
     present[roots] = 1
     lut = np.cumsum(present, dtype=np.int32)  # roots -> 1..n in order of first index

@@ -351,6 +351,13 @@ def split_touching(
         Neighbourhood in which a peak must be the maximum: disk or square of radius ``min_distance``.
     compactness : float
         Compact watershed weight (0 = classic).
+
+    Notes
+    -----
+    The flood is linear in pixels (``_flood.py``), but it visits pixels in the order of their
+    value, so its cost per pixel grows about 5x from 256² to 8192² as its queues leave the CPU
+    cache (docs/benchmarks.md, "How cost grows with image size"); the live preview runs on a
+    downscaled image.
     """
     fg = labels > 0
     if not fg.any():

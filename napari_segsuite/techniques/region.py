@@ -297,6 +297,13 @@ def watershed(
         Gaussian smoothing before the gradient, in pixels.
     compactness : float
         Compact watershed weight (0 = classic watershed).
+
+    Notes
+    -----
+    The flood is linear in pixels (``_flood.py``), but it visits pixels in the order of their
+    value, so its cost per pixel grows about 5x from 256² to 8192² as its queues leave the CPU
+    cache (docs/benchmarks.md, "How cost grows with image size"); the live preview runs on a
+    downscaled image.
     """
     from skimage.feature import peak_local_max
     from skimage.segmentation import watershed as sk_watershed

@@ -25,6 +25,26 @@ def test_same_segments_as_scikit_image(name, params):
     assert metrics.adapted_rand_error(theirs + 1, ours)[0] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_same_segments_as_scikit_image_on_a_large_upscaled_image():
+    """An upscaled photograph is smooth: many edge costs differ only past float32's precision, so
+    smoothing and costs are computed in float64, as scikit-image does (float32 gave other
+    segments at 1024² here: 1810 against 1808)."""
+    from skimage.transform import resize
+
+    img = (resize(data.astronaut(), (1024, 1024), anti_aliasing=True) * 255).astype(np.uint8)
+    ours = FH(img, channel_axis=-1)
+    theirs = segmentation.felzenszwalb(img, channel_axis=-1, scale=100.0, sigma=0.8, min_size=20)
+    pairs = np.unique(np.stack([ours.ravel(), theirs.ravel()]), axis=1).shape[1]
+    assert ours.max() == theirs.max() + 1 == pairs  # the same partition
+
+
+def test_ties_in_float32_are_put_in_float64_order():
+    from napari_segsuite.techniques.graph import _argsort_nonnegative_float64
+
+    values = np.array([1.0 + 2e-9, 0.5, 1.0, 1.0 + 1e-9, 0.0, 1.0], np.float64)  # equal in float32
+    np.testing.assert_array_equal(_argsort_nonnegative_float64(values), np.argsort(values, kind="stable"))
+
+
 def test_gray_images_and_scale_controls_segment_size():
     img = data.camera()[::4, ::4]
     small = FH(img, scale=50.0).max()

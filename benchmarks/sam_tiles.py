@@ -17,7 +17,8 @@ RGB image of each size. Per size, medians over ``--clicks`` clicks near one spot
 The click on a tiled image must stay within 1.5x of the click on a 1024² image at every size: the
 ratio column. ``--embed-all N``: embed every tile of an N² image, as ``napari-segsuite embed`` does,
 and print the time per tile and the process's peak memory beside the memory of the image itself
-(the tiles go to the disk cache, not to RAM). ``--micro-sam N``: embed every tile of an N² image
+(the tiles go to the disk cache, not to RAM); the peak is the process's, so run it with ``--sizes
+1024`` for the figure to mean the tiled embedding's own. ``--micro-sam N``: embed every tile of an N² image
 with micro-sam's ``precompute_image_embeddings`` (its tile_shape = our tile less two halos, the
 same halo, so the same tiles reach the encoder) and with ours, same weights, same run; needs
 ``micro_sam`` importable (``pip install micro_sam python-elf bioimage-cpp xxhash zarr``).

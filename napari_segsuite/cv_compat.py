@@ -28,7 +28,7 @@ except ImportError:  # neither opencv-python nor opencv-python-headless: the fal
 
 __all__ = [
     "available", "box_mean", "canny", "components", "correlate", "dilate", "disk", "distance_inside", "erode",
-    "gaussian", "gaussian_radius", "laplacian", "magnitude", "median_u8", "otsu_u8", "pair_histogram",
+    "gaussian", "gaussian_radius", "histogram", "laplacian", "magnitude", "median_u8", "otsu_u8", "pair_histogram",
     "outer_contours", "resize", "rgb_to_hsv", "rgb_to_lab", "sep_filter", "sobel",
 ]
 
@@ -252,6 +252,19 @@ def pair_histogram(first: np.ndarray, second: np.ndarray, k: int) -> np.ndarray 
 
 
 _EXACT_FLOAT32 = 2**24 - 1  # the largest count a float32 bin holds exactly, with margin for its rounding
+
+
+def histogram(values: np.ndarray, bins: int) -> np.ndarray:
+    """int64 counts of ``floor(v)`` for float32 ``values`` in [0, ``bins``), with OpenCV's histogram
+    (no int64 copy of the values, in chunks its float32 bins count exactly), else bincount."""
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, 1)
+    if cv2 is None:
+        return np.bincount(np.clip(flat.ravel().astype(np.intp), 0, bins - 1), minlength=bins)
+    out = np.zeros(bins, np.int64)
+    for i in range(0, len(flat), _EXACT_FLOAT32):
+        chunk = cv2.calcHist([flat[i:i + _EXACT_FLOAT32]], [0], None, [bins], [0, bins])
+        out += np.rint(chunk.ravel()).astype(np.int64)
+    return out
 
 
 _TAN_22_5, _TAN_67_5 = np.tan(np.pi / 8), np.tan(3 * np.pi / 8)

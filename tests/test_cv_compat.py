@@ -71,6 +71,15 @@ def test_otsu_and_pair_histogram(monkeypatch, img):
     assert cv_compat.pair_histogram(np.zeros(4, np.uint8), np.zeros(4, np.uint8), 2) is None  # callers bincount
 
 
+def test_histogram_of_floats_floors_them_like_bincount(monkeypatch):
+    rng = np.random.default_rng(3)
+    values = (rng.random((300, 200)) * 4095).astype(np.float32)
+    values[0, :3] = [0.0, 4094.999, 4095.0 - 1e-3]
+    a, b = both(monkeypatch, cv_compat.histogram, values, 4096)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, np.bincount(values.ravel().astype(np.intp), minlength=4096))
+
+
 def test_pair_histogram_counts_exactly_past_float32s_exact_range():
     """OpenCV's bins are float32 (exact below 2**24): a larger image is counted in chunks, the
     counts exact and the cost without the cliff it had when it fell back to bincount."""

@@ -36,14 +36,17 @@ def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv_compat.gaussian(image, sigma, radius, BORDER)
 
 
-def _quantile(values: np.ndarray, q: float, bins: int = 4096) -> float:
-    """Approximate quantile of non-negative values from a histogram (much faster than sorting)."""
+def _quantile(values: np.ndarray, q: float | tuple[float, ...], bins: int = 4096) -> float | list[float]:
+    """Approximate quantile(s) of non-negative values from one histogram (much faster than
+    sorting); a tuple of ``q`` gives a list."""
+    qs = q if isinstance(q, tuple) else (q,)
     top = float(values.max())
     if top <= 0:
-        return 0.0
-    idx = np.minimum((values * np.float32((bins - 1) / top)).astype(np.intp), bins - 1)
-    cdf = np.cumsum(np.bincount(idx.ravel(), minlength=bins)) / values.size
-    return float(np.searchsorted(cdf, q) + 0.5) * top / (bins - 1)
+        found = [0.0] * len(qs)
+    else:
+        cdf = np.cumsum(cv_compat.histogram(values * np.float32((bins - 1) / top), bins)) / values.size
+        found = [float(np.searchsorted(cdf, x) + 0.5) * top / (bins - 1) for x in qs]
+    return found if isinstance(q, tuple) else found[0]
 
 
 def _regions(elevation: np.ndarray, interior: np.ndarray, min_size: int) -> np.ndarray:
@@ -121,7 +124,7 @@ def canny(
     else:
         dx, dy = _sobel_xy(_smooth(to_gray(image), sigma))
     magnitude = cv_compat.magnitude(dx, dy)
-    t_low, t_high = _quantile(magnitude, low), _quantile(magnitude, high)
+    t_low, t_high = _quantile(magnitude, (low, high))
     top = float(max(np.abs(dx).max(), np.abs(dy).max()))
     if top == 0:
         edges = np.zeros(image.shape[:2], np.uint8)

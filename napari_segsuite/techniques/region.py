@@ -257,7 +257,7 @@ def watershed(
     info: ImageInfo,
     seeds: Annotated[np.ndarray | None, Input("points", "labels")] = None,
     markers: Literal["minima", "distance"] = "minima",
-    surface: Annotated[Literal["gradient", "image", "inverted image"], When("markers", "minima")] = "gradient",
+    surface: Annotated[Literal["gradient", "image", "inverted"], When("markers", "minima")] = "gradient",
     h: Annotated[float, Range(0.0, 100.0, step=0.5), When("markers", "minima")] = 4.0,
     min_distance: Annotated[int, Range(1, 200), When("markers", "distance")] = 7,
     invert: Annotated[bool, When("markers", "distance")] = False,
@@ -267,13 +267,13 @@ def watershed(
     """Watershed: basins of a surface flooded from markers (seeds, h-minima or distance peaks).
 
     The surface is the colour gradient (objects are where colour is uniform), or the image itself
-    (``image``: dark cells between bright membranes; ``inverted image``: bright blobs on a dark
-    background), as lightness 0..100 smoothed by ``sigma``. With seeds (a Points or Labels layer)
-    it is flooded from them. Without, markers are found automatically: ``minima`` takes the
-    surface's regional minima deeper than ``h`` (h-minima transform, which suppresses shallow
-    basins); ``distance`` thresholds the image
-    (Otsu), takes the peaks of the distance transform at least ``min_distance`` apart and floods
-    the inverted distance inside the foreground: the usual way to split touching round objects.
+    (``image``: dark cells between bright membranes; ``inverted``: bright blobs on a dark
+    background), as its lightness smoothed by ``sigma`` and stretched to 0..100 over the slice.
+    With seeds (a Points or Labels layer) it is flooded from them. Without, markers are found
+    automatically: ``minima`` takes the surface's regional minima deeper than ``h`` (h-minima
+    transform, which suppresses shallow basins); ``distance`` thresholds the image (Otsu), takes
+    the peaks of the distance transform at least ``min_distance`` apart and floods the inverted
+    distance inside the foreground: the usual way to split touching round objects.
     ``compactness`` > 0 gives compact watershed (more regular regions).
 
     Parameters
@@ -285,10 +285,10 @@ def watershed(
         distance transform of the Otsu foreground).
     surface : str
         What is flooded from seeds or minima: ``gradient`` (Lab gradient magnitude), ``image``
-        (lightness: basins are dark) or ``inverted image`` (basins are bright).
+        (lightness: basins are dark) or ``inverted`` (basins are bright).
     h : float
-        Depth of the minima kept as markers, in the surface's units (Lab per pixel for the
-        gradient, lightness 0..100 for the image).
+        Depth of the minima kept as markers, in the surface's units: Lab per pixel for the
+        gradient; for the image, percent of the slice's smoothed lightness range.
     min_distance : int
         Smallest distance between two distance-transform peaks, in pixels.
     invert : bool
@@ -341,7 +341,9 @@ def _flooded(lab: np.ndarray, kind: str, sigma: float) -> np.ndarray:
     light = np.ascontiguousarray(lab[..., 0])
     if sigma > 0:
         light = cv_compat.gaussian(light, sigma)
-    return np.float32(100) - light if kind == "inverted image" else light
+    lo, hi = float(light.min()), float(light.max())  # stretched to 0..100 over the slice: h is a share of its range
+    light = (light - np.float32(lo)) * np.float32(100.0 / ((hi - lo) or 1.0))
+    return np.float32(100) - light if kind == "inverted" else light
 
 
 def _regional_minima(surface: np.ndarray) -> np.ndarray:

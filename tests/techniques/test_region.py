@@ -63,7 +63,7 @@ def test_seeded_watershed_equals_scikit_image_on_the_same_gradient():
 def test_watershed_floods_the_image_itself_between_bright_membranes():
     """``surface="image"``: cells are the dark basins between bright walls (a membrane stain), as
     nsbatwm's seeded watershed on raw intensity; the result is scikit-image's on the same smoothed
-    lightness (up to the walls' tied pixels), and ``inverted image`` floods bright blobs instead."""
+    lightness (up to the walls' tied pixels), and ``inverted`` floods bright blobs instead."""
     y, x = np.mgrid[:90, :120]
     walls = (np.abs(x - 60) < 2) | (np.abs(y - 45) < 2)
     img = np.where(walls, 220, 30).astype(np.uint8)
@@ -78,10 +78,12 @@ def test_watershed_floods_the_image_itself_between_bright_membranes():
     markers = np.zeros(img.shape, np.int32)
     markers[tuple(seeds.T)] = np.arange(1, 5)
     np.testing.assert_array_equal(ours[inside], segmentation.watershed(light, markers)[inside])  # ties on walls
-    blobs = get("region.watershed")(255 - img, seeds=seeds, surface="inverted image", sigma=1.0)
+    blobs = get("region.watershed")(255 - img, seeds=seeds, surface="inverted", sigma=1.0)
     np.testing.assert_array_equal(blobs[inside], ours[inside])  # ties on the walls may go either way
     auto = get("region.watershed")(img, surface="image", h=10)
     assert len(np.unique(auto[inside])) == 4  # the four dark basins are the h-minima
+    faint = get("region.watershed")(img.astype(np.uint16) * 10, surface="image", h=10)  # 3 % of uint16's range
+    np.testing.assert_array_equal(faint[inside], auto[inside])  # h is a share of the slice's own range
 
 
 def test_distance_watershed_splits_touching_disks():

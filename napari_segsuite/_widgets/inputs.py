@@ -14,7 +14,7 @@ from ..techniques import Technique, check_input, slice_input
 __all__ = ["InputsForm", "layer_input_value"]
 
 LAYER_TYPES = {"points": Points, "labels": Labels, "shapes": Shapes}
-NONE = "none (automatic)"
+NONE = "automatic"  # no layer: the technique finds its own (markers, initial contour)
 
 
 def layer_input_value(layer: Any, spatial: tuple[int, ...]) -> np.ndarray | None:

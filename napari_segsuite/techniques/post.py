@@ -174,7 +174,10 @@ def _holes(labels: np.ndarray, max_size: int) -> np.ndarray:
     if n == 0:
         return np.zeros_like(labels)
     offset = int(labels.max()) + 1
-    combined = np.where(labels > 0, labels.astype(np.int64), background.astype(np.int64) + offset)
+    # objects keep their ids, background components follow them; int32 unless the ids need more
+    combined = background.astype(np.int64 if offset + n >= 2**31 else np.int32)
+    combined += offset
+    np.copyto(combined, labels, where=labels > 0, casting="unsafe")
     seq, m = relabel_sequential(combined)
     a, b, _ = touching_pairs(seq, m)
     # map sequential ids back: components are the ids >= offset in the combined image

@@ -246,13 +246,19 @@ def remove_small(
         How the input is read: instance ids or semantic classes (the output keeps it).
     """
     if kind == "instance":
-        seq, n = relabel_sequential(labels)
-        keep = np.bincount(seq.ravel(), minlength=n) >= min_size
-        out = np.where((labels > 0) & keep[seq], labels, 0).astype(labels.dtype)
+        flat = labels.ravel()
+        lo, hi = int(flat.min()), int(flat.max())
+        if lo >= 0 and hi < 4 * flat.size + 1024:  # ids as indices: no renumbering needed
+            keep, ids = np.bincount(flat, minlength=hi + 1) >= min_size, labels
+        else:
+            ids, n = relabel_sequential(labels)
+            keep = np.bincount(ids.ravel(), minlength=n) >= min_size
+        out = np.where(keep[ids], labels, 0).astype(labels.dtype, copy=False)  # background stays 0 either way
     else:
         pieces = _components(labels, connectivity)
         sizes = np.bincount(pieces.ravel())
-        out = np.where((pieces > 0) & (sizes[pieces] >= min_size), labels, 0).astype(labels.dtype)
+        sizes[0] = 0  # piece 0 is the background
+        out = np.where(sizes[pieces] >= max(min_size, 1), labels, 0).astype(labels.dtype, copy=False)
     if max_hole > 0:
         out = np.where(out == 0, _holes(out, max_hole), out).astype(labels.dtype)
     return out

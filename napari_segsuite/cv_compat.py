@@ -238,32 +238,35 @@ def otsu_u8(image: np.ndarray) -> int:
 
 def pair_histogram(first: np.ndarray, second: np.ndarray, k: int) -> np.ndarray | None:
     """(k, k) int64 counts of value pairs of two uint8 arrays with OpenCV's 2D histogram (about ten
-    times faster than bincount), or None without OpenCV. Its float32 bins count exactly only below
-    2**24, so larger arrays are counted in chunks of that size and the counts summed."""
+    times faster than bincount), or None without OpenCV."""
     if cv2 is None:
         return None
     a = np.ascontiguousarray(first, dtype=np.uint8).reshape(-1, 1)
     b = np.ascontiguousarray(second, dtype=np.uint8).reshape(-1, 1)
-    out = np.zeros((k, k), np.int64)
-    for i in range(0, len(a), _EXACT_FLOAT32):
-        chunk = cv2.calcHist([a[i:i + _EXACT_FLOAT32], b[i:i + _EXACT_FLOAT32]], [0, 1], None, [k, k], [0, k, 0, k])
-        out += np.rint(chunk).astype(np.int64)
-    return out
+    return _calc_hist([a, b], k)
+
+
+def histogram(values: np.ndarray, bins: int) -> np.ndarray:
+    """int64 counts of ``floor(v)`` for float32 ``values`` in [0, ``bins``), with OpenCV's histogram
+    (no int64 copy of the values), else bincount."""
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, 1)
+    if cv2 is None:
+        return np.bincount(np.clip(flat.ravel().astype(np.intp), 0, bins - 1), minlength=bins)
+    return _calc_hist([flat], bins)
 
 
 _EXACT_FLOAT32 = 2**24 - 1  # the largest count a float32 bin holds exactly, with margin for its rounding
 
 
-def histogram(values: np.ndarray, bins: int) -> np.ndarray:
-    """int64 counts of ``floor(v)`` for float32 ``values`` in [0, ``bins``), with OpenCV's histogram
-    (no int64 copy of the values, in chunks its float32 bins count exactly), else bincount."""
-    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, 1)
-    if cv2 is None:
-        return np.bincount(np.clip(flat.ravel().astype(np.intp), 0, bins - 1), minlength=bins)
-    out = np.zeros(bins, np.int64)
-    for i in range(0, len(flat), _EXACT_FLOAT32):
-        chunk = cv2.calcHist([flat[i:i + _EXACT_FLOAT32]], [0], None, [bins], [0, bins])
-        out += np.rint(chunk.ravel()).astype(np.int64)
+def _calc_hist(columns: list[np.ndarray], bins: int) -> np.ndarray:
+    """int64 joint counts of the (n, 1) ``columns`` over ``bins`` unit bins from 0 each, by
+    ``cv2.calcHist``; its float32 bins count exactly only below 2**24, so longer columns are
+    counted in chunks of that size and the counts summed."""
+    d = len(columns)
+    out = np.zeros((bins,) * d, np.int64)
+    for i in range(0, len(columns[0]), _EXACT_FLOAT32):
+        chunk = [c[i:i + _EXACT_FLOAT32] for c in columns]
+        out += np.rint(cv2.calcHist(chunk, list(range(d)), None, [bins] * d, [0, bins] * d)).astype(np.int64).reshape(out.shape)
     return out
 
 

@@ -41,9 +41,7 @@ def class_dice(prob: np.ndarray, target: np.ndarray, *, foreground: bool = False
     valid = target != IGNORE
     t = target[valid]
     if foreground:
-        p, g = prob[0][valid] < 0.5, t > 0
-        denom = p.sum() + g.sum()
-        return float(2 * (p & g).sum() / denom) if denom else 1.0
+        return _dice(prob[0][valid] < 0.5, t > 0)
     pred = np.argmax(prob, axis=0)[valid]
     scores = []
     for k in range(prob.shape[0]):
@@ -130,6 +128,7 @@ def choose_postprocessing(net: torch.nn.Module, examples: Sequence[Example], con
 
 
 def _dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice of two boolean masks (1.0 when both are empty)."""
     denom = pred.sum() + truth.sum()
     return float(2 * (pred & truth).sum() / denom) if denom else 1.0
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._radix import argsort_uint32
+
 __all__ = ["dense_ranks", "h_minima", "watershed"]
 
 
@@ -29,8 +31,7 @@ def dense_ranks(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Each value's rank among the distinct values (0 = smallest), as int32 of ``values``' shape,
     and the number of distinct values; a two-pass 16-bit radix sort, linear in the size."""
     keys = _sortable_keys(values)
-    order = np.argsort((keys & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
-    order = order[np.argsort((keys >> np.uint32(16)).astype(np.uint16)[order], kind="stable")]
+    order = argsort_uint32(keys)
     ordered = keys[order]
     steps = np.empty(len(ordered), np.int32)
     if len(ordered):
@@ -67,13 +68,12 @@ def watershed(surface: np.ndarray, markers: np.ndarray, mask: np.ndarray | None 
                          f"{markers.shape}" + ("" if mask is None else f", {mask.shape}"))
     if connectivity not in (1, 2):
         raise ValueError(f"connectivity must be 1 or 2, got {connectivity}")
-    inside = np.ones(surface.shape, np.uint8) if mask is None else np.asarray(mask, bool).view(np.uint8)
-    labels = np.where(inside.astype(bool), markers, 0).astype(np.int32)
+    inside = np.ones(surface.shape, bool) if mask is None else np.ascontiguousarray(mask, dtype=bool)
+    labels = np.where(inside, markers, 0).astype(np.int32)
     if not labels.any():
         return labels
     ranks, levels = dense_ranks(surface)
-    _flood(ranks.ravel(), labels.ravel(), np.ascontiguousarray(inside).ravel(), surface.shape[1], levels,
-           connectivity == 2)
+    _flood(ranks.ravel(), labels.ravel(), inside.view(np.uint8).ravel(), surface.shape[1], levels, connectivity == 2)
     return labels
 
 

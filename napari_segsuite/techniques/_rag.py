@@ -20,16 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-__all__ = ["Rag", "agglomerate", "build_rag", "merge_small_by_cost", "relabel_sequential", "touching_pairs"]
+__all__ = ["Rag", "agglomerate", "build_rag", "ids_index_an_array", "merge_small_by_cost", "relabel_sequential", "touching_pairs"]
 
 LINKAGES = {"mean": 0, "ward": 1, "small": 2}
+
+
+def ids_index_an_array(lo: int, hi: int, size: int) -> bool:
+    """Whether label values ``lo``..``hi`` of an image of ``size`` pixels can index a table of
+    ``hi + 1`` entries (non-negative, and the table not much larger than the image)."""
+    return lo >= 0 and hi < 4 * size + 1024
 
 
 def relabel_sequential(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """Labels renumbered 0..n-1 in order of value (``0`` stays first when present); returns ``(labels, n)``."""
     flat = labels.ravel()
     lo, hi = int(flat.min()), int(flat.max())
-    if lo >= 0 and hi < 4 * flat.size + 1024:  # dense lookup table: much faster than unique
+    if ids_index_an_array(lo, hi, flat.size):  # dense lookup table: much faster than unique
         present = np.zeros(hi + 1, np.bool_)
         present[flat] = True
         lut = np.cumsum(present, dtype=np.int32) - 1

@@ -13,6 +13,7 @@ from scipy.sparse import csgraph, csr_matrix
 from .. import cv_compat
 from ._catalog import Range, When, technique
 from ._image import ImageInfo, lab_gradient, to_lab, to_unit
+from ._radix import argsort_uint32
 from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, flatten, touching_pairs, union_min
 from ._texture import histogram_boundaries
 from .cancel import checkpoint
@@ -38,23 +39,12 @@ def _merge(edges_a, edges_b, costs, n, scale, min_size):  # pragma: no cover - c
     return flatten(parent)
 
 
-def _argsort_nonnegative_float32(values: np.ndarray) -> np.ndarray:
-    """Stable argsort of non-negative float32 values as a two-pass 16-bit radix sort.
-
-    The bit patterns of non-negative floats sort like the floats, and numpy sorts 16-bit keys
-    by radix, so this is several times faster than ``np.argsort`` on 32-bit floats.
-    """
-    keys = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-    low_first = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
-    high = (keys >> 16).astype(np.uint16)[low_first]
-    return low_first[np.argsort(high, kind="stable")]
-
-
 def _argsort_nonnegative_float64(values: np.ndarray) -> np.ndarray:
-    """Stable argsort of non-negative float64 values: by their float32 roundings (radix, above),
-    whose order the float64 values keep, then each run of equal roundings put in float64 order."""
+    """Stable argsort of non-negative float64 values: by their float32 roundings (whose bit
+    patterns sort like them: a radix sort), whose order the float64 values keep, then each run of
+    equal roundings put in float64 order."""
     rounded = values.astype(np.float32)
-    order = _argsort_nonnegative_float32(rounded)
+    order = argsort_uint32(rounded.view(np.uint32))
     _order_ties(order, rounded[order], values)
     return order
 

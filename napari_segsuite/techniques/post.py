@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from .. import cv_compat
 from ._catalog import Range, technique
 from ._flood import watershed as flood
-from ._rag import find_root, relabel_sequential, touching_pairs, union_min
+from ._rag import find_root, ids_index_an_array, relabel_sequential, touching_pairs, union_min
 
 __all__ = ["connected_components", "fill_holes", "majority", "morphology", "remove_small", "split_touching"]
 
@@ -248,7 +248,7 @@ def remove_small(
     if kind == "instance":
         flat = labels.ravel()
         lo, hi = int(flat.min()), int(flat.max())
-        if lo >= 0 and hi < 4 * flat.size + 1024:  # ids as indices: no renumbering needed
+        if ids_index_an_array(lo, hi, flat.size):  # ids as indices: no renumbering needed
             keep, ids = np.bincount(flat, minlength=hi + 1) >= min_size, labels
         else:
             ids, n = relabel_sequential(labels)
@@ -363,10 +363,8 @@ def split_touching(
 
     Notes
     -----
-    The flood is linear in pixels (``_flood.py``), but it visits pixels in the order of their
-    value, so its cost per pixel grows about 5x from 256² to 8192² as its queues leave the CPU
-    cache (docs/benchmarks.md, "How cost grows with image size"); the live preview runs on a
-    downscaled image.
+    Its flood is ``region.watershed``'s, and its cost grows with the image as that one's does
+    (see the notes there).
     """
     fg = labels > 0
     if not fg.any():

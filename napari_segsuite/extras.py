@@ -17,6 +17,7 @@ __all__ = ["EXTRAS", "MissingExtra", "explain", "install_line", "missing", "requ
 # extra -> (what it adds, the importable modules it needs)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sam": ("Segment Anything", ("torch", "torchvision", "segment_anything")),
+    "sam2": ("Segment Anything 2", ("torch", "torchvision", "sam2")),
     "learn": ("training networks", ("torch", "torchvision")),
     "distributed": ("running on a dask cluster", ("distributed",)),
     # either opencv-python or opencv-python-headless provides cv2; the extra installs the headless one

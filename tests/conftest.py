@@ -29,7 +29,7 @@ def shared_data() -> Path:
 # 2-core machine (`pytest --durations=60`), whole modules where most tests are (fresh processes,
 # training, automatic masks, worker pools), and the random walker's generic runs.
 SLOW_MODULES = {"test_extras.py", "test_no_triton.py", "test_learn_train.py", "test_batches.py", "test_auto.py",
-                "test_project_dock.py", "test_learn_technique.py"}
+                "test_project_dock.py", "test_learn_technique.py", "test_sam2.py"}
 SLOW_TESTS = {
     "test_reliability_table_lists_the_hostile_suite", "test_every_tool_fits_with_long_layer_names",
     "test_annotate_next_restart_resume", "test_tools_made_but_not_picked_add_no_layer",
@@ -37,6 +37,7 @@ SLOW_TESTS = {
     "test_layout_screenshots", "test_train_in_a_worker_then_predict_into_a_new_layer",
     "test_edge_map_preview_then_regions", "test_the_next_image_is_embedded_for_sam_in_the_background",
     "test_only_the_shown_tool_previews_and_shows_its_preview",
+    "test_a_sam2_checkpoint_loads_in_the_dock_and_propagates_with_its_memory",
 }
 
 

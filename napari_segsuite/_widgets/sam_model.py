@@ -12,7 +12,7 @@ from pathlib import Path
 
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from ..sam import ClassicalSession, SamSession, registry
+from ..sam import ClassicalSession, SamSession, open_session, registry
 from . import settings
 from .jobs import describe_error, start_worker
 
@@ -74,7 +74,7 @@ class LoadsModels:
 
         self.load_button.enabled = False
         self.status.setText(f"loading SAM {name} (checkpoint, then the model onto {self.device.value}) …")
-        worker = start_worker(SamSession, name, ckpt, device=self.device.value, notify=show_warning,
+        worker = start_worker(open_session, name, ckpt, device=self.device.value, notify=show_warning,
                               what=f"loading SAM {name}", on_error=failed)
         worker.returned.connect(self.use_session)
         worker.finished.connect(self._model_loaded)

@@ -35,13 +35,13 @@ def benchmark_clicks(args: argparse.Namespace) -> int:
     import json
 
     from ..io.datasets import iter_instance_dataset
-    from ..sam import ClassicalSession, SamSession
+    from ..sam import ClassicalSession, open_session
     from ..sam.clicks import run_benchmark
 
     if args.backend == "classical":
         session = ClassicalSession()
     else:
-        session = SamSession(args.backend, args.checkpoint, device=args.device)
+        session = open_session(args.backend, args.checkpoint, device=args.device)
 
     def progress(name: str, stats: dict) -> None:
         print(f"  {name}: {stats['objects']} objects so far", file=sys.stderr, flush=True)

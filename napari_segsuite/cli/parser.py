@@ -130,7 +130,8 @@ def make_parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     em = sub.add_parser("embed", help="precompute SAM embeddings of images into the cache (reopening them skips the encoder)")
     em.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    em.add_argument("--model", default="vit_b", help="registry name: vit_b, vit_l, vit_h")
+    em.add_argument("--model", default="vit_b", help="registry name: vit_b, vit_l, vit_h, or SAM 2.1's sam2.1_t, "
+                                                       "sam2.1_s, sam2.1_b+, sam2.1_l (the [sam2] extra)")
     em.add_argument("--checkpoint", help="a local checkpoint (default: the downloaded official one)")
     em.add_argument("--device", default="auto", help=DEVICE_HELP)
     em.add_argument("--cache", help="embedding cache folder (default: $NAPARI_SEGSUITE_EMBEDDINGS or the user cache); "
@@ -142,7 +143,8 @@ def make_parser() -> argparse.ArgumentParser:
     pg.add_argument("--labels", required=True, help="the objects: labels of the start slice, or a labels stack")
     pg.add_argument("--slice", type=_at_least(0), required=True, help="the slice the objects are labelled on")
     pg.add_argument("-o", "--output", required=True, help="the labels stack to write (.tif or .npy)")
-    pg.add_argument("--model", default="classical", help="classical (no checkpoint), or a SAM registry name: vit_b, …")
+    pg.add_argument("--model", default="classical", help="classical (no checkpoint), or a SAM registry name: vit_b, …, or "
+                                                           "sam2.1_t, … (SAM 2 tracks with its memory of earlier slices)")
     pg.add_argument("--checkpoint", help="a local SAM checkpoint (default: the downloaded official one)")
     pg.add_argument("--device", default="auto", help=DEVICE_HELP)
     pg.add_argument("--direction", choices=["both", "forward", "backward"], default="both")

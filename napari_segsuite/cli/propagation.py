@@ -50,9 +50,9 @@ def propagate(args: argparse.Namespace) -> int:
     if args.model == "classical":
         session = ClassicalSession()
     else:
-        from ..sam import SamSession
+        from ..sam import open_session
 
-        session = SamSession(args.model, args.checkpoint, device=args.device)
+        session = open_session(args.model, args.checkpoint, device=args.device)
     t0 = time.perf_counter()
     result = run(session, stack, args.slice, start_labels, direction=args.direction,
                  channel_axis=-1 if stack.ndim == 4 else None, min_overlap=args.min_overlap,

@@ -12,6 +12,6 @@ from .._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "available_devices": "..device", "resolve_device": "..device", "ClassicalSession": ".fallback",
     "image_hash": ".image", "to_sam_rgb": ".image", "Embedding": ".session", "Prediction": ".session",
-    "SamSession": ".session",
+    "SamSession": ".session", "Sam2Session": ".sam2_session", "open_session": ".sessions",
 } | {name: ".registry" for name in ("REGISTRY", "CheckpointError", "ModelSpec", "checkpoint_path", "download",
                                     "load_model", "models_dir")})

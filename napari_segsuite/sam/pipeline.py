@@ -55,11 +55,11 @@ class SamPipeline:
 
     def session(self, device: str = "auto"):
         """The backend this pipeline names (loads the SAM checkpoint once)."""
-        from . import ClassicalSession, SamSession
+        from . import ClassicalSession, open_session
 
         if self.model == "classical":
             return ClassicalSession()
-        return SamSession(self.model, self.checkpoint, device=device)
+        return open_session(self.model, self.checkpoint, device=device)
 
     def run(self, image: np.ndarray, session, *, channel_axis: int | None = None) -> tuple[np.ndarray, list[str]]:
         """Instance labels of one 2-D image, and notes."""

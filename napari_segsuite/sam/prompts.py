@@ -26,6 +26,7 @@ class Prediction:
     original_size: tuple[int, int]
     notes: list[str] = field(default_factory=list)
     device_logits: torch.Tensor | None = field(default=None, repr=False)  # kept on a GPU for large images
+    img_size: int = 1024  # the logits cover the top-left ``input_size`` of an img_size square (SAM 2: 256, whole)
     _full: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -39,9 +40,10 @@ class Prediction:
             from . import decoder as _dec  # torch: only when a mask is asked for
 
             if self.device_logits is not None:
-                self._full[i] = _dec.upsample_mask_on_device(self.device_logits[i], self.input_size, self.original_size)
+                self._full[i] = _dec.upsample_mask_on_device(self.device_logits[i], self.input_size, self.original_size,
+                                                             self.img_size)
             else:
-                self._full[i] = _dec.upsample_mask(self.logits[i], self.input_size, self.original_size)
+                self._full[i] = _dec.upsample_mask(self.logits[i], self.input_size, self.original_size, self.img_size)
         return self._full[i]
 
     @property

@@ -14,6 +14,9 @@ objects of a slice travel together, slice by slice, so each slice is embedded on
 objects there are (with every slice precomputed, propagation runs the decoder only), and one object
 keeps its id from slice to slice: that is the tracking mode of a time-lapse.
 
+With a SAM 2 model (:class:`.sam2_session.Sam2Session`) SAM 2's video predictor carries the objects
+instead, from its memory of the slices it has tracked (:mod:`.sam2_video`); the same stopping rules apply.
+
 Works with any session with :class:`.session.SamSession`'s ``set_image`` / ``predict``. A session
 with a ``follow(mask, embedding=...)`` method is given the previous slice's mask itself instead of
 prompts: the classical fallback (:meth:`.fallback.ClassicalSession.follow`) learns there what
@@ -157,27 +160,36 @@ def iter_propagate(session: Any, stack: Sequence[np.ndarray], start: int, labels
     steps = [range(start - 1, -1, -1) if d < 0 else range(start + 1, n) for d in DIRECTIONS[direction]]
     total, done = sum(len(s) for s in steps), 0
     follow = getattr(session, "follow", None)  # a backend that answers from the previous mask itself
+    video = getattr(session, "video_tracker", None)  # a backend that tracks with a memory (SAM 2)
     yield done, total
     for d, indices in zip(DIRECTIONS[direction], steps):
         previous = start_labels
         logits: dict[int, np.ndarray | None] = dict.fromkeys(ids)
         areas = {i: [int(np.count_nonzero(start_labels == i))] * 2 for i in ids}  # largest, smallest since
         active = list(ids)
+        tracker = video(stack, start, start_labels, ids, d, channel_axis) if video is not None and len(indices) else None
         for position, k in enumerate(indices):
-            embedding = session.set_image(stack[k], k, channel_axis=channel_axis)  # a lazy slice stays lazy
+            if tracker is not None:
+                tracked = tracker.step(k)
+            else:
+                embedding = session.set_image(stack[k], k, channel_axis=channel_axis)  # a lazy slice stays lazy
             here = np.zeros_like(previous)
             for i in list(active):
                 before = previous == i
-                if follow is not None:
-                    pred = follow(before, embedding=embedding)
+                if tracker is not None:
+                    found, score = tracked[i], 1.0  # SAM 2's object score empties the mask of a vanished object
                 else:
-                    points, point_labels, box = prompts_from_mask(before)
-                    pred = session.predict(points=points, labels=point_labels, box=box, mask_input=logits[i],
-                                           multimask=False, embedding=embedding)
+                    if follow is not None:
+                        pred = follow(before, embedding=embedding)
+                    else:
+                        points, point_labels, box = prompts_from_mask(before)
+                        pred = session.predict(points=points, labels=point_labels, box=box, mask_input=logits[i],
+                                               multimask=False, embedding=embedding)
+                    found, score = pred.mask(pred.best), float(pred.scores[pred.best])
+                    logits[i] = pred.logits[pred.best] if pred.logits.size else None
                 result.decoder_runs += 1
-                best = pred.best
-                mask = pred.mask(best) & ((here == 0) | before)  # a pixel stays with whoever had it on the previous slice
-                why = _why_stop(mask, before, float(pred.scores[best]), min_overlap, min_score)
+                mask = found & ((here == 0) | before)  # a pixel stays with whoever had it on the previous slice
+                why = _why_stop(mask, before, score, min_overlap, min_score)
                 area = int(np.count_nonzero(mask))
                 if why is None and regrowth:
                     why = _regrown(areas[i], area)
@@ -186,7 +198,6 @@ def iter_propagate(session: Any, stack: Sequence[np.ndarray], start: int, labels
                     active.remove(i)
                     continue
                 here[mask] = i
-                logits[i] = pred.logits[best] if pred.logits.size else None
                 first, last = result.extent[i]
                 result.extent[i] = (min(first, k), max(last, k))
             done += 1 if active else len(indices) - position  # the slices it will not visit count as done
@@ -195,6 +206,8 @@ def iter_propagate(session: Any, stack: Sequence[np.ndarray], start: int, labels
                 break
             result.labels[k] = here
             previous = here
+        if tracker is not None:
+            tracker.close()
         for i in active:
             result.stopped[i][d] = "reached the end of the stack"
     return result

@@ -5,6 +5,8 @@ Checkpoints are fetched with pooch into the user cache directory (``platformdirs
 local path. Loading always uses ``torch.load(..., weights_only=True)`` (no pickled code runs) and
 checks the file's SHA-256 against the registry before any byte is unpickled.
 
+SAM 2.1 (Hiera tiny/small/base+/large, the ``sam2`` package: the ``[sam2]`` extra) is registered
+beside SAM 1 with ``family="sam2"``; :func:`.sessions.open_session` gives each family its session.
 Encoders from other SAM-compatible packages (e.g. MobileSAM's ``vit_t``) are registered when their
 package is importable, through :func:`register`.
 """
@@ -21,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "REGISTRY", "CheckpointError", "ModelSpec", "build_model", "checkpoint_path", "download", "spec", "verify",
-    "file_sha256", "load_model", "models_dir", "register", "set_models_dir",
+    "REGISTRY", "CheckpointError", "ModelSpec", "build_model", "checkpoint_path", "download", "family_of", "spec",
+    "verify", "file_sha256", "load_model", "models_dir", "register", "set_models_dir",
 ]
 
 ENV_DIR = "NAPARI_SEGSUITE_MODELS"
 _BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
+_BASE2 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 
 
 class CheckpointError(RuntimeError):
@@ -43,6 +46,7 @@ class ModelSpec:
     size: int
     builder: Callable[[], Any] = field(compare=False, repr=False)
     description: str = ""
+    family: str = "sam"  # "sam" (segment-anything) or "sam2" (the sam2 package)
 
     @property
     def filename(self) -> str:
@@ -75,6 +79,34 @@ register(ModelSpec("vit_l", _BASE + "sam_vit_l_0b3195.pth",
 register(ModelSpec("vit_h", _BASE + "sam_vit_h_4b8939.pth",
                    "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879,
                    _sam_builder("vit_h"), "SAM ViT-H: best masks, wants a GPU"))
+
+
+def _sam2_builder(config: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from .._no_triton import triton_hidden
+        from ..extras import require
+
+        require("sam2")
+        with triton_hidden():
+            from sam2.build_sam import build_sam2_video_predictor
+
+            # the video predictor is a SAM2Base: one model serves clicks and propagation
+            return build_sam2_video_predictor(config, None, device="cpu")
+
+    return build
+
+
+for _name, _file, _config, _sha, _size, _what in (
+    ("sam2.1_t", "sam2.1_hiera_tiny.pt", "sam2.1_hiera_t", "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",
+     156_008_466, "SAM 2.1 Hiera-T: fastest SAM 2; propagates through z and time with memory"),
+    ("sam2.1_s", "sam2.1_hiera_small.pt", "sam2.1_hiera_s", "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38",
+     184_416_285, "SAM 2.1 Hiera-S"),
+    ("sam2.1_b+", "sam2.1_hiera_base_plus.pt", "sam2.1_hiera_b+", "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
+     323_606_802, "SAM 2.1 Hiera-B+"),
+    ("sam2.1_l", "sam2.1_hiera_large.pt", "sam2.1_hiera_l", "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
+     898_083_611, "SAM 2.1 Hiera-L: best SAM 2 masks, wants a GPU"),
+):
+    register(ModelSpec(_name, _BASE2 + _file, _sha, _size, _sam2_builder(f"configs/sam2.1/{_config}.yaml"), _what, "sam2"))
 
 
 def _register_mobile_sam() -> None:
@@ -253,6 +285,13 @@ def load_model(name: str, checkpoint: str | os.PathLike | None = None, *, sha256
         state = state["model"]
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict of weights")
+    family = family_of(state)
+    if family is not None and family != s.family:  # before building: a clear word, no wasted model
+        guess = _guess_architecture(state)
+        kinds = {"sam": "SAM 1 (segment-anything)", "sam2": "SAM 2"}
+        raise CheckpointError(f"checkpoint {path} is a {kinds[family]} checkpoint, and model {name} is {kinds[s.family]}; "
+                              f"choose {('model ' + guess) if guess else 'a ' + kinds[family] + ' model'} for it, "
+                              f"or the {s.filename} of {name}")
     model = s.builder()
     try:
         model.load_state_dict(state, strict=True)
@@ -264,9 +303,23 @@ def load_model(name: str, checkpoint: str | os.PathLike | None = None, *, sha256
 
 
 def _guess_architecture(state: dict) -> str | None:
-    """The registry name whose encoder width matches ``state`` (from the patch embedding)."""
+    """The registry name whose encoder matches ``state``: SAM 1 by its patch embedding's width and
+    depth, SAM 2 by its Hiera trunk's width and depth."""
     w = state.get("image_encoder.patch_embed.proj.weight")
+    if w is not None:
+        depth = len({k.split(".")[2] for k in state if k.startswith("image_encoder.blocks.")})
+        return {(768, 12): "vit_b", (1024, 24): "vit_l", (1280, 32): "vit_h"}.get((int(w.shape[0]), depth))
+    w = state.get("image_encoder.trunk.patch_embed.proj.weight")
     if w is None:
         return None
-    depth = len({k.split(".")[2] for k in state if k.startswith("image_encoder.blocks.")})
-    return {(768, 12): "vit_b", (1024, 24): "vit_l", (1280, 32): "vit_h"}.get((int(w.shape[0]), depth))
+    depth = len({k.split(".")[3] for k in state if k.startswith("image_encoder.trunk.blocks.")})
+    return {(96, 12): "sam2.1_t", (96, 16): "sam2.1_s", (112, 24): "sam2.1_b+", (144, 48): "sam2.1_l"}.get((int(w.shape[0]), depth))
+
+
+def family_of(state: dict) -> str | None:
+    """Which family a state dict is from: "sam", "sam2" or None (neither)."""
+    if any(k.startswith("image_encoder.trunk.") or k.startswith("memory_attention.") for k in state):
+        return "sam2"
+    if any(k.startswith("image_encoder.blocks.") for k in state):
+        return "sam"
+    return None

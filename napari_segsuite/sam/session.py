@@ -41,10 +41,20 @@ from . import embedding_cache
 from .embedding_cache import DiskCache, default_embedding_dir
 from .image import LazyRGB, image_hash, is_lazy, resize_longest_side, resized_shape, to_sam_rgb
 from .prompts import Prediction, check_prompts
-from .registry import checkpoint_path, file_sha256, load_model
-from .tiled import TiledImage, predict_tiled, tile_windows
+from .registry import checkpoint_path, file_sha256, load_model, spec
+from .tiled import HALO, TILE_ABOVE, TiledImage, predict_tiled, tile_windows
 
-__all__ = ["Embedding", "Prediction", "SamSession"]
+__all__ = ["Embedding", "Prediction", "SamSession", "mask_logits"]
+
+
+def mask_logits(mask_input: np.ndarray) -> np.ndarray:
+    """``mask_input`` as the (256, 256) float32 logits a decoder takes, or a ValueError saying what it is."""
+    m = np.asarray(mask_input, np.float32)
+    m = m.reshape(m.shape[-2:]) if m.ndim > 2 and np.prod(m.shape[:-2]) == 1 else m
+    if m.shape != (256, 256):
+        raise ValueError(f"mask_input must be the 256 x 256 low-resolution logits of an earlier prediction; "
+                         f"got shape {np.shape(mask_input)}")
+    return m
 
 @dataclass
 class Embedding:
@@ -63,6 +73,7 @@ class SamSession:
     """See the module docstring."""
 
     backend = "sam"
+    family = "sam"  # the registry family this session runs (:class:`.sam2_session.Sam2Session`: "sam2")
 
     def __init__(
         self,
@@ -78,12 +89,15 @@ class SamSession:
         cuda_graph: bool | None = None,
         cache_limit_gb: float | None = None,
         notify: Callable[[str], None] | None = None,
-        tile_above: float | None = 1.5,
+        tile_above: float | None = TILE_ABOVE,
         tile: int | None = None,
-        halo: int = 128,
+        halo: int = HALO,
     ) -> None:
         self.device = resolve_device(device)
         if isinstance(model, str):
+            if spec(model).family != self.family:
+                raise ValueError(f"{model} is a {spec(model).family.upper()} model; open it with "
+                                 "napari_segsuite.sam.open_session (it picks the session for each family)")
             self.model_name = model
             self.model = load_model(model, checkpoint, sha256=sha256)
             self._checkpoint: Path | None = Path(checkpoint) if checkpoint is not None else checkpoint_path(model)
@@ -93,10 +107,7 @@ class SamSession:
             self._checkpoint = None
         self._model_hash: str | None = None
         self.model.to(self.device)
-        from .._no_triton import import_segment_anything
-
-        ResizeLongestSide = import_segment_anything().utils.transforms.ResizeLongestSide  # noqa: N806
-        self.img_size = int(self.model.image_encoder.img_size)
+        self._bind_model()
         self.tile = self.img_size if tile is None else int(tile)
         if self.tile < self.img_size:
             raise ValueError(f"a tile of {self.tile} px is smaller than the encoder's input ({self.img_size} px): "
@@ -104,7 +115,6 @@ class SamSession:
         self.halo = int(halo)
         tile_windows((self.tile + 1, self.tile + 1), self.tile, self.halo)  # a bad halo says so now, not at a click
         self.tile_above = tile_above  # tile images longer than this x the encoder's input (None: never)
-        self.transform = ResizeLongestSide(self.img_size)
         if cache_dir is None or cache_dir is True:
             cache_dir = default_embedding_dir()
         self.notify = notify or (lambda message: None)
@@ -124,6 +134,13 @@ class SamSession:
         self.sdpa = fast if sdpa is None else bool(sdpa)  # the attention of this session's encoder runs
         self.fast_decoder = fast  # the reordered decoder (.decoder), unless this model's internals differ
         self._decoder_checked = not fast  # checked with the first embedding, in its worker (_check_decoder)
+
+    def _bind_model(self) -> None:
+        """Read the model's input size and make its prompt transform (a subclass binds its own)."""
+        from .._no_triton import import_segment_anything
+
+        self.img_size = int(self.model.image_encoder.img_size)
+        self.transform = import_segment_anything().utils.transforms.ResizeLongestSide(self.img_size)
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -235,8 +252,16 @@ class SamSession:
         with self._lock:
             self.current = None
 
+    def _model_input(self, rgb: np.ndarray) -> np.ndarray:
+        """What the encoder is given for ``rgb``: resized so its long side is the encoder's input."""
+        return resize_longest_side(rgb, self.img_size)
+
+    def _input_size(self, original_size: tuple[int, int]) -> tuple[int, int]:
+        """The part of the encoder's square input an image of ``original_size`` covers."""
+        return tuple(resized_shape(tuple(original_size), self.img_size))
+
     def _encode(self, rgb: np.ndarray, digest: str, key: Hashable) -> Embedding:
-        resized = resize_longest_side(rgb, self.img_size)
+        resized = self._model_input(rgb)
         try:
             features = self._run_encoder(resized)
         except torch.cuda.OutOfMemoryError:
@@ -248,7 +273,7 @@ class SamSession:
                         "Close other GPU programs or pick a smaller model to use the GPU again.")
             features = self._run_encoder(resized)
         self.encoder_runs += 1
-        return self._embedding(digest, key, features, tuple(resized.shape[:2]), tuple(rgb.shape[:2]), "encoder")
+        return self._embedding(digest, key, features, self._input_size(rgb.shape[:2]), tuple(rgb.shape[:2]), "encoder")
 
     @torch.inference_mode()
     def _run_encoder(self, resized: np.ndarray) -> torch.Tensor:
@@ -311,7 +336,7 @@ class SamSession:
         """The embedding the disk cache holds for this image, moved to the device, or None."""
         if self.disk is None:
             return None
-        input_size = resized_shape(tuple(original_size), self.img_size)
+        input_size = self._input_size(original_size)
         arr = self.disk.load(digest, tuple(original_size), tuple(input_size), self._feature_shape)
         if arr is None:
             return None
@@ -354,14 +379,17 @@ class SamSession:
             pts, lbs, bx, notes = check_prompts(points, labels, box, emb.original_size)
             sparse, dense = self._encode_prompts(emb, pts, lbs, bx, mask_input)
             logits, iou = self._decode(emb, sparse, dense, multimask)
-            logits, iou = logits[0], iou[0]
             self.decoder_runs += 1
-            h, w = emb.original_size
-            # on a GPU, images larger than the encoder's input are upsampled there (as stock does):
-            # the CPU's upsampling of a large 2048² mask costs more than the decoder
-            on_device = logits if self.device.type == "cuda" and h * w > self.img_size**2 else None
-            return Prediction(iou.float().cpu().numpy(), logits.float().cpu().numpy(), emb.input_size, emb.original_size,
-                              notes, device_logits=on_device)
+            return self._prediction(emb, logits[0], iou[0], notes)
+
+    def _prediction(self, emb: Embedding, logits: torch.Tensor, iou: torch.Tensor, notes: list[str]) -> Prediction:
+        """One prompt set's answer: its (k, 256, 256) logits and (k,) IoUs as a :class:`Prediction`."""
+        h, w = emb.original_size
+        # on a GPU, images larger than the encoder's input are upsampled there (as stock does):
+        # the CPU's upsampling of a large 2048² mask costs more than the decoder
+        on_device = logits if self.device.type == "cuda" and h * w > self.img_size**2 else None
+        return Prediction(iou.float().cpu().numpy(), logits.float().cpu().numpy(), emb.input_size, emb.original_size,
+                          notes, device_logits=on_device)
 
     def predict_points(self, points: np.ndarray, *, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """One positive point per prompt, a batch of them at once: ``points`` (B, 2) as (x, y) ->
@@ -382,20 +410,24 @@ class SamSession:
                                    "predicting a batch")
             if points is None and boxes is None:
                 raise ValueError("no prompt: give points and/or boxes")
-            with torch.inference_mode():
-                point_arg = box_arg = None
-                if points is not None:
-                    pts = np.asarray(points, np.float64)
-                    coords = self.transform.apply_coords(pts.reshape(-1, 2), emb.original_size).reshape(pts.shape)
-                    point_arg = (torch.as_tensor(coords, dtype=torch.float, device=self.device),
-                                 torch.as_tensor(np.asarray(labels), dtype=torch.int, device=self.device))
-                if boxes is not None:
-                    bx = np.asarray(boxes, np.float64).reshape(-1, 4)
-                    box_arg = torch.as_tensor(self.transform.apply_boxes(bx, emb.original_size), dtype=torch.float, device=self.device)
-                sparse, _ = self.model.prompt_encoder(points=point_arg, boxes=box_arg, masks=None)
-                logits, iou = self._decode(emb, sparse, None, multimask)
+            sparse = self._batch_prompts(emb, points, labels, boxes)
+            logits, iou = self._decode(emb, sparse, None, multimask)
             self.decoder_runs += sparse.shape[0]
             return logits.float().cpu().numpy(), iou.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def _batch_prompts(self, emb: Embedding, points, labels, boxes) -> torch.Tensor:
+        """The sparse prompt embeddings of B prompt sets (see :meth:`predict_batch`)."""
+        point_arg = box_arg = None
+        if points is not None:
+            pts = np.asarray(points, np.float64)
+            coords = self.transform.apply_coords(pts.reshape(-1, 2), emb.original_size).reshape(pts.shape)
+            point_arg = (torch.as_tensor(coords, dtype=torch.float, device=self.device),
+                         torch.as_tensor(np.asarray(labels), dtype=torch.int, device=self.device))
+        if boxes is not None:
+            bx = np.asarray(boxes, np.float64).reshape(-1, 4)
+            box_arg = torch.as_tensor(self.transform.apply_boxes(bx, emb.original_size), dtype=torch.float, device=self.device)
+        return self.model.prompt_encoder(points=point_arg, boxes=box_arg, masks=None)[0]
 
     @torch.inference_mode()
     def _decode(self, emb: Embedding, sparse: torch.Tensor, dense: torch.Tensor | None, multimask: bool):
@@ -419,11 +451,6 @@ class SamSession:
             box_arg = torch.as_tensor(self.transform.apply_boxes(bx[None].astype(np.float64), emb.original_size),
                                       dtype=torch.float, device=dev)
         if mask_input is not None:
-            m = np.asarray(mask_input, np.float32)
-            m = m.reshape(m.shape[-2:]) if m.ndim > 2 and np.prod(m.shape[:-2]) == 1 else m
-            if m.shape != (256, 256):
-                raise ValueError(f"mask_input must be the 256 x 256 low-resolution logits of an earlier prediction; "
-                                 f"got shape {np.shape(mask_input)}")
-            mask_arg = torch.as_tensor(m, device=dev)[None, None]
+            mask_arg = torch.as_tensor(mask_logits(mask_input), device=dev)[None, None]
         sparse, dense = self.model.prompt_encoder(points=point_arg, boxes=box_arg, masks=mask_arg)
         return sparse, (dense if mask_arg is not None else None)

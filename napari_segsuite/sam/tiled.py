@@ -27,8 +27,11 @@ import numpy as np
 from .image import LazyRGB, image_hash
 from .prompts import Prediction, check_prompts
 
-__all__ = ["TiledImage", "TiledPrediction", "Window", "embed_tiles", "predict_tiled", "prompt_window",
-           "tile_embedding", "tile_windows"]
+__all__ = ["HALO", "TILE_ABOVE", "TiledImage", "TiledPrediction", "Window", "embed_tiles", "predict_tiled",
+           "prompt_window", "tile_embedding", "tile_windows"]
+
+TILE_ABOVE = 1.5  # SamSession's default: tile images whose long side is over this x the encoder's input
+HALO = 128  # SamSession's default overlap of neighbouring tiles, in pixels
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,45 @@ def test_a_2d_image_or_a_missing_label_says_what_to_do(make_napari_viewer, qtbot
     w.propagation.propagate()
     assert "label 3 (the selected label of 'empty') is not on this slice" in messages[-1]
     assert w.propagation.worker is None and not layer.data.any()
+
+
+def test_a_sam2_checkpoint_loads_in_the_dock_and_propagates_with_its_memory(make_napari_viewer, qtbot, tmp_path,
+                                                                            monkeypatch):
+    """The user's path with SAM 2: choose sam2.1_t, give a checkpoint, Load (in a worker), click,
+    Propagate: SAM 2's video tracker carries the object (random weights: the mechanism, not the masks)."""
+    pytest.importorskip("sam2", reason="needs the sam2 package (the [sam2] extra)")
+    import torch
+
+    from napari_segsuite.sam import registry
+    from napari_segsuite.sam.sam2_session import Sam2Session
+    from napari_segsuite.sam.sam2_video import VideoTracker
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "my fine-tuned sam2.1 tiny.pt"
+    torch.save({"model": registry.build_model("sam2.1_t").state_dict()}, ckpt)
+    image, _ = _balls(shape=(4, 64, 64), centres=((1, 32, 32),), radius=14.0)
+    viewer, w = _docked(make_napari_viewer, image, "four slices of a nucleus with a long file name_z4.tif")
+    assert "sam2.1_t" in w.backend.choices
+    steps = []
+    real_step = VideoTracker.step
+    monkeypatch.setattr(VideoTracker, "step", lambda self, k: steps.append(k) or real_step(self, k))
+    w.backend.value = "sam2.1_t"
+    w.checkpoint.value = ckpt
+    w.device.value = "cpu"
+    w.load_model()
+    qtbot.waitUntil(lambda: not w.loading, timeout=TIMEOUT)
+    assert isinstance(w.session, Sam2Session)
+    _at_slice(viewer, 1)
+    qtbot.waitUntil(lambda: w.embedding_ready, timeout=TIMEOUT)
+    click(w.points_layer, (1, 32, 32))
+    settle(qtbot, w)
+    assert w.prediction is not None
+    w.propagation.min_overlap.value = 0.0
+    w.propagation.regrowth.value = False
+    w.propagation.propagate()
+    _propagated(qtbot, w)
+    assert sorted(steps) == [0, 2, 3]  # both ways from slice 1, each slice asked of SAM 2's tracker
+    labels = viewer.layers["SAM labels"]
+    assert labels.data[1].any()
+    labels.undo()
+    assert labels.data[1].any() and not labels.data[[0, 2, 3]].any()

@@ -484,7 +484,7 @@ def test_a_model_loads_in_a_worker_and_the_dock_keeps_answering_meanwhile(make_n
         release.wait(10)
         return SamSession(tiny_sam, device="cpu", cache_dir=False)
 
-    monkeypatch.setattr(sam_model, "SamSession", slow_session)
+    monkeypatch.setattr(sam_model, "open_session", slow_session)
     w.backend.value = "vit_b"
     w.load_model()
     qtbot.waitUntil(lambda: bool(threads), timeout=TIMEOUT)

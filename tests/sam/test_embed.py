@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from napari_segsuite.cli import main
 from napari_segsuite.io import write_labels
@@ -39,3 +40,30 @@ def test_embed_command_explains_a_missing_checkpoint(tmp_path, capsys):
     assert main(["embed", str(tmp_path / "a.png"), "--model", "vit_b", "--cache", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "vit_b" in err and "download" in err.lower()
+
+
+@pytest.mark.filterwarnings("ignore:Sending large graph")  # the test passes the model itself, not its name
+def test_a_cluster_embeds_the_tiles_of_one_large_image_in_parallel(tiny_sam, tmp_path):
+    """On a dask cluster the work is spread by tile: a large image's tiles go to different workers,
+    and the dock then finds every tile in the cache (no encoder run)."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is a test dependency")
+    from napari_segsuite.sam.tiled import embed_tiles, tile_windows
+
+    rng = np.random.default_rng(1)
+    big = rng.integers(0, 255, (2600, 2400, 3), dtype=np.uint8)  # above 1.5 x 1024: 4 x 3 tiles
+    np.save(tmp_path / "big.npy", big)
+    np.save(tmp_path / "small.npy", big[:300, :400])
+    (tmp_path / "broken.npy").write_bytes(b"nope")
+    files = [tmp_path / "big.npy", tmp_path / "broken.npy", tmp_path / "small.npy"]
+    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=False) as cluster,
+          distributed.Client(cluster) as client, distributed.get_task_stream(client) as stream):
+        out = embed_files(files, model=tiny_sam, device="cpu", cache_dir=tmp_path / "cache",
+                          scheduler=cluster.scheduler_address)
+    where = [t["worker"] for t in stream.data if "embed_piece" in t["key"] or "segsuite" in t["key"]]
+    assert [o.status for o in out] == ["written", "failed", "written"]
+    n = len(tile_windows(big.shape[:2], 1024, 128))
+    assert n == 12 and out[0].message == f"1 slice in {n} tiles, {n} encoded, 0 already cached", out[0].message
+    assert "broken.npy" in out[1].message or "damaged" in out[1].message, out[1].message
+    assert len(where) == n + 1 and len(set(where)) == 2  # the tiles and one small image, over both workers
+    dock = SamSession(tiny_sam, device="cpu", cache_dir=tmp_path / "cache")
+    assert embed_tiles(dock, dock.set_image(big)) == 0 and dock.set_image(big[:300, :400]).source == "disk"

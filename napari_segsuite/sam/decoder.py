@@ -32,8 +32,8 @@ import torch.nn.functional as F
 
 from .. import cv_compat
 
-__all__ = ["CHECKED_WITH", "DecoderState", "decode", "fits", "prepare", "upsample_mask", "upsample_mask_on_device",
-           "upsample_region"]
+__all__ = ["CHECKED_WITH", "DecoderState", "decode", "fits", "prepare", "prepare_parts", "two_way_transformer",
+           "high_res_rows", "upscale_logits", "upsample_mask", "upsample_mask_on_device", "upsample_region"]
 
 CHECKED_WITH = "1.0"  # the segment-anything release whose internals this module was written against
 
@@ -55,7 +55,13 @@ class DecoderState:
 @torch.inference_mode()
 def prepare(model, features: torch.Tensor) -> DecoderState:
     """The prompt-independent tensors of one image embedding (``features``: 1 x C x h x w)."""
-    pe_mod, md = model.prompt_encoder, model.mask_decoder
+    return prepare_parts(model.prompt_encoder, model.mask_decoder, features)
+
+
+@torch.inference_mode()
+def prepare_parts(pe_mod, md, features: torch.Tensor) -> DecoderState:
+    """:func:`prepare` for a prompt encoder and a mask decoder given apart (SAM 2 names them
+    ``sam_prompt_encoder`` and ``sam_mask_decoder``; their transformer is SAM's)."""
     pe = pe_mod.get_dense_pe()[0].flatten(1).T.contiguous()
     src = (features[0] + pe_mod.no_mask_embed.weight.reshape(-1, 1, 1)).flatten(1).T.contiguous()
     block = md.transformer.layers[0]
@@ -139,7 +145,7 @@ def _attend_image_to_tokens(att, q_in, k_in, v_in, q=None):
     return torch.baddbmm(att.out_proj.bias.expand(b, 1, -1), p.transpose(1, 2), vw)
 
 
-def _transformer(tr, state: DecoderState, src: torch.Tensor, tokens: torch.Tensor):
+def two_way_transformer(tr, state: DecoderState, src: torch.Tensor, tokens: torch.Tensor):
     """TwoWayTransformer.forward for a batch of prompt sets: tokens (B, n, C), ``src`` the shared
     image tokens (N, C) (then the first block's projections come from ``state``) or per-prompt ones
     (B, N, C). Returns (queries, keys)."""
@@ -182,17 +188,22 @@ def _transformer(tr, state: DecoderState, src: torch.Tensor, tokens: torch.Tenso
     return tr.norm_final_attn(queries + out), keys
 
 
-def _upscale_logits(md, keys: torch.Tensor, hyper: torch.Tensor, side: int) -> torch.Tensor:
+def upscale_logits(md, keys: torch.Tensor, hyper: torch.Tensor, side: int,
+                   high_res: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """``hyper @ output_upscaling(keys)`` as two matrix products: keys (B, N, C), hyper (B, k, c2)
-    -> (B, k, 4 side, 4 side)."""
+    -> (B, k, 4 side, 4 side). ``high_res``: SAM 2's feature maps added after each transposed
+    convolution, laid out as their rows (:func:`high_res_rows`)."""
     up1, ln, act1, up2, act2 = md.output_upscaling
     c1, c2 = up1.out_channels, up2.out_channels
     b = keys.shape[0]
     w1 = up1.weight.permute(0, 2, 3, 1).reshape(up1.in_channels, 4 * c1)  # (C, (a b o))
-    x = torch.addmm(up1.bias.repeat(4), keys.reshape(-1, keys.shape[-1]), w1).reshape(-1, c1)  # (B N 4, c1)
-    x = act1(F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
+    x = torch.addmm(up1.bias.repeat(4), keys.reshape(-1, keys.shape[-1]), w1).reshape(b, -1, c1)  # (B, N 4, c1)
+    if high_res is not None:
+        x = x + high_res[0]
+    x = act1(F.layer_norm(x.reshape(-1, c1), (c1,), ln.weight, ln.bias, ln.eps))
     w2 = up2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2)
-    x = act2(torch.addmm(up2.bias.repeat(4), x, w2)).reshape(b, -1, c2)  # (B, N 16, c2)
+    x = torch.addmm(up2.bias.repeat(4), x, w2).reshape(b, -1, c2)  # (B, N 16, c2)
+    x = act2(x + high_res[1] if high_res is not None else x)
     m = (x @ hyper.transpose(1, 2)).reshape(b, side, side, 2, 2, 2, 2, -1)  # B i j a b c e k
     return m.permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, -1, 4 * side, 4 * side)
 
@@ -213,15 +224,27 @@ def decode(model, state: DecoderState, sparse: torch.Tensor, dense: torch.Tensor
         src = state.src
     else:
         src = state.src - model.prompt_encoder.no_mask_embed.weight + dense.flatten(2).transpose(1, 2)
-    hs, keys = _transformer(md.transformer, state, src, tokens)
+    hs, keys = two_way_transformer(md.transformer, state, src, tokens)
     n_masks = md.num_mask_tokens
     sl = slice(1, None) if multimask else slice(0, 1)
     idx = range(n_masks)[sl]
     hyper = torch.stack([md.output_hypernetworks_mlps[i](hs[:, 1 + i]) for i in idx], 1)  # (B, k, c2)
     side = int(round(math.sqrt(keys.shape[1])))
-    logits = _upscale_logits(md, keys, hyper, side)
+    logits = upscale_logits(md, keys, hyper, side)
     iou = md.iou_prediction_head(hs[:, 0])[:, sl]
     return logits, iou
+
+
+def high_res_rows(feat_s1: torch.Tensor, feat_s0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAM 2's high-resolution maps ((1, c1, 2h, 2w) and (1, c2, 4h, 4w)) as the rows
+    :func:`upscale_logits` produces after each transposed convolution: pixel (2i+a, 2j+b) at row
+    (i, j, a, b), and (4i+2a+c, 4j+2b+e) at row (i, j, a, b, c, e)."""
+    c1, h2, w2 = feat_s1.shape[1:]
+    h, w = h2 // 2, w2 // 2
+    s1 = feat_s1[0].reshape(c1, h, 2, w, 2).permute(1, 3, 2, 4, 0).reshape(1, -1, c1)
+    c2 = feat_s0.shape[1]
+    s0 = feat_s0[0].reshape(c2, h, 2, 2, w, 2, 2).permute(1, 4, 2, 5, 3, 6, 0).reshape(1, -1, c2)
+    return s1.contiguous(), s0.contiguous()
 
 
 def _box_above(logits: np.ndarray, level: float, input_size: tuple[int, int], img_size: int):

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .._no_triton import triton_hidden
+from . import decoder as _dec
 from .prompts import Prediction
 from .session import Embedding, SamSession, mask_logits
 
@@ -45,8 +46,8 @@ class Sam2Session(SamSession):
         kwargs["cuda_graph"] = False
         kwargs["sdpa"] = False
         super().__init__(model, checkpoint, device, **kwargs)
-        self.fast_decoder = False  # SamSession's reordered decoder is SAM 1's
-        self._decoder_checked = True
+        self.fast_decoder = self.fast  # the reordered decoder (sam/decoder.py), checked on the first embedding
+        self._decoder_checked = not self.fast
 
     def _bind_model(self) -> None:
         with triton_hidden():
@@ -104,11 +105,51 @@ class Sam2Session(SamSession):
 
     def _embedding(self, digest, key, features, input_size, original_size, source) -> Embedding:
         emb = Embedding(digest, key, features, input_size, original_size, source)
+        self._check_decoder()
+        emb.state = self._state(features, self.fast_decoder)
+        return emb
+
+    def _state(self, features: torch.Tensor, fast: bool) -> dict:
+        """What clicks on an embedding reuse: its levels as SAM 2's decoder reads them and, for the
+        reordered decoder, its prompt-independent tensors (:func:`.decoder.prepare_parts`)."""
         *high_res, coarse = self.unpack(features)
         if self.model.directly_add_no_mem_embed:  # an image alone: no memory of other frames
             coarse = coarse + self.model.no_mem_embed.reshape(1, -1, 1, 1)
-        emb.state = {"image_embed": coarse, "high_res_feats": high_res}
-        return emb
+        state = {"image_embed": coarse, "high_res_feats": high_res}
+        if fast:
+            state["fast"] = _dec.prepare_parts(self.model.sam_prompt_encoder, self.model.sam_mask_decoder, coarse)
+            state["rows"] = _dec.high_res_rows(high_res[1], high_res[0])  # added after each transposed convolution
+        return state
+
+    def _check_decoder(self) -> None:
+        """Once, on the first embedding: whether the reordered decoder gives SAM 2's own decoder's
+        logits and scores on this model (a random embedding, a click with and without a mask
+        prompt, one and three masks); if not, clicks use SAM 2's decoder, said once."""
+        if self._decoder_checked:
+            return
+        self._decoder_checked = True
+        why = None
+        try:
+            generator = torch.Generator(device="cpu").manual_seed(0)
+            features = torch.randn(1, self._feature_shape[1], generator=generator).to(self.device)
+            state = self._state(features, True)
+            probe = Embedding("check", None, features, (self.img_size,) * 2, (self.img_size,) * 2, "check", state)
+            points, labels = np.array([[self.img_size / 2, self.img_size / 3]]), np.array([1])
+            for mask in (None, np.random.default_rng(0).normal(0, 4, (256, 256))):
+                sparse, dense = self._encode_prompts(probe, points, labels, None, mask)
+                for multimask in (True, False):
+                    fast = self._fast_decode(state, sparse, dense if mask is not None else None, multimask)
+                    stock = self._stock_decode(state, sparse, dense, multimask)
+                    scale = float(stock[0].abs().max()) or 1.0
+                    gap = max(float((fast[0] - stock[0]).abs().max()) / scale, float((fast[1] - stock[1]).abs().max()))
+                    if gap > 1e-3:
+                        why = f"its masks differ from SAM 2's decoder's by {gap:.2g} of their range"
+        except Exception as exc:  # noqa: BLE001 - any failure means the internals are not the ones this follows
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else 'no message'}"
+        self.fast_decoder = why is None
+        if why is not None:
+            self.notify(f"the fast SAM 2 decoder does not fit this model ({why}; checked with sam2 {CHECKED_WITH}): "
+                        "clicks use SAM 2's own decoder (same masks, slower)")
 
     # -- prompts ----------------------------------------------------------------------------------
 
@@ -147,17 +188,48 @@ class Sam2Session(SamSession):
         return self.model.sam_prompt_encoder(points=self._point_prompts(emb, points, labels, boxes),
                                              boxes=None, masks=None)[0]
 
-    @torch.inference_mode()
     def _decode(self, emb: Embedding, sparse: torch.Tensor, dense: torch.Tensor | None, multimask: bool):
+        if "fast" in emb.state:
+            return self._fast_decode(emb.state, sparse, dense, multimask)
+        return self._stock_decode(emb.state, sparse, dense, multimask)
+
+    @torch.inference_mode()
+    def _stock_decode(self, state: dict, sparse: torch.Tensor, dense: torch.Tensor | None, multimask: bool):
+        """SAM 2's mask decoder as SAM2ImagePredictor calls it."""
         if dense is None:
             n = self.img_size // 16
             dense = self.model.sam_prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(
                 sparse.shape[0], -1, n, n)
         logits, iou, _, _ = self.model.sam_mask_decoder(
-            image_embeddings=emb.state["image_embed"], image_pe=self.model.sam_prompt_encoder.get_dense_pe(),
+            image_embeddings=state["image_embed"], image_pe=self.model.sam_prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask,
-            repeat_image=sparse.shape[0] > 1, high_res_features=emb.state["high_res_feats"])
+            repeat_image=sparse.shape[0] > 1, high_res_features=state["high_res_feats"])
         return logits, iou
+
+    @torch.inference_mode()
+    def _fast_decode(self, state: dict, sparse: torch.Tensor, dense: torch.Tensor | None, multimask: bool):
+        """The same logits and scores through SAM 1's reordered decoder (:mod:`.decoder`): SAM 2's
+        decoder is SAM's two-way transformer with an object-score token first and its high-resolution
+        maps added in the upscaling."""
+        md, fast = self.model.sam_mask_decoder, state["fast"]
+        b = sparse.shape[0]
+        heads = [md.obj_score_token.weight] if md.pred_obj_scores else []
+        out_tokens = torch.cat([*heads, md.iou_token.weight, md.mask_tokens.weight], 0)
+        tokens = torch.cat([out_tokens.expand(b, -1, -1), sparse], 1)
+        src = fast.src
+        if dense is not None:
+            src = fast.src - self.model.sam_prompt_encoder.no_mask_embed.weight + dense.flatten(2).transpose(1, 2)
+        hs, keys = _dec.two_way_transformer(md.transformer, fast, src, tokens)
+        s = len(heads)
+        hyper = torch.stack([md.output_hypernetworks_mlps[i](hs[:, s + 1 + i]) for i in range(md.num_mask_tokens)], 1)
+        side = self.img_size // 16
+        logits = _dec.upscale_logits(md, keys, hyper, side, state["rows"])
+        iou = md.iou_prediction_head(hs[:, s])
+        if multimask:
+            return logits[:, 1:], iou[:, 1:]
+        if md.dynamic_multimask_via_stability and not md.training:  # as SAM 2's decoder chooses one mask
+            return md._dynamic_multimask_via_stability(logits, iou)
+        return logits[:, :1], iou[:, :1]
 
     def _prediction(self, emb: Embedding, logits: torch.Tensor, iou: torch.Tensor, notes: list[str]) -> Prediction:
         # the logits cover the whole (squashed) image: upsampled straight to its size, as SAM 2 does

@@ -182,3 +182,26 @@ def test_without_the_sam2_package_the_error_is_the_line_that_installs_it(monkeyp
     monkeypatch.setattr(extras, "missing", lambda extra, modules=None: ["sam2"] if extra == "sam2" else [])
     with pytest.raises(extras.MissingExtra, match=r'pip install "napari-segsuite\[sam2\]"'):
         open_session("sam2.1_t")
+
+
+def test_the_reordered_decoder_equals_sam2s_own_and_a_misfit_falls_back(sam2_model, image, ours, monkeypatch):
+    slow = open_session(sam2_model, device="cpu", cache_dir=False, fast=False)
+    slow.set_image(image)
+    assert ours.fast_decoder and not slow.fast_decoder
+    for kw in (dict(points=[[110, 120]], labels=[1]), dict(box=[50, 60, 180, 190], multimask=False)):
+        a, b = ours.predict(**kw), slow.predict(**kw)
+        np.testing.assert_allclose(a.logits, b.logits, atol=1e-4)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    logits, _ = ours.predict_batch(points=np.array([[[110, 120]], [[300, 40]]]), labels=np.ones((2, 1), int))
+    np.testing.assert_allclose(logits, slow.predict_batch(points=np.array([[[110, 120]], [[300, 40]]]),
+                                                          labels=np.ones((2, 1), int))[0], atol=1e-4)
+    from napari_segsuite.sam import decoder
+
+    real = decoder.upscale_logits
+    monkeypatch.setattr(decoder, "upscale_logits", lambda *a, **k: real(*a, **k) + 1.0)  # a decoder of another shape
+    said = []
+    other = open_session(sam2_model, device="cpu", cache_dir=False, notify=said.append)
+    other.set_image(image)
+    assert not other.fast_decoder and "fast SAM 2 decoder does not fit" in said[0]
+    np.testing.assert_allclose(other.predict(points=[[110, 120]]).logits, slow.predict(points=[[110, 120]]).logits,
+                               atol=1e-5)

@@ -68,6 +68,27 @@ def test_log_zero_crossings_outline_a_disk():
     assert regions[40, 40] != regions[5, 5] and regions.min() >= 1
 
 
+@pytest.mark.parametrize("strength", [0.0, 0.3, 0.9])
+def test_log_edges_equal_the_array_formulation(camera, strength):
+    """The one-pass zero-crossing kernel gives what the formulation with whole-image temporaries gave."""
+    from napari_segsuite import cv_compat
+    from napari_segsuite.techniques.edges import BORDER, _quantile, _smooth
+
+    log = cv_compat.laplacian(_smooth(camera.astype(np.float32), 2.0), BORDER)
+    jump = np.zeros(log.shape, np.float32)
+    right = np.signbit(log[:, :-1]) != np.signbit(log[:, 1:])
+    down = np.signbit(log[:-1, :]) != np.signbit(log[1:, :])
+    jump[:, :-1] = np.where(right, np.abs(log[:, :-1] - log[:, 1:]), 0)
+    jump[:-1, :] = np.maximum(jump[:-1, :], np.where(down, np.abs(log[:-1, :] - log[1:, :]), 0))
+    crossing = jump > 0
+    t = _quantile(jump[crossing], strength)
+    expected = crossing & (jump >= t)
+    edges, info = LOG.func(camera.astype(np.float32), sigma=2.0, strength=strength)
+    np.testing.assert_array_equal(edges.astype(bool), expected)
+    assert info["thresholds"] == [t]
+    assert not LOG(np.full((20, 20), 3.0, np.float32), sigma=1.0).any()  # no crossing: no edge
+
+
 def test_canny_on_real_nuclei_is_as_good_as_scikit_image(shared_data):
     import imageio.v3 as iio
     from skimage.color import rgb2gray

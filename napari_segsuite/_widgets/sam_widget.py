@@ -103,6 +103,7 @@ class SamWidget(LoadsModels, PromptLayers, EmbedsSlices, QWidget, FollowsDock):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.candidate_label = QLabel()
+        self.candidate_label.setWordWrap(True)  # "classical mask: watershed from the points · 12 ms" is wider than the dock
         self.keys_panel = KeysPanel()
         self._bound_keys: dict[str, str] = {}
         self.keys_help = QLabel(KEYS.format(keys=self.keys_panel.describe()))

@@ -99,3 +99,21 @@ def test_a_tool_opened_alone_fits_too(make_napari_viewer, qtbot, name):
     scrolls = [s for s in tool.findChildren(QScrollArea) if s.isVisibleTo(tool)]
     assert not [s for s in scrolls if s.horizontalScrollBar().isVisible()], f"{name}: a horizontal scrollbar"
     assert not _cut_off(tool, tool), _cut_off(tool, tool)
+
+
+def test_the_sam_tool_still_fits_after_a_click(make_napari_viewer, qtbot):
+    """What a click writes under the prompts ("classical mask: watershed from the points · 12 ms")
+    wraps inside the dock instead of widening it into a sideways scroll."""
+    from test_sam_widget import click, settle
+
+    viewer, suite = _setup(make_napari_viewer, qtbot, (1280, 800))
+    tool = suite.show_tool("Segment Anything")
+    tool.image.value = viewer.layers[LONG]
+    qtbot.waitUntil(lambda: tool.embedding_ready, timeout=20_000)
+    click(tool.points_layer, (100, 120))
+    settle(qtbot, tool)
+    qtbot.wait(300)
+    assert tool.candidate_label.text().startswith("classical mask")
+    scrolls = [s for s in tool.findChildren(QScrollArea) if s.isVisibleTo(suite)]
+    assert not [s for s in scrolls if s.horizontalScrollBar().isVisible()], "a horizontal scrollbar after a click"
+    assert not _cut_off(suite, tool), _cut_off(suite, tool)

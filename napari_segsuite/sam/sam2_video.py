@@ -81,7 +81,8 @@ class VideoTracker:
         self._feed(start)
         with _quiet():
             first, _, _ = next(self.runs)  # the start slice itself (its masks are the labels given)
-        assert first == start, (first, start)
+        if first != start:
+            raise RuntimeError(f"SAM 2 began at slice {first}, not at the start slice {start}")
 
     def _state(self, h: int, w: int) -> dict:
         """A fresh inference state over the stack, as ``SAM2VideoPredictor.init_state`` makes one."""

@@ -244,7 +244,9 @@ def grow(
         own colour (fixed).
     """
     lab = np.ascontiguousarray(to_lab(image, info))
-    return _grow(lab, np.ascontiguousarray(seeds, np.int32), float(tolerance), reference == "region_mean")
+    markers = np.array(seeds, np.int32)
+    markers[markers < 0] = 0  # a negative id in a labels layer seeds nothing (a region -1 would divide by zero)
+    return _grow(lab, markers, float(tolerance), reference == "region_mean")
 
 
 # -- watershed -------------------------------------------------------------------------------------

@@ -126,3 +126,16 @@ def test_random_walker_with_one_seed_label_explains():
 def test_missing_seeds_say_how_to_add_them(name):
     with pytest.raises(ValueError, match="pick a .*layer with at least one seed"):
         get(name)(_pieces()[0], channel_axis=-1)
+
+
+def test_region_growing_ignores_negative_seed_ids():
+    """A seed labels layer holding -1 (found by hypothesis: a 1 x 2 labels array [[1, -1]] or
+    [[0, -1]]) seeds nothing there, instead of a region -1 in the output or a division by zero."""
+    from napari_segsuite.techniques import CATALOG
+
+    grow = CATALOG["region.grow"]
+    image = np.zeros((1, 2), np.uint8)
+    out = grow(image, seeds=np.array([[1.0, -1.0]]), channel_axis=None)
+    assert out.min() >= 0 and out.max() == 1
+    out = grow(image, seeds=np.array([[0.0, -1.0]]), channel_axis=None)
+    assert out.min() >= 0

@@ -155,6 +155,34 @@ def propagation_shots(viewer, sam_widget) -> None:
     viewer.screenshot(str(OUT / "sam_propagated_z_plus_3.png"), canvas_only=False)
 
 
+def large_image_shots(viewer, sam_widget) -> None:
+    """A click on one small nucleus of a 6144² mosaic (the cells sample, 24 x 24 with flips), with
+    the classical backend: it works in a tile's worth around the click at full resolution."""
+    import numpy as np
+
+    from napari_segsuite.io import samples
+
+    cells, _ = samples.cells()
+    rows = [np.concatenate([np.flip(cells, (j + i) % 2) if (i * 24 + j) % 3 else cells for j in range(24)], 1)
+            for i in range(24)]
+    mosaic = np.concatenate(rows, 0)
+    viewer.layers.clear()
+    image = viewer.add_image(mosaic, name="slide_scan_6144x6144_nuclei_mosaic_patient_0042_region_7.tif")
+    _raise_dock(sam_widget)
+    sam_widget.image.value = image
+    sam_widget.target.value = None
+    settle(sam_widget, 1000)
+    h, w = cells.shape[:2]
+    yx = np.unravel_index(np.argmax(cells[h // 3: 2 * h // 3, w // 3: 2 * w // 3]), (h // 3, w // 3))
+    y, x = 13 * h + h // 3 + int(yx[0]), 11 * w + w // 3 + int(yx[1])
+    sam_widget.points_layer.add([y, x])
+    settle(sam_widget, 2500)
+    viewer.camera.center = (y, x)
+    viewer.camera.zoom = 6.0
+    settle(sam_widget, 500)
+    viewer.screenshot(str(OUT / "sam_large_image.png"), canvas_only=False)
+
+
 def learn_shots(viewer, learn_widget) -> None:
     """The Train a network dock: an instance U-Net trained on the cells sample's ground truth, its
     loss / validation Dice plot, and its prediction."""
@@ -226,6 +254,10 @@ def main() -> None:
      learn_widget, project_widget, scoring) = docked
     if "--only-sam" in sys.argv:
         sam_shots(viewer, sam_widget)
+        viewer.close()
+        return
+    if "--only-large" in sys.argv:
+        large_image_shots(viewer, sam_widget)
         viewer.close()
         return
     if "--only-propagation" in sys.argv:

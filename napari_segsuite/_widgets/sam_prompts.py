@@ -46,6 +46,7 @@ class PromptLayers:
             pts = self.viewer.add_points(
                 np.empty((0, ndim)), name="SAM points", size=max(6, int(min(image.data.shape[-3 if image.rgb else -2:][:2]) / 40)),
                 face_color=[POSITIVE], border_color="white", features={"positive": np.zeros(0, bool)},
+                canvas_size_limits=(6, 24),  # zoomed into a large image, a marker never hides the object clicked
                 scale=(1,) * (ndim - 2) + tuple(scale), translate=(0,) * (ndim - 2) + tuple(translate), metadata={PREVIEW: True},
             )
             pts.feature_defaults = {"positive": True}

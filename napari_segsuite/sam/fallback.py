@@ -6,7 +6,9 @@ points alone to a seeded watershed of the colour gradient (scikit-image) in whic
 seed the object and negative clicks plus the border seed the background, found on the whole image
 and refined around the object at full resolution. GrabCut works on the region around the box (grown
 by its own size, at least ``margin`` of the image). Work images are shrunk to ``work_size`` pixels
-at most and masks scaled back. The result has one candidate
+at most and masks scaled back. On a large image (longer than ``tile_above`` x ``tile``, as
+SamSession tiles) the prompts' surroundings are a tile's worth around them, not a share of the
+whole image, so a small object in an 8192² image is worked on at full resolution. The result has one candidate
 with score 1.0; ``mask_input`` is accepted and ignored (there are no logits to refine).
 """
 
@@ -22,6 +24,7 @@ from .. import cv_compat
 from ..extras import install_line
 from .image import to_sam_rgb
 from .prompts import Prediction, check_prompts
+from .tiled import TILE_ABOVE
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,11 @@ class ClassicalSession:
     backend = "classical"
     model_name = "classical"
 
-    def __init__(self, *, work_size: int = 384, margin: float = 0.1, grabcut_iterations: int = 5) -> None:
+    def __init__(self, *, work_size: int = 384, margin: float = 0.1, grabcut_iterations: int = 5,
+                 tile: int = 1024, tile_above: float | None = TILE_ABOVE) -> None:
         self.work_size = int(work_size)
         self.margin = float(margin)
+        self.tile, self.tile_above = int(tile), tile_above
         self.iterations = int(grabcut_iterations)
         self.encoder_runs = 0
         self.decoder_runs = 0
@@ -72,12 +77,19 @@ class ClassicalSession:
     def reset_image(self) -> None:
         self._rgb = None
 
-    def _roi(self, pts, bx, h: int, w: int) -> tuple[slice, slice]:
+    def _reach(self, h: int, w: int) -> int:
+        """The size of the surroundings prompts are seen in: the image's longer side, or a tile's
+        on an image SamSession would tile."""
+        large = self.tile_above is not None and max(h, w) > self.tile_above * self.tile
+        return self.tile if large else max(h, w)
+
+    def _roi(self, pts, bx, h: int, w: int, grow: float | None = None) -> tuple[slice, slice]:
         """The part of the image the prompts concern: their bounding box grown on every side by
-        its own size (at least ``margin`` of the image's longer side, and 24 px)."""
+        its own size (at least ``margin`` of :meth:`_reach`, and 24 px), or by ``grow``."""
         xy = np.concatenate([a for a in (pts, None if bx is None else bx.reshape(2, 2)) if a is not None])
         (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
-        grow = max(24.0, self.margin * max(h, w), x1 - x0, y1 - y0)
+        if grow is None:
+            grow = max(24.0, self.margin * self._reach(h, w), x1 - x0, y1 - y0)
         ys = slice(int(max(0, y0 - grow)), int(min(h, y1 + grow + 1)))
         xs = slice(int(max(0, x0 - grow)), int(min(w, x1 + grow + 1)))
         return ys, xs
@@ -181,7 +193,9 @@ class ClassicalSession:
         h, w = self._rgb.shape[:2]
         if not lbs.any():
             return np.zeros((h, w), bool)  # only negative clicks: no object
-        coarse = self._watershed_in((slice(0, h), slice(0, w)), pts, lbs)
+        whole = self._reach(h, w) == max(h, w)  # else a tile's worth around the clicks
+        coarse = self._watershed_in((slice(0, h), slice(0, w)) if whole else self._roi(pts, None, h, w, self.tile / 2),
+                                    pts, lbs)
         ys, xs = np.nonzero(coarse)
         ys = np.concatenate([ys, pts[lbs > 0, 1].astype(int)])
         xs = np.concatenate([xs, pts[lbs > 0, 0].astype(int)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_segsuite import cv_compat
 from napari_segsuite.sam import ClassicalSession
 
 
@@ -78,3 +79,26 @@ def test_small_objects_keep_their_detail_on_large_images():
     s = ClassicalSession()
     s.set_image(img)
     assert _iou(s.predict(points=[[700, 600]]).mask(), nucleus) > 0.8
+
+
+def test_on_a_large_image_a_prompt_is_worked_on_in_a_tile_around_it_at_full_resolution():
+    """On a 6000² image a box around a 40-pixel object was grown by a tenth of the image (600 px)
+    and the crop shrunk 3x for GrabCut; now by a tenth of a tile, as SamSession would tile it."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    img = np.clip(40 + rng.normal(0, 8, (n, n, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.ogrid[:n, :n]
+    for cy, cx in [(4321, 1234), (4321, 1300), (4250, 1234), (1000, 1000)]:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 20**2] = 200
+    truth = (yy - 4321) ** 2 + (xx - 1234) ** 2 < 20**2
+    found = {}
+    for name, kwargs in (("tile", {}), ("whole image", {"tile_above": None})):
+        session = ClassicalSession(**kwargs)
+        session.set_image(img)
+        for prompt in ("box", "point"):
+            arg = dict(box=[1210, 4297, 1258, 4345]) if prompt == "box" else dict(points=[[1234, 4321]], labels=[1])
+            mask = session.predict(**arg).mask()
+            found[name, prompt] = (mask & truth).sum() / (mask | truth).sum()
+    assert found["tile", "box"] > 0.95 and found["tile", "point"] > 0.95, found
+    if cv_compat.available():  # GrabCut on the shrunk crop: the whole-image reach loses the edge
+        assert found["whole image", "box"] < found["tile", "box"] - 0.05, found

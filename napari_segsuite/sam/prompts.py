@@ -13,7 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Prediction", "check_prompts"]
+__all__ = ["Prediction", "check_prompts", "mask_logits"]
 
 
 @dataclass
@@ -94,3 +94,12 @@ def check_prompts(points, labels, box, size: tuple[int, int]):
         raise ValueError("no prompt: give at least one point or a box")
     return pts, lbs, bx, notes
 
+
+def mask_logits(mask_input: np.ndarray) -> np.ndarray:
+    """``mask_input`` as the (256, 256) float32 logits a decoder takes, or a ValueError saying what it is."""
+    m = np.asarray(mask_input, np.float32)
+    m = m.reshape(m.shape[-2:]) if m.ndim > 2 and np.prod(m.shape[:-2]) == 1 else m
+    if m.shape != (256, 256):
+        raise ValueError(f"mask_input must be the 256 x 256 low-resolution logits of an earlier prediction; "
+                         f"got shape {np.shape(mask_input)}")
+    return m

@@ -27,8 +27,8 @@ import torch
 
 from .._no_triton import triton_hidden
 from . import decoder as _dec
-from .prompts import Prediction
-from .session import Embedding, SamSession, mask_logits
+from .prompts import Prediction, mask_logits
+from .session import Embedding, SamSession
 
 __all__ = ["Sam2Session"]
 
@@ -228,7 +228,7 @@ class Sam2Session(SamSession):
         if multimask:
             return logits[:, 1:], iou[:, 1:]
         if md.dynamic_multimask_via_stability and not md.training:  # as SAM 2's decoder chooses one mask
-            return md._dynamic_multimask_via_stability(logits, iou)
+            return md._dynamic_multimask_via_stability(logits, iou)  # sam2's own rule (checked in _check_decoder)
         return logits[:, :1], iou[:, :1]
 
     def _prediction(self, emb: Embedding, logits: torch.Tensor, iou: torch.Tensor, notes: list[str]) -> Prediction:

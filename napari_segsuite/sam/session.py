@@ -40,21 +40,11 @@ from . import decoder as _dec
 from . import embedding_cache
 from .embedding_cache import DiskCache, default_embedding_dir
 from .image import LazyRGB, image_hash, is_lazy, resize_longest_side, resized_shape, to_sam_rgb
-from .prompts import Prediction, check_prompts
+from .prompts import Prediction, check_prompts, mask_logits
 from .registry import checkpoint_path, file_sha256, load_model, spec
 from .tiled import HALO, TILE_ABOVE, TiledImage, predict_tiled, tile_windows
 
-__all__ = ["Embedding", "Prediction", "SamSession", "mask_logits"]
-
-
-def mask_logits(mask_input: np.ndarray) -> np.ndarray:
-    """``mask_input`` as the (256, 256) float32 logits a decoder takes, or a ValueError saying what it is."""
-    m = np.asarray(mask_input, np.float32)
-    m = m.reshape(m.shape[-2:]) if m.ndim > 2 and np.prod(m.shape[:-2]) == 1 else m
-    if m.shape != (256, 256):
-        raise ValueError(f"mask_input must be the 256 x 256 low-resolution logits of an earlier prediction; "
-                         f"got shape {np.shape(mask_input)}")
-    return m
+__all__ = ["Embedding", "Prediction", "SamSession"]
 
 @dataclass
 class Embedding:

@@ -18,7 +18,7 @@ from .jobs import describe_error, start_worker
 
 __all__ = ["CLASSICAL", "LoadsModels"]
 
-CLASSICAL = "classical (no checkpoint)"
+CLASSICAL = "classical"  # no checkpoint needed: the tooltip and the status line say what it does
 
 
 class LoadsModels:

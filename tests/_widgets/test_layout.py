@@ -114,6 +114,8 @@ def test_the_sam_tool_still_fits_after_a_click(make_napari_viewer, qtbot):
     settle(qtbot, tool)
     qtbot.wait(300)
     assert tool.candidate_label.text().startswith("classical mask")
+    model = tool.backend.native  # the model's name is read whole ("classical (no c…" was cut)
+    assert model.fontMetrics().horizontalAdvance(model.currentText()) + 24 <= model.width(), model.currentText()
     scrolls = [s for s in tool.findChildren(QScrollArea) if s.isVisibleTo(suite)]
     assert not [s for s in scrolls if s.horizontalScrollBar().isVisible()], "a horizontal scrollbar after a click"
     assert not _cut_off(suite, tool), _cut_off(suite, tool)

@@ -465,7 +465,7 @@ def test_a_failed_model_load_shows_the_backend_in_use(make_napari_viewer, tmp_pa
     w.backend.value = "vit_b"
     w.load_model()
     qtbot.waitUntil(lambda: not w.loading, timeout=TIMEOUT)
-    assert w.session.backend == "classical" and w.backend.value == "classical (no checkpoint)"
+    assert w.session.backend == "classical" and w.backend.value == "classical"
 
 
 def test_a_model_loads_in_a_worker_and_the_dock_keeps_answering_meanwhile(make_napari_viewer, tiny_sam, monkeypatch,

@@ -25,6 +25,17 @@ def median_ms(fn: Callable[[], Any], repeat: int = 10, warm_up: bool = True) -> 
     return timed(fn, repeat, warm_up)[0]
 
 
+def median_ms_over(fn: Callable[[Any], Any], items) -> float:
+    """Median wall time in ms of ``fn(item)`` for each of ``items`` (after one warm-up on the first)."""
+    fn(items[0])
+    times = []
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
 def settle_while(busy: Callable[[], bool]) -> None:
     """Process Qt events until ``busy()`` is False, then once more."""
     from qtpy.QtWidgets import QApplication

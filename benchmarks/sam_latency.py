@@ -23,16 +23,7 @@ import time
 import numpy as np
 import torch
 from _sam_setup import gradient_image, random_model_and_image
-
-
-def _median_ms(fn, prompts) -> float:
-    fn(prompts[0])
-    times = []
-    for p in prompts:
-        t = time.perf_counter()
-        fn(p)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+from _timing import median_ms_over
 
 
 def main() -> None:
@@ -121,7 +112,7 @@ def main() -> None:
             ref = masks[int(np.argmax(scores))]
             union = (ref | m).sum()
             ious.append(1.0 if union == 0 else (ref & m).sum() / union)
-        t_s, t_o = _median_ms(run_stock, prompts), _median_ms(run_ours, prompts)
+        t_s, t_o = median_ms_over(run_stock, prompts), median_ms_over(run_ours, prompts)
         print(f"{name:12s} {t_s:11.1f} ms {t_o:6.1f} ms {t_s / t_o:8.2f}x {min(ious):15.4f}")
     print(f"\nencoder runs for {session.decoder_runs} clicks: {session.encoder_runs}")
     if args.gui:
@@ -136,8 +127,8 @@ def _resize_line(long_side: int) -> None:
 
     photo = gradient_image(1536, 2048)
     stock = ResizeLongestSide(long_side)
-    t_stock = _median_ms(lambda _: stock.apply_image(photo), range(10))
-    t_ours = _median_ms(lambda _: resize_longest_side(photo, long_side), range(10))
+    t_stock = median_ms_over(lambda _: stock.apply_image(photo), range(10))
+    t_ours = median_ms_over(lambda _: resize_longest_side(photo, long_side), range(10))
     diff = np.abs(resize_longest_side(photo, long_side).astype(int) - stock.apply_image(photo))
     print(f"{'resize a 2048x1536 photo (CPU)':34s} stock {t_stock:8.1f} ms   ours {t_ours:8.1f} ms   "
           f"{t_stock / t_ours:5.2f}x  (largest difference {diff.max()} grey level, on {(diff > 0).mean():.2%} of values)")

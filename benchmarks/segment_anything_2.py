@@ -21,7 +21,6 @@ and the same embedding and click figures for SAM 1 vit_b through ``SamSession`` 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -29,16 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _sam_setup import gradient_image, random_model_and_image
-
-
-def _median_ms(fn, items) -> float:
-    fn(items[0])
-    times = []
-    for it in items:
-        t = time.perf_counter()
-        fn(it)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+from _timing import median_ms_over
 
 
 def _images(size: int, n: int) -> list[np.ndarray]:
@@ -58,34 +48,27 @@ def image_rows(name: str, size: int, clicks: int, device: str) -> None:
     model = model.to(device)
     images, prompts = _images(size, 4), _clicks(size, clicks)
     ours = open_session(model, device=device, cache_dir=False)
-    enc_ours = _median_ms(lambda im: ours.set_image(im), images)
+    enc_ours = median_ms_over(lambda im: ours.set_image(im), images)
     if ours.family == "sam2":
-        from sam2.sam2_image_predictor import SAM2ImagePredictor
-
-        stock = SAM2ImagePredictor(model)
-        enc_stock = _median_ms(lambda im: stock.set_image(im), images)
-
-        def stock_click(p):
-            return stock.predict(point_coords=p, point_labels=np.array([1]))
+        from sam2.sam2_image_predictor import SAM2ImagePredictor as Stock
     else:
-        from segment_anything import SamPredictor
+        from segment_anything import SamPredictor as Stock
+    stock = Stock(model)
+    enc_stock = median_ms_over(lambda im: stock.set_image(im), images)
 
-        stock = SamPredictor(model)
-        enc_stock = _median_ms(lambda im: stock.set_image(im), images)
-
-        def stock_click(p):
-            return stock.predict(point_coords=p, point_labels=np.array([1]))
+    def stock_click(p):
+        return stock.predict(point_coords=p, point_labels=np.array([1]))
 
     ours.set_image(images[-1])
-    click_ours = _median_ms(lambda p: ours.predict(points=p, labels=[1]).mask(), prompts)
-    click_stock = _median_ms(stock_click, prompts)
+    click_ours = median_ms_over(lambda p: ours.predict(points=p, labels=[1]).mask(), prompts)
+    click_stock = median_ms_over(stock_click, prompts)
     worst = 1.0
     for p in prompts[:10]:
         pred = ours.predict(points=p, labels=[1])
         masks, scores, _ = stock_click(p)
         a, b = pred.mask(), masks[int(np.argmax(scores))].astype(bool)
         worst = min(worst, (a & b).sum() / max((a | b).sum(), 1))
-    stock_name = "SAM2ImagePredictor" if ours.family == "sam2" else "SamPredictor"
+    stock_name = Stock.__name__
     print(f"{name:9s} embed {size}²: stock {stock_name} {enc_stock / 1000:6.2f} s, ours {enc_ours / 1000:6.2f} s "
           f"(x{enc_stock / enc_ours:.2f}) | click: stock {click_stock:6.1f} ms, ours {click_ours:6.1f} ms "
           f"(x{click_stock / click_ours:.2f}) | worst IoU of best masks {worst:.4f}")

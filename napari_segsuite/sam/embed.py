@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..io.batch import Outcome
-from .tiled import HALO, TILE_ABOVE, TiledImage, embed_tiles, tile_embedding, tile_windows
+from .tiled import HALO, TiledImage, embed_tiles, is_tiled, tile_embedding, tile_windows
 
 __all__ = ["embed_file", "embed_files", "embed_piece", "pieces_of"]
 
@@ -69,9 +69,13 @@ def embed_file(path: str, model: Any = "vit_b", checkpoint: str | None = None, d
     except Exception as e:  # one file's failure (a bad image, an unwritable cache) is reported, the rest go on
         return Outcome(path, "", "failed", str(e) or type(e).__name__, time.perf_counter() - t0)
     new = session.encoder_runs - before
-    tiles = f" in {pieces} tiles" if pieces != len(slices) else ""
-    what = f"{len(slices)} slice{'s' * (len(slices) > 1)}{tiles}, {new} encoded, {pieces - new} already cached"
-    return Outcome(path, str(session.cache_dir), "written", what, time.perf_counter() - t0)
+    return Outcome(path, str(session.cache_dir), "written", _summary(len(slices), pieces, new), time.perf_counter() - t0)
+
+
+def _summary(n_slices: int, pieces: int, new: int) -> str:
+    """What one file's embedding did: its slices, its tiles if any, how many pieces were encoded."""
+    tiles = f" in {pieces} tiles" if pieces != n_slices else ""
+    return f"{n_slices} slice{'s' * (n_slices > 1)}{tiles}, {new} encoded, {pieces - new} already cached"
 
 
 def pieces_of(path: str) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
@@ -85,7 +89,7 @@ def pieces_of(path: str) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]
     axis = guess_channel_axis(image.shape)
     slices = list(iter_slices(image.shape, has_channels=axis is not None))
     plane = tuple(image.shape[len(slices[0]):len(slices[0]) + 2])  # iter_slices: any channels come last
-    if max(plane) > TILE_ABOVE * ENCODER_INPUT:
+    if is_tiled(plane, ENCODER_INPUT):
         tiles = range(len(tile_windows(tuple(plane), ENCODER_INPUT, HALO)))
         return len(slices), [(index, t) for index in slices for t in tiles]
     return len(slices), [(index, None) for index in slices]
@@ -154,9 +158,8 @@ def _embed_distributed(paths: list[str], args: tuple, scheduler: str, finished: 
         if errors:
             finished(i, Outcome(paths[i], "", "failed", "; ".join(errors), elapsed))
             return
-        tiles = f" in {pieces} tiles" if pieces != n_slices else ""
-        what = f"{n_slices} slice{'s' * (n_slices > 1)}{tiles}, {new} encoded, {pieces - new} already cached"
-        finished(i, Outcome(paths[i], args[-1] or "the default embedding cache", "written", what, elapsed))
+        finished(i, Outcome(paths[i], args[-1] or "the default embedding cache", "written",
+                            _summary(n_slices, pieces, new), elapsed))
 
     if jobs:
         run_distributed(scheduler, list(range(len(jobs))), jobs, piece_done, func=embed_piece)

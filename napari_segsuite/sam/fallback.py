@@ -24,7 +24,7 @@ from .. import cv_compat
 from ..extras import install_line
 from .image import to_sam_rgb
 from .prompts import Prediction, check_prompts
-from .tiled import TILE_ABOVE
+from .tiled import TILE_ABOVE, is_tiled
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ class ClassicalSession:
     def _reach(self, h: int, w: int) -> int:
         """The size of the surroundings prompts are seen in: the image's longer side, or a tile's
         on an image SamSession would tile."""
-        large = self.tile_above is not None and max(h, w) > self.tile_above * self.tile
-        return self.tile if large else max(h, w)
+        return self.tile if is_tiled((h, w), self.tile, self.tile_above) else max(h, w)
 
     def _roi(self, pts, bx, h: int, w: int, grow: float | None = None) -> tuple[slice, slice]:
         """The part of the image the prompts concern: their bounding box grown on every side by
@@ -193,9 +192,9 @@ class ClassicalSession:
         h, w = self._rgb.shape[:2]
         if not lbs.any():
             return np.zeros((h, w), bool)  # only negative clicks: no object
-        whole = self._reach(h, w) == max(h, w)  # else a tile's worth around the clicks
-        coarse = self._watershed_in((slice(0, h), slice(0, w)) if whole else self._roi(pts, None, h, w, self.tile / 2),
-                                    pts, lbs)
+        large = is_tiled((h, w), self.tile, self.tile_above)  # then a tile's worth around the clicks
+        area = self._roi(pts, None, h, w, self.tile / 2) if large else (slice(0, h), slice(0, w))
+        coarse = self._watershed_in(area, pts, lbs)
         ys, xs = np.nonzero(coarse)
         ys = np.concatenate([ys, pts[lbs > 0, 1].astype(int)])
         xs = np.concatenate([xs, pts[lbs > 0, 0].astype(int)])

@@ -77,8 +77,8 @@ class VideoTracker:
             self._feed(start)
             for i in self.ids:
                 self.model.add_new_mask(self.state, start, i, torch.as_tensor(np.asarray(labels) == i))
+        # the start slice's features stay in the cache: SAM 2 replaces it only where it misses
         self.runs = self.model.propagate_in_video(self.state, start_frame_idx=start, reverse=direction < 0)
-        self._feed(start)
         with _quiet():
             first, _, _ = next(self.runs)  # the start slice itself (its masks are the labels given)
         if first != start:

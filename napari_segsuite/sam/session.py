@@ -42,7 +42,7 @@ from .embedding_cache import DiskCache, default_embedding_dir
 from .image import LazyRGB, image_hash, is_lazy, resize_longest_side, resized_shape, to_sam_rgb
 from .prompts import Prediction, check_prompts, mask_logits
 from .registry import checkpoint_path, file_sha256, load_model, spec
-from .tiled import HALO, TILE_ABOVE, TiledImage, predict_tiled, tile_windows
+from .tiled import HALO, TILE_ABOVE, TiledImage, is_tiled, predict_tiled, tile_windows
 
 __all__ = ["Embedding", "Prediction", "SamSession"]
 
@@ -236,7 +236,7 @@ class SamSession:
 
     def tiles(self, shape: tuple[int, ...]) -> bool:
         """Whether an image of ``shape`` (H, W, ...) is tiled rather than embedded whole."""
-        return self.tile_above is not None and max(shape[:2]) > self.tile_above * self.img_size
+        return is_tiled(shape, self.img_size, self.tile_above)
 
     def reset_image(self) -> None:
         with self._lock:

@@ -27,11 +27,17 @@ import numpy as np
 from .image import LazyRGB, image_hash
 from .prompts import Prediction, check_prompts
 
-__all__ = ["HALO", "TILE_ABOVE", "TiledImage", "TiledPrediction", "Window", "embed_tiles", "predict_tiled",
-           "prompt_window", "tile_embedding", "tile_windows"]
+__all__ = ["HALO", "TILE_ABOVE", "TiledImage", "TiledPrediction", "Window", "embed_tiles", "is_tiled",
+           "predict_tiled", "prompt_window", "tile_embedding", "tile_windows"]
 
 TILE_ABOVE = 1.5  # SamSession's default: tile images whose long side is over this x the encoder's input
 HALO = 128  # SamSession's default overlap of neighbouring tiles, in pixels
+
+
+def is_tiled(shape: tuple[int, ...], side: int, tile_above: float | None = TILE_ABOVE) -> bool:
+    """Whether an image of ``shape`` (H, W, ...) is worked on by tiles rather than whole: its long
+    side exceeds ``tile_above`` x ``side`` (the encoder's input; ``tile_above`` None: never)."""
+    return tile_above is not None and max(shape[:2]) > tile_above * side
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,17 @@ def seconds(fn) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096, 8192])
-    ap.add_argument("--only", nargs="*", help="technique names (default: every one that needs no layer input)")
+    ap.add_argument("--only", nargs="*", help="technique or extra row names (default: every technique that needs "
+                    "no layer input, and the extra rows)")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds: above this, the next size is skipped")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    names = args.only or [n for n, t in CATALOG.items() if not any(i.required for i in t.inputs)]
+    extras = nsbatwm_rows()
+    unknown = sorted(set(args.only or ()) - set(CATALOG) - set(extras))
+    if unknown:
+        ap.error(f"unknown names {unknown}: a technique of the catalog or one of {sorted(extras)}")
+    names = [n for n in args.only if n in CATALOG] if args.only else [
+        n for n, t in CATALOG.items() if not any(i.required for i in t.inputs)]
     theirs_of = baselines()
     cache = {s: inputs(s) for s in args.sizes}
     small = inputs(64)
@@ -106,7 +112,7 @@ def main() -> None:
     print(f"{'technique':26s} " + " ".join(f"{f'{s}²: ours / theirs':>24s}" for s in args.sizes)
           + "   growth per pixel: ours / theirs")
     rows = [(name, CATALOG[name], theirs_of.get(name)) for name in names]
-    rows += [(name, ours, theirs) for name, (ours, theirs) in nsbatwm_rows().items() if not args.only]
+    rows += [(name, ours, theirs) for name, (ours, theirs) in extras.items() if not args.only or name in args.only]
     for name, tech, theirs in rows:
         row, ours_t, theirs_t = f"{name:26s} ", {}, {}
         for s in args.sizes:

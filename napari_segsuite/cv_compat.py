@@ -67,11 +67,20 @@ def sep_filter(image: np.ndarray, kx: np.ndarray, ky: np.ndarray, border: str = 
     return ndi.correlate1d(out, ky, axis=0, mode=border)
 
 
-def sobel(image: np.ndarray, dx: int, dy: int, border: str = "mirror") -> np.ndarray:
-    """3x3 Sobel derivative of order ``dx`` in X and ``dy`` in Y (0, 1 or 2 each), float32."""
+def sobel(image: np.ndarray, dx: int, dy: int, border: str = "mirror", out: np.ndarray | None = None) -> np.ndarray:
+    """3x3 Sobel derivative of order ``dx`` in X and ``dy`` in Y (0, 1 or 2 each), float32
+    (into ``out``, a float32 array of the image's shape, when given)."""
     if cv2 is not None:
-        return cv2.Sobel(image, cv2.CV_32F, dx, dy, ksize=3, borderType=_BORDER[border])
-    return sep_filter(image, _SOBEL[dx], _SOBEL[dy], border)
+        return cv2.Sobel(image, cv2.CV_32F, dx, dy, dst=out, ksize=3, borderType=_BORDER[border])
+    return _into(sep_filter(image, _SOBEL[dx], _SOBEL[dy], border), out)
+
+
+def _into(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``result``, copied into ``out`` when one is given (the fallbacks' way to honour ``out``)."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def laplacian(image: np.ndarray, border: str = "mirror") -> np.ndarray:
@@ -82,11 +91,11 @@ def laplacian(image: np.ndarray, border: str = "mirror") -> np.ndarray:
     return ndi.correlate1d(image, _SOBEL[2], axis=0, mode=border) + ndi.correlate1d(image, _SOBEL[2], axis=1, mode=border)
 
 
-def magnitude(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """sqrt(dx^2 + dy^2) of two float32 arrays."""
+def magnitude(dx: np.ndarray, dy: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """sqrt(dx^2 + dy^2) of two float32 arrays (into ``out`` when given)."""
     if cv2 is not None:
-        return cv2.magnitude(dx, dy)
-    return np.sqrt(dx * dx + dy * dy)
+        return cv2.magnitude(dx, dy, magnitude=out)
+    return _into(np.sqrt(dx * dx + dy * dy), out)
 
 
 def correlate(image: np.ndarray, kernel: np.ndarray, border: str = "mirror") -> np.ndarray:

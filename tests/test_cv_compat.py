@@ -198,3 +198,26 @@ def test_every_technique_runs_without_opencv_and_agrees_with_it(monkeypatch):
         if error > 0.02:
             low[name] = round(float(error), 3)
     assert not low, f"techniques whose labels differ without OpenCV (adapted Rand error): {low}"
+
+
+def test_sobel_and_magnitude_write_into_out_and_the_lab_gradient_is_unchanged(monkeypatch, img):
+    from napari_segsuite.techniques._image import lab_gradient
+
+    def by_channel(lab, sigma):  # the gradient's definition, one fresh array per step
+        smooth = cv_compat.gaussian(lab, sigma, border="reflect") if sigma else lab
+        return np.max([cv_compat.magnitude(cv_compat.sobel(np.ascontiguousarray(smooth[..., c]), 1, 0),
+                                           cv_compat.sobel(np.ascontiguousarray(smooth[..., c]), 0, 1))
+                       for c in range(lab.shape[-1])], axis=0)
+
+    gray = np.ascontiguousarray(img[..., 0])
+    for _ in range(2):  # with OpenCV, then with the fallbacks
+        out = np.full(gray.shape, np.nan, np.float32)
+        assert cv_compat.sobel(gray, 1, 0, out=out) is out or cv_compat.cv2 is not None
+        np.testing.assert_array_equal(out, cv_compat.sobel(gray, 1, 0))
+        mag = np.empty_like(out)
+        cv_compat.magnitude(out, out, out=mag)
+        np.testing.assert_allclose(mag, cv_compat.magnitude(out, out), rtol=1e-6)
+        # (OpenCV's vector and scalar paths may round the last bit differently; values agree)
+        np.testing.assert_allclose(lab_gradient(img * 100, 1.0), by_channel(img * 100, 1.0), rtol=1e-6)
+        np.testing.assert_allclose(lab_gradient(gray * 100, 0.0), by_channel(gray[..., None] * 100, 0.0), rtol=1e-6)
+        monkeypatch.setattr(cv_compat, "cv2", None)

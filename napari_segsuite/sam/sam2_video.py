@@ -48,6 +48,20 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """``propagate_in_video`` draws a tqdm bar on the terminal; the dock and the CLI show their
+    own progress, so while it starts, its module's ``tqdm`` passes the slices through unchanged."""
+    from sam2 import sam2_video_predictor as module
+
+    original = module.tqdm
+    module.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        yield
+    finally:
+        module.tqdm = original
+
+
 class _Frames:
     """The slices as SAM 2's transformed input, read one at a time (only if its feature cache
     misses, which the tracker prevents)."""
@@ -79,7 +93,7 @@ class VideoTracker:
                 self.model.add_new_mask(self.state, start, i, torch.as_tensor(np.asarray(labels) == i))
         # the start slice's features stay in the cache: SAM 2 replaces it only where it misses
         self.runs = self.model.propagate_in_video(self.state, start_frame_idx=start, reverse=direction < 0)
-        with _quiet():
+        with _quiet(), _no_progress_bar():  # the bar is made on the generator's first step
             first, _, _ = next(self.runs)  # the start slice itself (its masks are the labels given)
         if first != start:
             raise RuntimeError(f"SAM 2 began at slice {first}, not at the start slice {start}")

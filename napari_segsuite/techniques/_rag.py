@@ -133,11 +133,18 @@ def absorb_small(parent, size, edges_a, edges_b, min_size):  # pragma: no cover 
     """Felzenszwalb's minimum-size pass: along the edges in the order given (cheapest first), join
     the two sides whenever either is under ``min_size``; updates ``parent`` and ``size``."""
     for e in range(edges_a.size):
-        a = find_root(parent, edges_a[e])
-        b = find_root(parent, edges_b[e])
-        if a != b and (size[a] < min_size or size[b] < min_size):
-            r = union_min(parent, a, b)
-            size[r] = size[a] + size[b]
+        absorb_pair(parent, size, edges_a[e], edges_b[e], min_size)
+
+
+@njit(cache=True)
+def absorb_pair(parent, size, a, b, min_size):  # pragma: no cover - compiled
+    """One step of the minimum-size pass: join the trees of a and b if either is under
+    ``min_size``."""
+    a = find_root(parent, a)
+    b = find_root(parent, b)
+    if a != b and (size[a] < min_size or size[b] < min_size):
+        r = union_min(parent, a, b)
+        size[r] = size[a] + size[b]
 
 
 def merge_small_by_cost(rag: Rag, costs: np.ndarray, min_size: float) -> np.ndarray:

@@ -12,65 +12,13 @@ from scipy.sparse import csgraph, csr_matrix
 
 from .. import cv_compat
 from ._catalog import Range, When, technique
+from ._felzenszwalb import merge_grid
 from ._image import ImageInfo, lab_gradient, to_lab, to_unit
-from ._radix import argsort_uint32
-from ._rag import Rag, absorb_small, agglomerate, build_rag, find_root, flatten, touching_pairs, union_min
+from ._rag import Rag, agglomerate, build_rag, touching_pairs
 from ._texture import histogram_boundaries
 from .cancel import checkpoint
 
 __all__ = ["felzenszwalb", "normalized_cut", "normalized_cuts", "rag_merge", "slic", "slic_labels"]
-
-
-@njit(cache=True)
-def _merge(edges_a, edges_b, costs, n, scale, min_size):  # pragma: no cover - compiled
-    parent = np.arange(n)
-    size = np.ones(n, np.int64)
-    inner = np.zeros(n, np.float64)
-    for e in range(costs.size):
-        a = find_root(parent, edges_a[e])
-        b = find_root(parent, edges_b[e])
-        if a == b:
-            continue
-        if costs[e] < min(inner[a] + scale / size[a], inner[b] + scale / size[b]):
-            r = union_min(parent, a, b)
-            size[r] = size[a] + size[b]
-            inner[r] = costs[e]
-    absorb_small(parent, size, edges_a, edges_b, min_size)  # small components join their cheapest neighbour
-    return flatten(parent)
-
-
-def _argsort_nonnegative_float64(values: np.ndarray) -> np.ndarray:
-    """Stable argsort of non-negative float64 values: by their float32 roundings (whose bit
-    patterns sort like them: a radix sort), whose order the float64 values keep, then each run of
-    equal roundings put in float64 order."""
-    rounded = values.astype(np.float32)
-    order = argsort_uint32(rounded.view(np.uint32))
-    _order_ties(order, rounded[order], values)
-    return order
-
-
-@njit(cache=True)
-def _order_ties(order, sorted_rounded, values):  # pragma: no cover - compiled
-    """Sort ``order`` by ``values`` (stably) within runs of equal ``sorted_rounded``."""
-    n = order.size
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and sorted_rounded[end] == sorted_rounded[start]:
-            end += 1
-        if end - start > 32:
-            run = order[start:end].copy()
-            order[start:end] = run[np.argsort(values[run], kind="mergesort")]
-        else:
-            for i in range(start + 1, end):  # insertion sort: the runs are short
-                item = order[i]
-                v = values[item]
-                j = i - 1
-                while j >= start and values[order[j]] > v:
-                    order[j + 1] = order[j]
-                    j -= 1
-                order[j + 1] = item
-        start = end
 
 
 @technique("graph.felzenszwalb", family="Graph-based", output="labels", label_kind="instance", channels="color")
@@ -106,7 +54,6 @@ def felzenszwalb(
     image's as much; docs/benchmarks.md), and an 8192² image needs about 12 GB. The live preview
     runs on a downscaled image.
     """
-    h, w, c = image.shape
     # float64 throughout, as scikit-image: float32 smoothing or costs reorder near-equal edges
     if info.dtype.kind == "u":  # skimage's img_as_float64
         img = image.astype(np.float64) * (1.0 / info.dtype_range[1])
@@ -117,22 +64,7 @@ def felzenszwalb(
         img = cv_compat.gaussian(img, sigma, radius, "reflect")
         if img.ndim == 2:
             img = img[..., None]
-    idx = np.arange(h * w, dtype=np.int64).reshape(h, w)
-    pairs = [
-        (img[1:, :], img[:-1, :], idx[1:, :], idx[:-1, :]),
-        (img[:, 1:], img[:, :-1], idx[:, 1:], idx[:, :-1]),
-        (img[1:, 1:], img[:-1, :-1], idx[1:, 1:], idx[:-1, :-1]),
-        (img[:-1, 1:], img[1:, :-1], idx[:-1, 1:], idx[1:, :-1]),
-    ]
-    costs = np.concatenate([np.sqrt(((p - q) ** 2).sum(-1)).ravel() for p, q, _, _ in pairs])
-    a = np.concatenate([i.ravel() for _, _, i, _ in pairs])
-    b = np.concatenate([j.ravel() for _, _, _, j in pairs])
-    order = _argsort_nonnegative_float64(costs)
-    roots = _merge(a[order], b[order], costs[order], h * w, scale / 255.0, min_size)
-    present = np.zeros(h * w + 1, np.int32)
-    present[roots] = 1
-    lut = np.cumsum(present, dtype=np.int32)  # roots -> 1..n in order of first index
-    return lut[roots].reshape(h, w)
+    return merge_grid(img, scale / 255.0, min_size)
 
 
 @njit(cache=True)

@@ -121,7 +121,7 @@ def test_a_reopened_image_is_read_from_the_disk_cache(sam2_model, image, ours, t
                                atol=1e-5)
 
 
-def test_the_video_tracker_equals_stock_sam2_video_predictor(sam2_model, tmp_path):
+def test_the_video_tracker_equals_stock_sam2_video_predictor(sam2_model, tmp_path, capfd):
     from PIL import Image
 
     stack, labels = _stack()
@@ -133,10 +133,12 @@ def test_the_video_tracker_equals_stock_sam2_video_predictor(sam2_model, tmp_pat
     state["cached_features"] = {}
     sam2_model.add_new_mask(state, 0, 1, labels == 1)
     expected = {k: (lg[0, 0] > 0).cpu().numpy() for k, _, lg in sam2_model.propagate_in_video(state, start_frame_idx=0)}
+    capfd.readouterr()
     tracker = VideoTracker(session, stack, 0, labels, [1], +1)
     for k in (1, 2, 3):
         np.testing.assert_array_equal(tracker.step(k)[1], expected[k])
     tracker.close()
+    assert "propagate in video" not in capfd.readouterr().err  # no progress bar of SAM 2's own
     assert session.encoder_runs == 4  # one per slice, through the session's cache
 
 

@@ -9,20 +9,32 @@ from skimage.morphology import h_minima as sk_h_minima
 from skimage.morphology import local_minima
 from skimage.segmentation import watershed as sk_watershed
 
-from napari_segsuite.techniques._flood import dense_ranks, h_minima, watershed
+from napari_segsuite.techniques._flood import h_minima, sortable_keys, watershed
+from napari_segsuite.techniques._radix import argsort_uint32, sort_uint32
 
 
-def test_dense_ranks_order_floats_of_either_sign():
+def test_sortable_keys_order_floats_of_either_sign():
     rng = np.random.default_rng(0)
     values = rng.normal(size=(40, 50)).astype(np.float32) * 1e3
     values[0, :5] = 0.0
     values[1, :5] = -0.0  # equal to 0.0
     values[2, :3] = [np.inf, -np.inf, 1e-30]
-    ranks, levels = dense_ranks(values)
+    keys = sortable_keys(values)
     order = np.argsort(values.ravel(), kind="stable")
-    assert np.all(np.diff(ranks.ravel()[order]) >= 0)
-    assert levels == len(np.unique(values)) and ranks.min() == 0 and ranks.max() == levels - 1
-    assert ranks[0, 0] == ranks[1, 0]
+    assert np.all(np.diff(keys[order].astype(np.int64)) >= 0)
+    assert len(np.unique(keys)) == len(np.unique(values)) and keys[0] == keys[50]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5000, 300_000])
+def test_the_radix_sort_is_numpys_stable_argsort(n):
+    rng = np.random.default_rng(n)
+    keys = rng.integers(0, 2**32, n, dtype=np.uint32)
+    keys[: n // 3] = keys[n // 3: 2 * (n // 3)] & np.uint32(0xFF00FF)  # ties, and digits shared by many
+    sorted_keys, order = sort_uint32(keys)
+    np.testing.assert_array_equal(order, np.argsort(keys, kind="stable"))
+    np.testing.assert_array_equal(sorted_keys, np.sort(keys))
+    same_high_digit = np.uint32(7 << 22) | (keys & np.uint32(0x3FFFFF))  # a pass it can skip
+    np.testing.assert_array_equal(argsort_uint32(same_high_digit), np.argsort(same_high_digit, kind="stable"))
 
 
 @pytest.mark.parametrize("connectivity", [1, 2])
@@ -79,3 +91,29 @@ def test_h_minima_equals_scikit_image(quantised):
     assert not h_minima(surface, 1e6).any()
     with pytest.raises(ValueError, match="positive"):
         h_minima(surface, 0)
+
+
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_equals_scikit_image_on_plateaus_when_markers_start_on_distinct_values(connectivity):
+    """Few levels, so most pixels share their value with many others: they leave each level in
+    the order they were reached, as scikit-image's heap orders them by age."""
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        surface = np.round(ndi.gaussian_filter(rng.normal(size=(80, 110)), 2) * 12).astype(np.float32)
+        markers = np.zeros(surface.shape, np.int32)
+        ys, xs = rng.integers(0, 80, 40), rng.integers(0, 110, 40)
+        for i, (y, x) in enumerate(zip(ys, xs)):
+            markers[y, x] = i + 1
+            surface[y, x] = -1000.0 - i  # distinct values below the relief
+        ours = watershed(surface, markers, connectivity=connectivity)
+        np.testing.assert_array_equal(ours, sk_watershed(surface, markers, connectivity=connectivity))
+
+
+def test_negative_marker_ids_flood_and_the_reserved_one_is_refused():
+    surface = ndi.gaussian_filter(np.random.default_rng(3).normal(size=(50, 60)), 3)
+    markers = np.zeros(surface.shape, np.int32)
+    markers[10, 10], markers[40, 50] = -5, 7
+    np.testing.assert_array_equal(watershed(surface, markers), sk_watershed(surface, markers))
+    markers[40, 50] = -(2**31)
+    with pytest.raises(ValueError, match="reserved"):
+        watershed(surface, markers)

@@ -38,11 +38,21 @@ def test_same_segments_as_scikit_image_on_a_large_upscaled_image():
     assert ours.max() == theirs.max() + 1 == pairs  # the same partition
 
 
-def test_ties_in_float32_are_put_in_float64_order():
-    from napari_segsuite.techniques.graph import _argsort_nonnegative_float64
+def test_edge_costs_are_numpys_bit_for_bit_and_ties_in_float32_are_put_in_float64_order():
+    from napari_segsuite.techniques._felzenszwalb import edge_costs, sorted_edges
 
-    values = np.array([1.0 + 2e-9, 0.5, 1.0, 1.0 + 1e-9, 0.0, 1.0], np.float64)  # equal in float32
-    np.testing.assert_array_equal(_argsort_nonnegative_float64(values), np.argsort(values, kind="stable"))
+    rng = np.random.default_rng(5)
+    for shape in [(7, 9, 3), (1, 6, 3), (6, 1, 1), (12, 10, 1)]:
+        img = rng.random(shape)
+        img[2:4] = 0.25  # equal costs: kept in edge order
+        steps = 0.1 - 1e-12 * np.arange(shape[1])  # along the last row: costs equal in float32,
+        img[-1, :, 0] = np.cumsum(steps)  # decreasing in float64 (the sort must reverse them)
+        pairs = [(img[1:, :], img[:-1, :]), (img[:, 1:], img[:, :-1]), (img[1:, 1:], img[:-1, :-1]),
+                 (img[:-1, 1:], img[1:, :-1])]
+        numpy_costs = np.concatenate([np.sqrt(((p - q) ** 2).sum(-1)).ravel() for p, q in pairs])
+        costs = edge_costs(img)
+        np.testing.assert_array_equal(costs.view(np.uint64), numpy_costs.view(np.uint64))
+        np.testing.assert_array_equal(sorted_edges(img), np.argsort(numpy_costs, kind="stable"))
 
 
 def test_gray_images_and_scale_controls_segment_size():

@@ -31,10 +31,32 @@ _AHEAD = 128  # how many pixels of the sorted order are prefetched ahead of the 
 
 def sortable_keys(values: np.ndarray) -> np.ndarray:
     """uint32 keys that sort like the float32 ``values`` (negatives included; -0.0 == 0.0)."""
-    f = np.ascontiguousarray(values, dtype=np.float32).ravel() + np.float32(0.0)  # -0.0 becomes 0.0
-    bits = f.view(np.uint32)
-    negative = (bits >> np.uint32(31)).astype(bool)
-    return np.where(negative, ~bits, bits | np.uint32(0x80000000))
+    bits = np.ascontiguousarray(values, dtype=np.float32).ravel().view(np.uint32)
+    keys = np.empty(bits.size, np.uint32)
+    _keys(bits, keys)
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def _keys(bits, out):  # pragma: no cover - compiled
+    sign = np.uint32(0x80000000)
+    for i in range(bits.size):
+        b = bits[i]
+        if b == sign:  # -0.0 sorts as 0.0
+            b = np.uint32(0)
+        out[i] = ~b if b & sign else b | sign
+
+
+@njit(cache=True, nogil=True)
+def _cells(keys, labels, inside):  # pragma: no cover - compiled
+    """Each pixel's value (high 32 bits) and label (low 32; ``_OUTSIDE`` where ``inside`` is 0,
+    when a mask is given) in one int64."""
+    cell = np.empty(keys.size, np.int64)
+    masked = inside.size > 0
+    for i in range(keys.size):
+        label = np.int64(labels[i]) if not masked or inside[i] else np.int64(-2147483648)
+        cell[i] = (np.int64(keys[i]) << 32) | (label & np.int64(0xFFFFFFFF))
+    return cell
 
 
 def watershed(surface: np.ndarray, markers: np.ndarray, mask: np.ndarray | None = None,
@@ -71,12 +93,11 @@ def watershed(surface: np.ndarray, markers: np.ndarray, mask: np.ndarray | None 
     if labels.min() == _OUTSIDE:
         raise ValueError(f"marker id {_OUTSIDE} is reserved by the flood; renumber the markers")
     keys = sortable_keys(surface)
-    sorted_keys, order = sort_uint32(keys)
-    cell = keys.astype(np.int64) << 32  # value above, label below
-    if mask is not None:
-        labels[~np.asarray(mask, dtype=bool)] = _OUTSIDE
-    cell |= labels.ravel().astype(np.int64) & 0xFFFFFFFF
-    del keys, labels
+    inside = np.zeros(0, np.uint8) if mask is None else np.ascontiguousarray(mask, dtype=bool).view(np.uint8).ravel()
+    cell = _cells(keys, labels.ravel(), inside)
+    del labels
+    sorted_keys, order = sort_uint32(keys, in_place=True)
+    del keys
     return _flood(cell, sorted_keys, order, surface.shape[1], connectivity == 2, _AHEAD).reshape(surface.shape)
 
 

@@ -234,7 +234,8 @@ def to_unit(image: np.ndarray, info: ImageInfo) -> np.ndarray:
 def to_lab(image: np.ndarray, info: ImageInfo) -> np.ndarray:
     """(Y, X, C) float32 CIE Lab (L in 0..100) of a prepared colour slice; one-channel images give
     their intensity scaled to 0..100, so distances have the same units for gray and colour."""
-    unit = np.clip(to_unit(image, info), 0, 1)
+    unit = to_unit(image, info)  # a fresh array: clipped in place
+    np.clip(unit, 0, 1, out=unit)
     if unit.ndim == 3 and unit.shape[-1] == 3:
         return cv_compat.rgb_to_lab(unit)
     return unit.reshape(unit.shape[:2] + (-1,)) * np.float32(100)

@@ -49,10 +49,11 @@ def felzenszwalb(
 
     Notes
     -----
-    Kruskal's merge takes the edges in cost order, so its union-find jumps across the image: the
-    cost per pixel grows about 6x from 256² to 8192² once the arrays leave the CPU cache (scikit-
-    image's as much; docs/benchmarks.md), and an 8192² image needs about 12 GB. The live preview
-    runs on a downscaled image.
+    Kruskal's merge takes the edges in cost order, so its union-find jumps across the image: once
+    the arrays leave the CPU cache each edge waits on memory. Prefetching the edges ahead hides
+    part of the wait: the cost per pixel grows about 3.5-4x from 256² to 8192² (it was 7x;
+    scikit-image's 6.5x to 4096²; docs/benchmarks.md), and an 8192² image needs about 5.4 GB
+    (``_felzenszwalb.py``). The live preview runs on a downscaled image.
     """
     # float64 throughout, as scikit-image: float32 smoothing or costs reorder near-equal edges
     if info.dtype.kind == "u":  # skimage's img_as_float64

@@ -303,9 +303,10 @@ def watershed(
     Notes
     -----
     The flood is linear in pixels (``_flood.py``), but it visits pixels in the order of their
-    value, so its cost per pixel grows about 5x from 256² to 8192² as its queues leave the CPU
-    cache (docs/benchmarks.md, "How cost grows with image size"); the live preview runs on a
-    downscaled image.
+    value, which jumps across the image: once the image leaves the CPU cache each pixel waits on
+    memory. Prefetching the pixels ahead in that order hides part of the wait, and the cost per
+    pixel grows about 3x from 256² to 8192² (it was 5x; docs/benchmarks.md, "How cost grows with
+    image size"); the live preview runs on a downscaled image.
     """
     from skimage.feature import peak_local_max
     from skimage.segmentation import watershed as sk_watershed

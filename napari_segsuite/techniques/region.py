@@ -242,6 +242,13 @@ def grow(
     reference : str
         Compare with the region's running mean colour (adapts as it grows) or with the seed's
         own colour (fixed).
+
+    Notes
+    -----
+    The order is by colour distance, which changes as a region's mean does, so the frontier is a
+    binary heap: O(n log n), and once the heap and image leave the CPU cache each step waits on
+    memory. Its cost per pixel grows about 2x from 256² to 8192² (three seeds; docs/benchmarks.md,
+    "How cost grows with image size"); the live preview runs on a downscaled image.
     """
     lab = np.ascontiguousarray(to_lab(image, info))
     markers = np.array(seeds, np.int32)

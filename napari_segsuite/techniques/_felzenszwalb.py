@@ -149,12 +149,10 @@ def _order_ties(order, sorted_keys, img):  # pragma: no cover - compiled
             costs[t - start] = _cost(img, a, b)
             if t > start and costs[t - start] < costs[t - start - 1]:
                 ordered = False
-        if ordered:  # equal in float64 too (flat regions give long runs of 0.0)
-            pass
-        elif length > 32:
+        if not ordered and length > 32:  # (runs already in order, as flat regions' 0.0, stay)
             run = order[start:end].copy()
             order[start:end] = run[np.argsort(costs[:length], kind="mergesort")]
-        else:  # insertion sort: the runs are short
+        elif not ordered:  # insertion sort: the runs are short
             for i in range(1, length):
                 item, v = order[start + i], costs[i]
                 j = i - 1

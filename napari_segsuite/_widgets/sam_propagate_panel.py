@@ -26,7 +26,9 @@ from .layers import label_kind_of, slice_view
 
 __all__ = ["PropagatePanel", "SliceStack"]
 
-WHICH = ("shown or selected", "all on this slice")  # the clicked mask (else the selected label), or every object
+# the clicked mask (else the selected label), or every object of the slice; short enough to be read
+# whole in a 1280 px wide window (the tooltip says the rest)
+WHICH = ("this object", "all objects")
 
 
 class SliceStack:
@@ -60,12 +62,14 @@ class PropagatePanel(QWidget):
         super().__init__(parent)
         self.owner = owner
         self.axis = widgets.ComboBox(label="along", choices=self._axis_choices,
-                                     tooltip="The stack axis to follow the object along (z or t)")
+                                     tooltip="The stack axis to follow the object along (z or t), named as the "
+                                             "viewer names it (else by its index), and its length")
         self.direction = widgets.ComboBox(label="direction", choices=list(DIRECTIONS), value="both",
                                           tooltip="forward: increasing index (later in time); backward: decreasing")
         self.which = widgets.ComboBox(label="objects", choices=list(WHICH), value=WHICH[0],
-                                      tooltip="The mask shown (else the labels layer's selected label), or every "
-                                              "object on the displayed slice (with a time axis: tracking)")
+                                      tooltip="this object: the mask shown (else the labels layer's selected "
+                                              "label); all objects: every object on the displayed slice (with a "
+                                              "time axis: tracking)")
         self.min_overlap = widgets.FloatSpinBox(label="stop below IoU", value=0.5, min=0.0, max=1.0, step=0.05,
                                                 tooltip="An object stops where its mask overlaps the previous slice's "
                                                         "by less than this (intersection over union)")
@@ -96,7 +100,7 @@ class PropagatePanel(QWidget):
         if image is None or image not in self.owner.viewer.layers:
             return []
         names = tuple(self.owner.viewer.dims.axis_labels)[-image.ndim:]  # the layer's axes are the viewer's last
-        return [(f"axis {_axis_name(names, a)} ({image.data.shape[a]} slices)", a) for a in range(image.ndim - 2)]
+        return [(f"{_axis_name(names, a)}, {image.data.shape[a]} slices", a) for a in range(image.ndim - 2)]
 
     def reset_choices(self) -> None:
         self.axis.reset_choices()

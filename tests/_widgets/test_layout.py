@@ -119,3 +119,32 @@ def test_the_sam_tool_still_fits_after_a_click(make_napari_viewer, qtbot):
     scrolls = [s for s in tool.findChildren(QScrollArea) if s.isVisibleTo(suite)]
     assert not [s for s in scrolls if s.horizontalScrollBar().isVisible()], "a horizontal scrollbar after a click"
     assert not _cut_off(suite, tool), _cut_off(suite, tool)
+
+
+def test_the_propagate_choices_are_read_whole_at_1280(make_napari_viewer, qtbot):
+    """Each choice of the Propagate section (axis, direction, objects) fits its box at 1280x800
+    ("axis 0 (31 slic" and "shown or sele" were cut)."""
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(np.zeros((131, 64, 64), np.float32), name=LONG + "_z131.tif")
+    viewer.window.resize(1280, 800)
+    _, suite = viewer.window.add_plugin_dock_widget("napari-segsuite", "SegSuite")
+    qtbot.wait(300)
+    tool = suite.show_tool("Segment Anything")
+    tool.image.value = viewer.layers[LONG + "_z131.tif"]
+    tool.propagate_section.expand(animate=False)
+    tool.propagation.reset_choices()
+    panel = tool.propagation
+    combos = (panel.axis.native, panel.direction.native, panel.which.native)
+
+    def cut() -> list[tuple[str, int]]:
+        return [(c.itemText(i), c.width()) for c in combos for i in range(c.count())
+                if c.fontMetrics().horizontalAdvance(c.itemText(i)) + 24 > c.width()]
+
+    try:  # the layout settles in its own time on a busy machine; a cut text stays cut
+        qtbot.waitUntil(lambda: not cut(), timeout=5000)
+    except Exception:  # noqa: BLE001 - reported by the assertion below
+        pass
+    assert all(c.count() > 0 and c.isVisibleTo(suite) for c in combos)
+    assert not cut(), cut()
+    assert panel.axis.native.currentText() == "0, 131 slices"
+    assert not _cut_off(suite, tool), _cut_off(suite, tool)

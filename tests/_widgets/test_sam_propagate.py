@@ -38,7 +38,7 @@ def stack_dock(make_napari_viewer, qtbot):
 
 def test_click_then_propagate_through_z_and_undo_in_one_step(stack_dock, qtbot):
     viewer, w, truth = stack_dock
-    assert w.propagation.axis.choices == (0,) and w.propagation.axis.native.currentText() == "axis 0 (24 slices)"
+    assert w.propagation.axis.choices == (0,) and w.propagation.axis.native.currentText() == "0, 24 slices"
     click(w.points_layer, (11, 32, 32))
     settle(qtbot, w)
     w.propagation.propagate()  # commits the shown mask (id 1), then carries it
@@ -81,7 +81,7 @@ def test_every_object_of_a_slice_keeps_its_id_through_time(make_napari_viewer, q
     layer = viewer.add_labels(np.zeros(truth.shape, np.int32), name="tracks")
     layer.data[11] = np.where(truth[11] == 1, 4, np.where(truth[11] == 2, 8, 0))
     w.target.value = layer
-    w.propagation.which.value = "all on this slice"
+    w.propagation.which.value = "all objects"
     w.propagation.regrowth.value = False
     w.propagation.propagate()
     _propagated(qtbot, w)

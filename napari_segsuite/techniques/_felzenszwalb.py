@@ -109,6 +109,15 @@ def _cost(img, a, b):  # pragma: no cover - compiled
     return np.sqrt(total)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_ends(order, e, h, w, array, stride):  # pragma: no cover - compiled
+    """Prefetch ``array``'s entries (``stride`` per pixel) of the ends of edge ``order[e]``, if any."""
+    if e < order.size:
+        a, b = _ends(order[e], h, w)
+        prefetch(array, a * stride)
+        prefetch(array, b * stride)
+
+
 @njit(cache=True, nogil=True)
 def _costs(img, out):  # pragma: no cover - compiled
     """Each edge's cost into ``out`` (float64, or float32 rounded from float64)."""
@@ -141,10 +150,7 @@ def _order_ties(order, sorted_keys, img):  # pragma: no cover - compiled
             costs = np.empty(2 * length)
         ordered = True
         for t in range(start, end):
-            if t + _AHEAD < n:
-                fa, fb = _ends(order[t + _AHEAD], h, w)
-                prefetch(flat, fa * c)
-                prefetch(flat, fb * c)
+            _prefetch_ends(order, t + _AHEAD, h, w, flat, c)
             a, b = _ends(order[t], h, w)
             costs[t - start] = _cost(img, a, b)
             if t > start and costs[t - start] < costs[t - start - 1]:
@@ -179,12 +185,8 @@ def _merge(order, img, scale, min_size, parent):  # pragma: no cover - compiled
     m = order.size
     near = _AHEAD // 2
     for e in range(m):
-        if e + _AHEAD < m:
-            fa, fb = _ends(order[e + _AHEAD], h, w)
-            prefetch(parent, fa)
-            prefetch(parent, fb)
-            prefetch(flat, fa * c)
-            prefetch(flat, fb * c)
+        _prefetch_ends(order, e + _AHEAD, h, w, parent, 1)
+        _prefetch_ends(order, e + _AHEAD, h, w, flat, c)
         if e + near < m:
             fa, fb = _ends(order[e + near], h, w)
             ra, rb = parent[parent[fa]], parent[parent[fb]]
@@ -205,10 +207,7 @@ def _merge(order, img, scale, min_size, parent):  # pragma: no cover - compiled
     size = node[:, 1]
     flatten(parent)  # one hop to a root: the roots left are few, and stay in the cache
     for e in range(m):  # small components join their cheapest neighbour
-        if e + _AHEAD < m:
-            fa, fb = _ends(order[e + _AHEAD], h, w)
-            prefetch(parent, fa)
-            prefetch(parent, fb)
+        _prefetch_ends(order, e + _AHEAD, h, w, parent, 1)
         a0, b0 = _ends(order[e], h, w)
         absorb_pair(parent, size, a0, b0, min_size)
     return flatten(parent)

@@ -54,7 +54,7 @@ def _cells(keys, labels, inside):  # pragma: no cover - compiled
     cell = np.empty(keys.size, np.int64)
     masked = inside.size > 0
     for i in range(keys.size):
-        label = np.int64(labels[i]) if not masked or inside[i] else np.int64(-2147483648)
+        label = np.int64(labels[i]) if not masked or inside[i] else np.int64(_OUTSIDE)
         cell[i] = (np.int64(keys[i]) << 32) | (label & np.int64(0xFFFFFFFF))
     return cell
 
@@ -114,8 +114,7 @@ def _flood(cell, sorted_keys, order, w, diagonal, ahead):  # pragma: no cover - 
     fifo = np.empty(n, order.dtype)
     clock = np.int64(0)
     for p in range(n):  # markers wait for their own level, reached in raster order
-        label = np.int32(cell[p] & low)
-        if label != 0 and label != -2147483648:
+        if _reached(cell[p]):
             cell[p] = (clock << 32) | (cell[p] & low)
             clock += 1
     dy = np.array([-1, 0, 0, 1, -1, -1, 1, 1])  # scikit-image's neighbour order
@@ -135,8 +134,7 @@ def _flood(cell, sorted_keys, order, w, diagonal, ahead):  # pragma: no cover - 
                 prefetch(cell, max(f - w, 0))
                 prefetch(cell, min(f + w, n - 1))
             p = order[t]
-            label = np.int32(cell[p] & low)
-            if label != 0 and label != -2147483648:
+            if _reached(cell[p]):
                 fifo[tail] = p
                 tail += 1
         _by_arrival(fifo, tail, cell)
@@ -167,8 +165,15 @@ def _flood(cell, sorted_keys, order, w, diagonal, ahead):  # pragma: no cover - 
     out = np.empty(n, np.int32)
     for p in range(n):
         label = np.int32(cell[p] & low)
-        out[p] = 0 if label == -2147483648 else label
+        out[p] = 0 if label == _OUTSIDE else label
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _reached(cell_value):  # pragma: no cover - compiled
+    """Whether a cell holds a label: reached by a flood (or a marker), inside the mask."""
+    label = np.int32(cell_value & np.int64(0xFFFFFFFF))
+    return label != 0 and label != _OUTSIDE
 
 
 @njit(cache=True, nogil=True)

@@ -18,7 +18,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["argsort_uint32", "prefetch", "sort_uint32"]
+__all__ = ["prefetch", "sort_uint32"]
 
 
 def sort_uint32(keys: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -41,11 +41,6 @@ def sort_uint32(keys: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarray
     keys = np.array(keys, dtype=np.uint32, copy=copy).ravel()
     order = np.arange(keys.size, dtype=np.int32 if keys.size < 2**31 else np.int64)
     return _radix_pairs(keys, order)
-
-
-def argsort_uint32(keys: np.ndarray) -> np.ndarray:
-    """Stable argsort of the flat uint32 ``keys`` (:func:`sort_uint32`'s order)."""
-    return sort_uint32(keys)[1]
 
 
 @njit(cache=True, nogil=True)
